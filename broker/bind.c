@@ -1,0 +1,129 @@
+#include "bind.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "endpoint.h"
+
+/* Creates the per-user default directory with mode 0700, or checks that an
+ * existing one is ours and private. */
+static int
+prepare_default_dir(const char *path, char *err, size_t cap)
+{
+    char dir[4096];
+    if (ipcq_default_dir(dir, sizeof dir) != 0)
+        return 0;
+    size_t n = strlen(dir);
+    if (strncmp(path, dir, n) != 0 || path[n] != '/')
+        return 0; /* not the default place: the caller owns that directory */
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, cap, "%s: cannot create directory: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) {
+        snprintf(err, cap, "%s: not a directory owned by this user", dir);
+        return -1;
+    }
+    if ((st.st_mode & 077) != 0 && chmod(dir, 0700) != 0) {
+        snprintf(err, cap, "%s: cannot make it private: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* True when something accepts connections on the unix socket at path. */
+static int
+socket_is_live(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path)
+        return 0;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int live = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    close(fd);
+    return live;
+}
+
+/* One broker per ipc endpoint: a lock file beside the socket is held for the
+ * broker's life; with it held, a socket file nobody answers on is stale. */
+static int
+claim_ipc_path(const char *path, int *lock_fd, char *err, size_t cap)
+{
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, cap, "%s: cannot open lock file: %s", lock_path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || socket_is_live(path)) {
+        close(fd);
+        snprintf(err, cap, "ipc://%s: another broker is serving this endpoint", path);
+        return -1;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        close(fd);
+        snprintf(err, cap, "%s: cannot remove stale socket: %s", path, strerror(errno));
+        return -1;
+    }
+    *lock_fd = fd;
+    return 0;
+}
+
+int
+bind_endpoint(void *sock, const char *endpoint, bound_endpoint *out, char *err, size_t cap)
+{
+    *out = (bound_endpoint){.lock_fd = -1};
+    const char *path = strncmp(endpoint, "ipc://", 6) == 0 ? endpoint + 6 : NULL;
+    if (path != NULL) {
+        if (path[0] == '@') {
+            snprintf(err, cap, "%s: abstract ipc sockets are not supported", endpoint);
+            return -1;
+        }
+        if (prepare_default_dir(path, err, cap) != 0 ||
+            claim_ipc_path(path, &out->lock_fd, err, cap) != 0)
+            return -1;
+    }
+    /* The socket file is created by zmq_bind: owner-only from its birth. */
+    mode_t old_mask = umask(0177);
+    int rc = zmq_bind(sock, endpoint);
+    int zerr = errno;
+    umask(old_mask);
+    if (rc != 0) {
+        snprintf(err, cap, "%s: cannot bind: %s", endpoint, zmq_strerror(zerr));
+        if (out->lock_fd >= 0)
+            close(out->lock_fd);
+        out->lock_fd = -1;
+        return -1;
+    }
+    out->endpoint = strdup(endpoint);
+    out->ipc_path = path ? strdup(path) : NULL;
+    if (path)
+        chmod(path, 0600);
+    return 0;
+}
+
+void
+unbind_endpoint(bound_endpoint *be)
+{
+    if (be->ipc_path)
+        unlink(be->ipc_path);
+    if (be->lock_fd >= 0)
+        close(be->lock_fd);
+    free(be->endpoint);
+    free(be->ipc_path);
+    *be = (bound_endpoint){.lock_fd = -1};
+}

@@ -1,0 +1,147 @@
+/* The broker object: construction, one request, the clock, and stopping. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "core.h"
+
+void
+broker_config_defaults(broker_config *cfg)
+{
+    cfg->max_item_size = BROKER_DEFAULT_MAX_ITEM;
+    cfg->probe_interval_ms = BROKER_DEFAULT_PROBE_MS;
+}
+
+static uint64_t
+random_instance(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+            v = 0;
+        close(fd);
+    }
+    return v ? v : (uint64_t)ipcq_now_us() ^ ((uint64_t)getpid() << 32);
+}
+
+broker *
+broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx)
+{
+    broker *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    b->cfg = *cfg;
+    b->send = send;
+    b->send_ctx = send_ctx;
+    table_init(&b->queues);
+    table_init(&b->sessions);
+    deadline_heap_init(&b->deadlines);
+    list_init(&b->dirty);
+    b->instance = random_instance();
+    b->started_us = b->now_us = ipcq_now_us();
+    b->next_probe_us = b->now_us + cfg->probe_interval_ms * 1000;
+    return b;
+}
+
+/* Ends every waiter of the list without an answer. */
+static void
+end_all(broker *b, list_link *waiters)
+{
+    list_link *l;
+    while ((l = list_first(waiters)) != NULL)
+        waiter_end(b, LIST_ENTRY(l, waiter, in_queue));
+}
+
+void
+broker_free(broker *b)
+{
+    if (b == NULL)
+        return;
+    void *v;
+    for (size_t i = 0; table_next(&b->queues, &i, &v);) {
+        queue *q = v;
+        end_all(b, &q->getters);
+        end_all(b, &q->putters);
+        end_all(b, &q->joiners);
+        delivery_drop_all(b, q);
+        queue_free(q);
+    }
+    table_free(&b->queues);
+    table_free(&b->sessions); /* empty: a session lives only with state */
+    deadline_heap_free(&b->deadlines);
+    free(b->out);
+    free(b);
+}
+
+void
+broker_count_bad(broker *b)
+{
+    b->bad_requests++;
+}
+
+void
+broker_handle(broker *b, const void *peer, size_t peer_len, const void *msg, size_t len,
+              int64_t now_us)
+{
+    b->now_us = now_us;
+    b->requests++;
+    Ipcqwire__Request *req = ipcqwire__request__unpack(NULL, len, msg);
+    if (req == NULL) {
+        /* No id to answer to: dropped and counted (B1). */
+        b->bad_requests++;
+        return;
+    }
+    dispatch_request(b, peer, peer_len, req);
+    ipcqwire__request__free_unpacked(req, NULL);
+    broker_serve_dirty(b);
+}
+
+int64_t
+broker_next_wakeup_us(const broker *b)
+{
+    const deadline_entry *e = deadline_peek(&b->deadlines);
+    int64_t at = e ? e->at_us : INT64_MAX;
+    if (b->sessions.count > 0 && b->next_probe_us < at)
+        at = b->next_probe_us;
+    return at;
+}
+
+static void
+expire(broker *b, waiter *w)
+{
+    switch (w->kind) {
+    case WAIT_GET: waiter_answer(b, w, IPCQ_EMPTY, NULL); break;
+    case WAIT_PUT: waiter_answer(b, w, IPCQ_FULL, NULL); break;
+    case WAIT_JOIN: waiter_answer(b, w, IPCQ_ETIMEDOUT, NULL); break;
+    }
+}
+
+void
+broker_tick(broker *b, int64_t now_us)
+{
+    b->now_us = now_us;
+    deadline_entry *e;
+    while ((e = deadline_peek(&b->deadlines)) != NULL && e->at_us <= now_us)
+        expire(b, LIST_ENTRY(e, waiter, deadline));
+    if (now_us >= b->next_probe_us) {
+        session_probe_all(b);
+        b->next_probe_us = now_us + b->cfg.probe_interval_ms * 1000;
+    }
+    broker_serve_dirty(b);
+}
+
+void
+broker_stop(broker *b)
+{
+    static const char why[] = "broker shutting down";
+    void *v;
+    for (size_t i = 0; table_next(&b->queues, &i, &v);) {
+        queue *q = v;
+        waiter_answer_all(b, &q->getters, IPCQ_ESTOPPING, why);
+        waiter_answer_all(b, &q->putters, IPCQ_ESTOPPING, why);
+        waiter_answer_all(b, &q->joiners, IPCQ_ESTOPPING, why);
+    }
+}

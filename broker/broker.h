@@ -1,0 +1,54 @@
+/*
+ * The broker core: every queue, waiter and client session, driven by
+ * messages and by the clock, with no socket of its own. ipcqd wraps it in a
+ * ZeroMQ loop (router.c); tests and fuzzers drive it directly.
+ *
+ * The owner feeds each request with broker_handle(), calls broker_tick()
+ * when broker_next_wakeup_us() is due, and supplies a send function through
+ * which every reply and probe leaves.
+ */
+#ifndef IPCQ_BROKER_H
+#define IPCQ_BROKER_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct broker broker;
+
+/* Sends one message to a peer. Returns 0 when the message was queued for
+ * the peer, IPCQ_EUNAVAILABLE when the peer is gone or cannot take it now;
+ * the broker then treats the peer's session as lost. */
+typedef int (*broker_send_fn)(void *ctx, const void *peer, size_t peer_len, const void *data,
+                              size_t len);
+
+typedef struct broker_config {
+    size_t max_item_size;      /* bytes; items above it are IPCQ_ETOOBIG */
+    int64_t probe_interval_ms; /* how often clients holding state are probed */
+} broker_config;
+
+#define BROKER_DEFAULT_MAX_ITEM ((size_t)16 << 20)
+#define BROKER_DEFAULT_PROBE_MS 500
+
+void broker_config_defaults(broker_config *cfg);
+
+/* NULL if out of memory. */
+broker *broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx);
+void broker_free(broker *b);
+
+/* Handles one request message from peer, received at now_us. */
+void broker_handle(broker *b, const void *peer, size_t peer_len, const void *msg, size_t len,
+                   int64_t now_us);
+
+/* Counts a message that could not even be read as a request (bad framing). */
+void broker_count_bad(broker *b);
+
+/* The monotonic µs at which broker_tick() is next due (INT64_MAX: never). */
+int64_t broker_next_wakeup_us(const broker *b);
+
+/* Expires due deadlines and probes idle sessions. */
+void broker_tick(broker *b, int64_t now_us);
+
+/* Answers every blocked caller with IPCQ_ESTOPPING; the broker is then
+ * ready to be freed. */
+void broker_stop(broker *b);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * The broker's internal model, shared by its files:
+ *
+ *   queue     a bounded FIFO of items plus FIFOs of blocked getters,
+ *             putters and joiners (queue.c)
+ *   waiter    one blocked request; it ends exactly once: served, timed out,
+ *             cancelled, or its queue/session/broker went away (waiter.c)
+ *   delivery  an item handed to a client whose receipt is not confirmed
+ *             yet; it returns to the head of its queue if the client dies
+ *             (D1) (session.c)
+ *   session   a client (a routing id) that holds waiters or deliveries;
+ *             sessions without state are not kept (session.c)
+ *
+ * Changes that can wake someone mark their queue dirty; serve.c then hands
+ * items over and answers waiters at the end of each pass, so that no handler
+ * recurses into another.
+ */
+#ifndef IPCQ_CORE_H
+#define IPCQ_CORE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "deadline.h"
+#include "ipcq.h"
+#include "ipcq.pb-c.h"
+#include "list.h"
+#include "table.h"
+
+typedef struct item {
+    struct item *next;
+    int64_t enqueued_us;
+    uint32_t deliveries;
+    size_t len;
+    unsigned char data[];
+} item;
+
+typedef struct item_fifo {
+    item *head, *tail;
+    size_t count, bytes;
+} item_fifo;
+
+typedef struct queue {
+    char *name; /* NUL-terminated copy; name_len excludes the NUL */
+    size_t name_len;
+    int64_t maxsize; /* 0: unbounded */
+    item_fifo items;
+    list_link getters, putters, joiners, deliveries;
+    size_t ngetters, nputters, nleased;
+    uint64_t unfinished, puts, gets;
+    bool shutdown, shutdown_immediate;
+    list_link dirty; /* in broker->dirty while it has wake-ups to serve */
+} queue;
+
+typedef enum wait_kind { WAIT_GET, WAIT_PUT, WAIT_JOIN } wait_kind;
+
+typedef struct session session;
+
+typedef struct waiter {
+    wait_kind kind;
+    uint64_t req_id;
+    session *session;
+    queue *queue;
+    list_link in_queue;
+    list_link in_session;
+    deadline_entry deadline;
+    uint32_t max_items; /* get */
+    item_fifo items;    /* put: the items it waits to add */
+} waiter;
+
+typedef struct delivery {
+    uint64_t tag;
+    item *item;
+    queue *queue;
+    session *session;
+    list_link in_session;
+    list_link in_queue;
+} delivery;
+
+struct session {
+    list_link waiters;
+    list_link deliveries;
+    size_t id_len;
+    unsigned char id[]; /* the routing id */
+};
+
+struct broker {
+    broker_config cfg;
+    broker_send_fn send;
+    void *send_ctx;
+    table queues;   /* name -> queue */
+    table sessions; /* routing id -> session */
+    deadline_heap deadlines;
+    list_link dirty;
+    uint64_t next_tag;
+    uint64_t instance;
+    int64_t started_us, now_us, next_probe_us;
+    uint64_t requests, bad_requests, unroutable;
+    size_t total_items, total_bytes;
+    unsigned char *out; /* reply encoding buffer */
+    size_t out_cap;
+};
+
+/* item.c-like helpers live in queue.c */
+item *item_new(const void *data, size_t len, int64_t now_us);
+void item_fifo_push_tail(item_fifo *f, item *it);
+void item_fifo_push_head(item_fifo *f, item *it);
+item *item_fifo_pop_head(item_fifo *f);
+void item_fifo_append(item_fifo *dst, item_fifo *src); /* moves all of src */
+void item_fifo_free(item_fifo *f);
+
+/* queue.c */
+queue *queue_new(const void *name, size_t name_len, int64_t maxsize);
+void queue_free(queue *q); /* the queue must have no waiters or deliveries */
+bool queue_has_room(const queue *q, size_t n);
+void queue_add_items(broker *b, queue *q, item_fifo *items); /* accepted puts */
+item *queue_take_head(broker *b, queue *q);
+void queue_return_head(broker *b, queue *q, item *it); /* back to the head */
+void queue_drop_items(broker *b, queue *q);
+queue *broker_find_queue(broker *b, const void *name, size_t len);
+queue *broker_create_queue(broker *b, const void *name, size_t len, int64_t maxsize);
+void broker_delete_queue(broker *b, queue *q);
+
+/* waiter.c */
+waiter *waiter_new(broker *b, wait_kind kind, session *s, queue *q, uint64_t req_id,
+                   int64_t deadline_us);
+/* Unlinks and frees a waiter; frees its session if that was its last state. */
+void waiter_end(broker *b, waiter *w);
+/* Answers the waiter with status (and detail text) and ends it. */
+void waiter_answer(broker *b, waiter *w, int status, const char *detail);
+void waiter_answer_all(broker *b, list_link *waiters, int status, const char *detail);
+
+/* session.c */
+session *session_get(broker *b, const void *id, size_t id_len, bool create);
+void session_release_if_idle(broker *b, session *s);
+/* The client went away: its waiters end unanswered, its deliveries return to
+ * the head of their queues. Frees the session. */
+void session_lost(broker *b, session *s);
+bool session_deliver(broker *b, session *s, queue *q, item *it, uint64_t *tag);
+void session_confirm(broker *b, session *s, uint64_t tag);
+void session_release(broker *b, session *s, uint64_t tag);
+void delivery_drop_all(broker *b, queue *q); /* queue deleted: items gone */
+void session_probe_all(broker *b);
+
+/* serve.c */
+void broker_mark_dirty(broker *b, queue *q);
+void broker_serve_dirty(broker *b);
+
+/* dispatch.c */
+void dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Request *msg);
+
+/* reply.c */
+/* Sends a reply to a peer; false if the peer is gone (counted as
+ * unroutable). The caller decides what the failure means. */
+bool reply_send(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *r);
+bool reply_send_status(broker *b, const void *peer, size_t peer_len, uint64_t id, int status,
+                       const char *detail);
+
+#endif

@@ -1,0 +1,394 @@
+/* The request handlers: one small function per request type, chosen from a
+ * table by the request's op. Checks that every queue request shares (the
+ * name, the timeout, finding or creating the queue) run once, before the
+ * handler, as the table's flags ask. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "core.h"
+#include "names.h"
+
+typedef struct request {
+    broker *b;
+    const unsigned char *peer;
+    size_t peer_len;
+    const Ipcqwire__Request *msg;
+    queue *q;
+    int64_t timeout_ms;
+} request;
+
+/* Flags: what a handler needs checked before it runs. */
+enum {
+    NEEDS_NAME = 1,    /* a valid queue name (Q1) */
+    NEEDS_QUEUE = 2,   /* the queue must exist */
+    CREATES_QUEUE = 4, /* the queue is created if absent (Q2) */
+    TAKES_TIMEOUT = 8, /* a timeout in ms: -1, 0 or positive (Q5, Q11) */
+};
+
+static void
+answer(request *r, int status, const char *detail)
+{
+    reply_send_status(r->b, r->peer, r->peer_len, r->msg->id, status, detail);
+}
+
+/* Answers with an error whose text names the queue: "NAME: reason". */
+__attribute__((format(printf, 3, 4))) static void
+fail(request *r, int status, const char *fmt, ...)
+{
+    char text[512];
+    int n = 0;
+    if (r->q != NULL)
+        n = snprintf(text, sizeof text, "%s: ", r->q->name);
+    else if (r->msg->has_queue && ipcq_name_valid(r->msg->queue.data, r->msg->queue.len))
+        n = snprintf(text, sizeof text, "%.*s: ", (int)r->msg->queue.len,
+                     (const char *)r->msg->queue.data);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
+    va_end(ap);
+    answer(r, status, text);
+}
+
+static int64_t
+deadline_of(request *r)
+{
+    return ipcq_deadline_us(r->b->now_us, r->timeout_ms);
+}
+
+/* A new waiter for this request; answers ENOMEM itself on failure. */
+static waiter *
+wait_here(request *r, wait_kind kind)
+{
+    session *s = session_get(r->b, r->peer, r->peer_len, true);
+    waiter *w = s ? waiter_new(r->b, kind, s, r->q, r->msg->id, deadline_of(r)) : NULL;
+    if (w == NULL) {
+        if (s)
+            session_release_if_idle(r->b, s);
+        fail(r, IPCQ_ENOMEM, "broker out of memory");
+    }
+    return w;
+}
+
+static void
+handle_ping(request *r)
+{
+    Ipcqwire__Reply rep = IPCQWIRE__REPLY__INIT;
+    rep.id = r->msg->id;
+    rep.status = IPCQ_OK;
+    rep.has_instance = 1;
+    rep.instance = r->b->instance;
+    rep.has_version = 1;
+    rep.version = IPCQ_PROTOCOL_VERSION;
+    if (r->msg->has_pending_id) {
+        rep.has_pending = 1;
+        session *s = session_get(r->b, r->peer, r->peer_len, false);
+        for (list_link *l = s ? s->waiters.next : NULL; s && l != &s->waiters; l = l->next)
+            if (LIST_ENTRY(l, waiter, in_session)->req_id == r->msg->pending_id)
+                rep.pending = 1;
+    }
+    reply_send(r->b, r->peer, r->peer_len, &rep);
+}
+
+static void
+handle_put(request *r)
+{
+    const Ipcqwire__Request *m = r->msg;
+    queue *q = r->q;
+    if (m->n_items == 0)
+        return fail(r, IPCQ_EINVAL, "put without an item");
+    for (size_t i = 0; i < m->n_items; i++) {
+        if (m->items[i].len > r->b->cfg.max_item_size) {
+            r->b->bad_requests++;
+            return fail(r, IPCQ_ETOOBIG, "item of %zu bytes is over the max item size of %zu",
+                        m->items[i].len, r->b->cfg.max_item_size);
+        }
+    }
+    if (q->shutdown)
+        return fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
+    if (q->maxsize > 0 && m->n_items > (uint64_t)q->maxsize)
+        return fail(r, IPCQ_EINVAL, "a batch of %zu items can never fit in maxsize %lld",
+                    m->n_items, (long long)q->maxsize);
+    bool fits_now = q->nputters == 0 && queue_has_room(q, m->n_items);
+    if (!fits_now && r->timeout_ms == 0)
+        return fail(r, IPCQ_FULL, "queue is full (maxsize %lld)", (long long)q->maxsize);
+    /* Every put goes through the putter FIFO; serve.c admits it at once when
+     * it fits, answering before it adds (D3). */
+    item_fifo items = {0};
+    for (size_t i = 0; i < m->n_items; i++) {
+        item *it = item_new(m->items[i].data, m->items[i].len, r->b->now_us);
+        if (it == NULL) {
+            item_fifo_free(&items);
+            return fail(r, IPCQ_ENOMEM, "broker out of memory");
+        }
+        item_fifo_push_tail(&items, it);
+    }
+    waiter *w = wait_here(r, WAIT_PUT);
+    if (w == NULL) {
+        item_fifo_free(&items);
+        return;
+    }
+    w->items = items;
+    broker_mark_dirty(r->b, q);
+}
+
+static void
+handle_get(request *r)
+{
+    queue *q = r->q;
+    if (q->items.count == 0) {
+        if (q->shutdown)
+            return fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
+        if (r->timeout_ms == 0)
+            return fail(r, IPCQ_EMPTY, "queue is empty");
+    }
+    waiter *w = wait_here(r, WAIT_GET);
+    if (w == NULL)
+        return;
+    if (r->msg->has_max_items && r->msg->max_items > 1)
+        w->max_items = r->msg->max_items;
+    broker_mark_dirty(r->b, q);
+}
+
+static void
+handle_join(request *r)
+{
+    if (r->q->unfinished == 0)
+        return answer(r, IPCQ_OK, NULL);
+    if (r->timeout_ms == 0)
+        return fail(r, IPCQ_ETIMEDOUT, "%llu tasks unfinished",
+                    (unsigned long long)r->q->unfinished);
+    wait_here(r, WAIT_JOIN);
+}
+
+static void
+handle_task_done(request *r)
+{
+    if (r->q->unfinished == 0)
+        return fail(r, IPCQ_ETASKDONE, "task_done() called too many times");
+    if (--r->q->unfinished == 0)
+        broker_mark_dirty(r->b, r->q);
+    answer(r, IPCQ_OK, NULL);
+}
+
+static void
+handle_shutdown(request *r)
+{
+    queue *q = r->q;
+    q->shutdown = true;
+    if (r->msg->has_immediate && r->msg->immediate) {
+        q->shutdown_immediate = true;
+        uint64_t dropped = q->items.count;
+        q->unfinished = q->unfinished > dropped ? q->unfinished - dropped : 0;
+        queue_drop_items(r->b, q);
+    }
+    broker_mark_dirty(r->b, q);
+    answer(r, IPCQ_OK, NULL);
+}
+
+static void
+handle_create(request *r)
+{
+    /* resolve_queue() created it, or found it with the same maxsize. */
+    answer(r, IPCQ_OK, NULL);
+}
+
+static void
+handle_delete(request *r)
+{
+    broker_delete_queue(r->b, r->q);
+    r->q = NULL;
+    answer(r, IPCQ_OK, NULL);
+}
+
+static void
+fill_queue_stat(broker *b, const queue *q, Ipcqwire__QueueStat *st)
+{
+    ipcqwire__queue_stat__init(st);
+    st->name.data = (uint8_t *)q->name;
+    st->name.len = q->name_len;
+    st->size = q->items.count;
+    st->maxsize = q->maxsize;
+    st->bytes = q->items.bytes;
+    st->getters = q->ngetters;
+    st->putters = q->nputters;
+    st->unfinished = q->unfinished;
+    st->leased = q->nleased;
+    st->oldest_ms = q->items.head ? (uint64_t)(b->now_us - q->items.head->enqueued_us) / 1000 : 0;
+    st->puts = q->puts;
+    st->gets = q->gets;
+    st->has_shutdown = 1;
+    st->shutdown = q->shutdown;
+}
+
+static void
+handle_stat(request *r)
+{
+    broker *b = r->b;
+    size_t n = r->q ? 1 : b->queues.count;
+    Ipcqwire__QueueStat *stats = calloc(n ? n : 1, sizeof *stats);
+    Ipcqwire__QueueStat **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    if (stats == NULL || ptrs == NULL) {
+        free(stats), free(ptrs);
+        return fail(r, IPCQ_ENOMEM, "broker out of memory");
+    }
+    if (r->q) {
+        fill_queue_stat(b, r->q, &stats[0]);
+    } else {
+        void *v;
+        size_t i = 0;
+        for (size_t cur = 0; i < n && table_next(&b->queues, &cur, &v); i++)
+            fill_queue_stat(b, v, &stats[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &stats[i];
+    Ipcqwire__BrokerStat bs = IPCQWIRE__BROKER_STAT__INIT;
+    bs.queues = b->queues.count;
+    bs.sessions = b->sessions.count;
+    bs.items = b->total_items;
+    bs.bytes = b->total_bytes;
+    bs.uptime_ms = (uint64_t)(b->now_us - b->started_us) / 1000;
+    bs.requests = b->requests;
+    bs.bad_requests = b->bad_requests;
+    bs.unroutable = b->unroutable;
+    bs.max_item_size = b->cfg.max_item_size;
+    bs.pid = (uint32_t)getpid();
+    Ipcqwire__Reply rep = IPCQWIRE__REPLY__INIT;
+    rep.id = r->msg->id;
+    rep.status = IPCQ_OK;
+    rep.n_queues = n;
+    rep.queues = ptrs;
+    rep.broker = &bs;
+    reply_send(b, r->peer, r->peer_len, &rep);
+    free(stats), free(ptrs);
+}
+
+/* Confirm, release and cancel are one-way: no reply. */
+static void
+handle_confirm(request *r)
+{
+    session *s = session_get(r->b, r->peer, r->peer_len, false);
+    for (size_t i = 0; s && i < r->msg->n_tags; i++)
+        session_confirm(r->b, s, r->msg->tags[i]);
+    if (s)
+        session_release_if_idle(r->b, s);
+}
+
+static void
+handle_release(request *r)
+{
+    session *s = session_get(r->b, r->peer, r->peer_len, false);
+    /* Newest first, so the items keep their order at the head. */
+    for (size_t i = r->msg->n_tags; s && i-- > 0;)
+        session_release(r->b, s, r->msg->tags[i]);
+    if (s)
+        session_release_if_idle(r->b, s);
+}
+
+static void
+handle_cancel(request *r)
+{
+    session *s = session_get(r->b, r->peer, r->peer_len, false);
+    if (s == NULL || !r->msg->has_pending_id)
+        return;
+    for (list_link *l = s->waiters.next; l != &s->waiters; l = l->next) {
+        waiter *w = LIST_ENTRY(l, waiter, in_session);
+        if (w->req_id == r->msg->pending_id) {
+            broker_mark_dirty(r->b, w->queue);
+            waiter_end(r->b, w); /* may free s */
+            return;
+        }
+    }
+}
+
+typedef struct handler {
+    void (*fn)(request *r);
+    unsigned flags;
+    bool replies; /* false: one-way, errors are counted, not answered */
+} handler;
+
+static const handler handlers[] = {
+    [IPCQWIRE__OP__OP_PING] = {handle_ping, 0, true},
+    [IPCQWIRE__OP__OP_PUT] = {handle_put, NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT, true},
+    [IPCQWIRE__OP__OP_GET] = {handle_get, NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT, true},
+    [IPCQWIRE__OP__OP_CONFIRM] = {handle_confirm, 0, false},
+    [IPCQWIRE__OP__OP_RELEASE] = {handle_release, 0, false},
+    [IPCQWIRE__OP__OP_CANCEL] = {handle_cancel, 0, false},
+    [IPCQWIRE__OP__OP_CREATE] = {handle_create, NEEDS_NAME | CREATES_QUEUE, true},
+    [IPCQWIRE__OP__OP_DELETE] = {handle_delete, NEEDS_NAME | NEEDS_QUEUE, true},
+    [IPCQWIRE__OP__OP_STAT] = {handle_stat, 0, true},
+    [IPCQWIRE__OP__OP_TASK_DONE] = {handle_task_done, NEEDS_NAME | NEEDS_QUEUE, true},
+    [IPCQWIRE__OP__OP_JOIN] = {handle_join, NEEDS_NAME | NEEDS_QUEUE | TAKES_TIMEOUT, true},
+    [IPCQWIRE__OP__OP_SHUTDOWN] = {handle_shutdown, NEEDS_NAME | NEEDS_QUEUE, true},
+};
+
+/* Finds (or creates) the request's queue. Returns false after answering. */
+static bool
+resolve_queue(request *r, unsigned flags)
+{
+    const Ipcqwire__Request *m = r->msg;
+    bool named = m->has_queue && m->queue.len > 0;
+    if (!(flags & NEEDS_NAME)) {
+        /* stat: a queue is optional, but a given one must exist */
+        if (!named)
+            return true;
+        flags |= NEEDS_QUEUE;
+    }
+    if (!named || !ipcq_name_valid(m->queue.data, m->queue.len)) {
+        r->b->bad_requests++;
+        fail(r, IPCQ_EINVAL,
+             "invalid queue name: it must be 1 to 255 bytes of UTF-8 without control characters");
+        return false;
+    }
+    r->q = broker_find_queue(r->b, m->queue.data, m->queue.len);
+    int64_t maxsize = m->has_maxsize && m->maxsize > 0 ? m->maxsize : 0;
+    if (r->q == NULL) {
+        if (!(flags & CREATES_QUEUE)) {
+            fail(r, IPCQ_ENOQUEUE, "no such queue");
+            return false;
+        }
+        r->q = broker_create_queue(r->b, m->queue.data, m->queue.len, maxsize);
+        if (r->q == NULL) {
+            fail(r, IPCQ_ENOMEM, "broker out of memory");
+            return false;
+        }
+    } else if (m->has_maxsize && r->q->maxsize != maxsize) {
+        fail(r, IPCQ_ECONFLICT, "queue exists with maxsize %lld, asked for %lld",
+             (long long)r->q->maxsize, (long long)maxsize);
+        return false;
+    }
+    return true;
+}
+
+void
+dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Request *msg)
+{
+    request r = {b, peer, peer_len, msg, NULL, IPCQ_FOREVER};
+    if (msg->version != IPCQ_PROTOCOL_VERSION) {
+        b->bad_requests++;
+        return fail(&r, IPCQ_EVERSION, "protocol version %u not supported (broker speaks %u)",
+                    msg->version, IPCQ_PROTOCOL_VERSION);
+    }
+    size_t op = (size_t)msg->op;
+    if (op >= sizeof handlers / sizeof handlers[0] || handlers[op].fn == NULL) {
+        b->bad_requests++;
+        return fail(&r, IPCQ_EPROTO, "unknown request type %d", (int)msg->op);
+    }
+    const handler *h = &handlers[op];
+    if (!h->replies) {
+        h->fn(&r);
+        return;
+    }
+    if (h->flags & TAKES_TIMEOUT) {
+        r.timeout_ms = msg->has_timeout_ms ? msg->timeout_ms : IPCQ_FOREVER;
+        if (r.timeout_ms < IPCQ_FOREVER) {
+            b->bad_requests++;
+            return fail(&r, IPCQ_EINVAL, "negative timeout %lld ms", (long long)r.timeout_ms);
+        }
+    }
+    if (!resolve_queue(&r, h->flags))
+        return;
+    h->fn(&r);
+}

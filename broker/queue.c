@@ -1,0 +1,205 @@
+/* The bounded FIFO of items, and the broker's registry of queues by name.
+ * Waiters hang off the queue's lists but are managed in waiter.c; the rules
+ * that hand items over live in serve.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+item *
+item_new(const void *data, size_t len, int64_t now_us)
+{
+    item *it = malloc(sizeof *it + len);
+    if (it == NULL)
+        return NULL;
+    it->next = NULL;
+    it->enqueued_us = now_us;
+    it->deliveries = 0;
+    it->len = len;
+    if (len)
+        memcpy(it->data, data, len);
+    return it;
+}
+
+void
+item_fifo_push_tail(item_fifo *f, item *it)
+{
+    it->next = NULL;
+    if (f->tail)
+        f->tail->next = it;
+    else
+        f->head = it;
+    f->tail = it;
+    f->count++;
+    f->bytes += it->len;
+}
+
+void
+item_fifo_push_head(item_fifo *f, item *it)
+{
+    it->next = f->head;
+    f->head = it;
+    if (f->tail == NULL)
+        f->tail = it;
+    f->count++;
+    f->bytes += it->len;
+}
+
+item *
+item_fifo_pop_head(item_fifo *f)
+{
+    item *it = f->head;
+    if (it == NULL)
+        return NULL;
+    f->head = it->next;
+    if (f->head == NULL)
+        f->tail = NULL;
+    it->next = NULL;
+    f->count--;
+    f->bytes -= it->len;
+    return it;
+}
+
+void
+item_fifo_append(item_fifo *dst, item_fifo *src)
+{
+    if (src->head == NULL)
+        return;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->count += src->count;
+    dst->bytes += src->bytes;
+    *src = (item_fifo){0};
+}
+
+void
+item_fifo_free(item_fifo *f)
+{
+    item *it;
+    while ((it = item_fifo_pop_head(f)) != NULL)
+        free(it);
+}
+
+queue *
+queue_new(const void *name, size_t name_len, int64_t maxsize)
+{
+    queue *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    q->name = malloc(name_len + 1);
+    if (q->name == NULL) {
+        free(q);
+        return NULL;
+    }
+    memcpy(q->name, name, name_len);
+    q->name[name_len] = '\0';
+    q->name_len = name_len;
+    q->maxsize = maxsize > 0 ? maxsize : 0;
+    list_init(&q->getters);
+    list_init(&q->putters);
+    list_init(&q->joiners);
+    list_init(&q->deliveries);
+    list_init(&q->dirty);
+    return q;
+}
+
+void
+queue_free(queue *q)
+{
+    if (q == NULL)
+        return;
+    item_fifo_free(&q->items);
+    free(q->name);
+    free(q);
+}
+
+bool
+queue_has_room(const queue *q, size_t n)
+{
+    return q->maxsize == 0 || q->items.count + n <= (uint64_t)q->maxsize;
+}
+
+void
+queue_add_items(broker *b, queue *q, item_fifo *items)
+{
+    for (item *it = items->head; it; it = it->next)
+        it->enqueued_us = b->now_us;
+    b->total_items += items->count;
+    b->total_bytes += items->bytes;
+    q->puts += items->count;
+    q->unfinished += items->count;
+    item_fifo_append(&q->items, items);
+    broker_mark_dirty(b, q);
+}
+
+item *
+queue_take_head(broker *b, queue *q)
+{
+    item *it = item_fifo_pop_head(&q->items);
+    if (it) {
+        b->total_items--;
+        b->total_bytes -= it->len;
+    }
+    return it;
+}
+
+void
+queue_return_head(broker *b, queue *q, item *it)
+{
+    if (q->shutdown_immediate) {
+        /* Shut down at once: what comes back is dropped, its task done. */
+        if (q->unfinished)
+            q->unfinished--;
+        free(it);
+    } else {
+        item_fifo_push_head(&q->items, it);
+        b->total_items++;
+        b->total_bytes += it->len;
+    }
+    broker_mark_dirty(b, q);
+}
+
+void
+queue_drop_items(broker *b, queue *q)
+{
+    b->total_items -= q->items.count;
+    b->total_bytes -= q->items.bytes;
+    item_fifo_free(&q->items);
+}
+
+queue *
+broker_find_queue(broker *b, const void *name, size_t len)
+{
+    return table_get(&b->queues, name, len);
+}
+
+queue *
+broker_create_queue(broker *b, const void *name, size_t len, int64_t maxsize)
+{
+    queue *q = queue_new(name, len, maxsize);
+    if (q == NULL)
+        return NULL;
+    if (!table_put(&b->queues, q->name, q->name_len, q)) {
+        queue_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void
+broker_delete_queue(broker *b, queue *q)
+{
+    static const char why[] = "queue deleted";
+    waiter_answer_all(b, &q->getters, IPCQ_EDELETED, why);
+    waiter_answer_all(b, &q->putters, IPCQ_EDELETED, why);
+    waiter_answer_all(b, &q->joiners, IPCQ_EDELETED, why);
+    delivery_drop_all(b, q);
+    queue_drop_items(b, q);
+    if (list_linked(&q->dirty))
+        list_remove(&q->dirty);
+    table_remove(&b->queues, q->name, q->name_len);
+    queue_free(q);
+}

@@ -1,0 +1,139 @@
+#include "router.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "bind.h"
+#include "clock.h"
+#include "ipcq.h"
+#include "log.h"
+
+/* How many messages one pass reads before it looks at the clock again. */
+#define MESSAGES_PER_PASS 256
+/* Room above the max item size for the rest of a request's encoding. */
+#define MESSAGE_OVERHEAD (64 * 1024)
+
+/* broker_send_fn over the ROUTER: [routing id][reply]. With
+ * ZMQ_ROUTER_MANDATORY an unknown peer fails at once instead of vanishing. */
+static int
+router_send(void *sock, const void *peer, size_t peer_len, const void *data, size_t len)
+{
+    if (zmq_send(sock, peer, peer_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return IPCQ_EUNAVAILABLE;
+    if (zmq_send(sock, data, len, ZMQ_DONTWAIT) < 0)
+        return IPCQ_EUNAVAILABLE;
+    return IPCQ_OK;
+}
+
+static void
+drain_frames(void *sock)
+{
+    int more = 1;
+    size_t sz = sizeof more;
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, sock, ZMQ_DONTWAIT);
+        zmq_msg_close(&m);
+    }
+}
+
+/* Reads one [routing id][request] message; false when none is waiting. */
+static bool
+receive_one(void *sock, broker *b)
+{
+    zmq_msg_t peer, body;
+    zmq_msg_init(&peer);
+    if (zmq_msg_recv(&peer, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&peer);
+        return false;
+    }
+    zmq_msg_init(&body);
+    if (!zmq_msg_more(&peer) || zmq_msg_recv(&body, sock, ZMQ_DONTWAIT) < 0 ||
+        zmq_msg_more(&body)) {
+        drain_frames(sock);
+        broker_count_bad(b); /* not one request frame: dropped and counted */
+    } else {
+        broker_handle(b, zmq_msg_data(&peer), zmq_msg_size(&peer), zmq_msg_data(&body),
+                      zmq_msg_size(&body), ipcq_now_us());
+    }
+    zmq_msg_close(&body);
+    zmq_msg_close(&peer);
+    return true;
+}
+
+static long
+poll_timeout_ms(const broker *b)
+{
+    int64_t wake = broker_next_wakeup_us(b);
+    if (wake == INT64_MAX)
+        return -1;
+    int64_t wait_us = wake - ipcq_now_us();
+    if (wait_us <= 0)
+        return 0;
+    return (long)((wait_us + 999) / 1000); /* round up: never wake early */
+}
+
+static void *
+open_router(void *ctx, const broker_config *core)
+{
+    void *sock = zmq_socket(ctx, ZMQ_ROUTER);
+    if (sock == NULL)
+        return NULL;
+    int one = 1, linger_ms = 1000;
+    int64_t max_msg = (int64_t)core->max_item_size + MESSAGE_OVERHEAD;
+    zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+    return sock;
+}
+
+int
+router_run(const router_config *cfg, volatile sig_atomic_t *stop)
+{
+    int status = 1;
+    void *ctx = zmq_ctx_new();
+    void *sock = ctx ? open_router(ctx, &cfg->core) : NULL;
+    bound_endpoint *bound = calloc(cfg->nbinds, sizeof *bound);
+    broker *b = sock ? broker_new(&cfg->core, router_send, sock) : NULL;
+    size_t nbound = 0;
+    if (b == NULL || bound == NULL) {
+        log_msg(LOG_ERROR, "cannot start: %s", zmq_strerror(errno));
+        goto out;
+    }
+    for (; nbound < cfg->nbinds; nbound++) {
+        char err[512];
+        if (bind_endpoint(sock, cfg->binds[nbound], &bound[nbound], err, sizeof err) != 0) {
+            log_msg(LOG_ERROR, "%s", err);
+            goto out;
+        }
+        log_msg(LOG_INFO, "listening on %s", cfg->binds[nbound]);
+    }
+    status = 0;
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    while (!*stop) {
+        if (zmq_poll(&item, 1, poll_timeout_ms(b)) < 0 && errno != EINTR) {
+            log_msg(LOG_ERROR, "poll: %s", zmq_strerror(errno));
+            status = 1;
+            break;
+        }
+        for (int i = 0; i < MESSAGES_PER_PASS && receive_one(sock, b); i++)
+            ;
+        broker_tick(b, ipcq_now_us());
+    }
+    log_msg(LOG_INFO, "stopping: answering blocked clients");
+    broker_stop(b);
+out:
+    broker_free(b);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    for (size_t i = 0; i < nbound; i++)
+        unbind_endpoint(&bound[i]);
+    free(bound);
+    return status;
+}

@@ -1,0 +1,127 @@
+/* The hand-over rules of a queue (Q7, Q9, Q12), applied at the end of each
+ * pass to every queue whose state changed:
+ *   - items at the head go to blocked getters, oldest getter first, and
+ *     each handed item becomes an unconfirmed delivery (D1);
+ *   - while there is room, the oldest blocked putter is admitted: it is
+ *     answered first, and its items are added only if the answer could be
+ *     routed, so a dead putter never adds (D3);
+ *   - joiners are answered once no task is unfinished;
+ *   - on a shut-down queue, putters fail and getters fail once it is empty. */
+#include <stdlib.h>
+
+#include "core.h"
+
+void
+broker_mark_dirty(broker *b, queue *q)
+{
+    if (!list_linked(&q->dirty))
+        list_push_back(&b->dirty, &q->dirty);
+}
+
+/* Hands up to max_items from the head of q to the getter w, each tracked as
+ * an unconfirmed delivery before the reply leaves. If the reply cannot be
+ * routed, session_lost() returns those deliveries to the head in order. */
+static void
+hand_to_getter(broker *b, queue *q, waiter *w)
+{
+    session *s = w->session;
+    size_t n = q->items.count < w->max_items ? q->items.count : w->max_items;
+    Ipcqwire__Item *items = calloc(n, sizeof *items);
+    Ipcqwire__Item **ptrs = calloc(n, sizeof *ptrs);
+    if (items == NULL || ptrs == NULL) {
+        free(items), free(ptrs);
+        waiter_answer(b, w, IPCQ_ENOMEM, "broker out of memory");
+        return;
+    }
+    size_t handed = 0;
+    for (; handed < n; handed++) {
+        item *it = queue_take_head(b, q);
+        uint64_t tag;
+        if (!session_deliver(b, s, q, it, &tag)) {
+            queue_return_head(b, q, it);
+            break;
+        }
+        it->deliveries++;
+        ipcqwire__item__init(&items[handed]);
+        items[handed].data.data = it->data;
+        items[handed].data.len = it->len;
+        items[handed].tag = tag;
+        items[handed].has_deliveries = 1;
+        items[handed].deliveries = it->deliveries;
+        ptrs[handed] = &items[handed];
+    }
+    Ipcqwire__Reply r = IPCQWIRE__REPLY__INIT;
+    r.id = w->req_id;
+    r.status = handed ? IPCQ_OK : IPCQ_ENOMEM;
+    r.n_items = handed;
+    r.items = ptrs;
+    if (reply_send(b, s->id, s->id_len, &r)) {
+        q->gets += handed;
+        waiter_end(b, w);
+    } else {
+        session_lost(b, s);
+    }
+    free(items), free(ptrs);
+}
+
+/* Admits the oldest putter: answer first, add only if the answer was routed. */
+static void
+admit_putter(broker *b, queue *q, waiter *w)
+{
+    session *s = w->session;
+    if (!reply_send_status(b, s->id, s->id_len, w->req_id, IPCQ_OK, NULL)) {
+        session_lost(b, s);
+        return;
+    }
+    queue_add_items(b, q, &w->items);
+    waiter_end(b, w);
+}
+
+static waiter *
+first_waiter(list_link *l)
+{
+    list_link *f = list_first(l);
+    return f ? LIST_ENTRY(f, waiter, in_queue) : NULL;
+}
+
+static void
+serve_queue(broker *b, queue *q)
+{
+    for (;;) {
+        waiter *w;
+        if (q->items.count > 0 && (w = first_waiter(&q->getters)) != NULL) {
+            hand_to_getter(b, q, w);
+            continue;
+        }
+        if ((w = first_waiter(&q->putters)) != NULL) {
+            if (q->shutdown) {
+                waiter_answer(b, w, IPCQ_ESHUTDOWN, "queue is shut down");
+                continue;
+            }
+            if (queue_has_room(q, w->items.count)) {
+                admit_putter(b, q, w);
+                continue;
+            }
+        }
+        if (q->shutdown && q->items.count == 0 && (w = first_waiter(&q->getters)) != NULL) {
+            waiter_answer(b, w, IPCQ_ESHUTDOWN, "queue is shut down");
+            continue;
+        }
+        if (q->unfinished == 0 && (w = first_waiter(&q->joiners)) != NULL) {
+            waiter_answer(b, w, IPCQ_OK, NULL);
+            continue;
+        }
+        break;
+    }
+}
+
+void
+broker_serve_dirty(broker *b)
+{
+    list_link *l;
+    while ((l = list_first(&b->dirty)) != NULL) {
+        queue *q = LIST_ENTRY(l, queue, dirty);
+        list_remove(l);
+        serve_queue(b, q);
+    }
+}

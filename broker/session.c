@@ -1,0 +1,169 @@
+/* Client sessions: who holds which waiters and unconfirmed deliveries.
+ *
+ * ZeroMQ does not tell a ROUTER that a peer went away, so the broker learns
+ * it when a reply or probe cannot be routed (ZMQ_ROUTER_MANDATORY). All
+ * clean-up of a client that went away happens in session_lost(). A session
+ * exists only while it holds state, so the table stays as small as the
+ * number of clients that are blocked or hold items. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+session *
+session_get(broker *b, const void *id, size_t id_len, bool create)
+{
+    session *s = table_get(&b->sessions, id, id_len);
+    if (s != NULL || !create)
+        return s;
+    s = malloc(sizeof *s + id_len);
+    if (s == NULL)
+        return NULL;
+    list_init(&s->waiters);
+    list_init(&s->deliveries);
+    s->id_len = id_len;
+    memcpy(s->id, id, id_len);
+    if (!table_put(&b->sessions, s->id, s->id_len, s)) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void
+session_release_if_idle(broker *b, session *s)
+{
+    if (list_empty(&s->waiters) && list_empty(&s->deliveries)) {
+        table_remove(&b->sessions, s->id, s->id_len);
+        free(s);
+    }
+}
+
+static void
+delivery_free(broker *b, delivery *d)
+{
+    list_remove(&d->in_session);
+    list_remove(&d->in_queue);
+    d->queue->nleased--;
+    free(d);
+}
+
+/* The item goes back to the head of its queue, one delivery more. */
+static void
+delivery_return(broker *b, delivery *d)
+{
+    queue *q = d->queue;
+    item *it = d->item;
+    delivery_free(b, d);
+    queue_return_head(b, q, it);
+}
+
+void
+session_lost(broker *b, session *s)
+{
+    list_link *l;
+    while ((l = list_first(&s->waiters)) != NULL) {
+        waiter *w = LIST_ENTRY(l, waiter, in_session);
+        broker_mark_dirty(b, w->queue); /* the next waiter may now be served */
+        deadline_remove(&b->deadlines, &w->deadline);
+        list_remove(&w->in_queue);
+        list_remove(&w->in_session);
+        if (w->kind == WAIT_GET)
+            w->queue->ngetters--;
+        else if (w->kind == WAIT_PUT)
+            w->queue->nputters--;
+        item_fifo_free(&w->items);
+        free(w);
+    }
+    /* Return the newest first, so that the oldest ends at the head. */
+    while (!list_empty(&s->deliveries))
+        delivery_return(b, LIST_ENTRY(s->deliveries.prev, delivery, in_session));
+    table_remove(&b->sessions, s->id, s->id_len);
+    free(s);
+}
+
+bool
+session_deliver(broker *b, session *s, queue *q, item *it, uint64_t *tag)
+{
+    delivery *d = malloc(sizeof *d);
+    if (d == NULL)
+        return false;
+    d->tag = ++b->next_tag;
+    d->item = it;
+    d->queue = q;
+    d->session = s;
+    list_push_back(&s->deliveries, &d->in_session);
+    list_push_back(&q->deliveries, &d->in_queue);
+    q->nleased++;
+    *tag = d->tag;
+    return true;
+}
+
+static delivery *
+find_delivery(session *s, uint64_t tag)
+{
+    for (list_link *l = s->deliveries.next; l != &s->deliveries; l = l->next) {
+        delivery *d = LIST_ENTRY(l, delivery, in_session);
+        if (d->tag == tag)
+            return d;
+    }
+    return NULL;
+}
+
+void
+session_confirm(broker *b, session *s, uint64_t tag)
+{
+    delivery *d = find_delivery(s, tag);
+    if (d == NULL)
+        return; /* already returned (the session was thought lost) or unknown */
+    free(d->item);
+    delivery_free(b, d);
+}
+
+void
+session_release(broker *b, session *s, uint64_t tag)
+{
+    delivery *d = find_delivery(s, tag);
+    if (d != NULL)
+        delivery_return(b, d);
+}
+
+void
+delivery_drop_all(broker *b, queue *q)
+{
+    list_link *l;
+    while ((l = list_first(&q->deliveries)) != NULL) {
+        delivery *d = LIST_ENTRY(l, delivery, in_queue);
+        session *s = d->session;
+        free(d->item);
+        delivery_free(b, d);
+        session_release_if_idle(b, s);
+    }
+}
+
+/* A probe is a reply with id 0: clients ignore it, and routing it tells the
+ * broker whether the peer is still connected. */
+void
+session_probe_all(broker *b)
+{
+    const Ipcqwire__Reply probe_reply = IPCQWIRE__REPLY__INIT;
+    session **lost = NULL;
+    size_t nlost = 0, cap = 0;
+    void *v;
+    for (size_t i = 0; table_next(&b->sessions, &i, &v);) {
+        session *s = v;
+        if (reply_send(b, s->id, s->id_len, &probe_reply))
+            continue;
+        if (nlost == cap) {
+            cap = cap ? cap * 2 : 16;
+            session **grown = realloc(lost, cap * sizeof *lost);
+            if (grown == NULL)
+                break; /* the rest is found lost at the next probe */
+            lost = grown;
+        }
+        lost[nlost++] = s;
+    }
+    for (size_t i = 0; i < nlost; i++)
+        session_lost(b, lost[i]);
+    free(lost);
+}

@@ -1,0 +1,49 @@
+#include "endpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipcq.h"
+
+static int
+fits(int written, size_t cap)
+{
+    return written >= 0 && (size_t)written < cap ? 0 : -1;
+}
+
+int
+ipcq_default_dir(char *buf, size_t cap)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg != NULL && xdg[0] == '/')
+        return fits(snprintf(buf, cap, "%s/ipcq", xdg), cap);
+    return fits(snprintf(buf, cap, "/tmp/ipcq-%lu", (unsigned long)getuid()), cap);
+}
+
+int
+ipcq_builtin_endpoint(char *buf, size_t cap)
+{
+    char dir[4096];
+    if (ipcq_default_dir(dir, sizeof dir) != 0)
+        return -1;
+    return fits(snprintf(buf, cap, "ipc://%s/broker.sock", dir), cap);
+}
+
+int
+ipcq_default_endpoint(char *buf, size_t cap)
+{
+    const char *env = getenv(IPCQ_BROKER_ENV);
+    if (env != NULL && env[0] != '\0') {
+        if (strlen(env) >= cap)
+            return IPCQ_EINVAL;
+        memcpy(buf, env, strlen(env) + 1);
+        return IPCQ_OK;
+    }
+    char tmp[4200];
+    if (ipcq_builtin_endpoint(tmp, sizeof tmp) != 0 || strlen(tmp) >= cap)
+        return IPCQ_EINVAL;
+    memcpy(buf, tmp, strlen(tmp) + 1);
+    return IPCQ_OK;
+}

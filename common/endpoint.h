@@ -1,0 +1,13 @@
+/* The default endpoint (SPEC §1): an ipc socket in a per-user directory. */
+#ifndef IPCQ_ENDPOINT_H
+#define IPCQ_ENDPOINT_H
+#include <stddef.h>
+
+/* Writes the per-user directory ($XDG_RUNTIME_DIR/ipcq, else
+ * /tmp/ipcq-$UID) into buf; returns 0, or -1 if it does not fit. */
+int ipcq_default_dir(char *buf, size_t cap);
+
+/* Writes "ipc://<dir>/broker.sock", ignoring $IPCQ_BROKER; 0 or -1. */
+int ipcq_builtin_endpoint(char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,324 @@
+/*
+ * The client handle: its ZeroMQ DEALER connection, the request/reply engine
+ * and what keeps it honest about the broker.
+ *
+ * - Every request has an id; a reply with another id is late (its caller
+ *   gave up) and is dropped, or, if it carries items, handed back with a
+ *   RELEASE so the items return to the queue head (Q11, D1).
+ * - ZMQ_IMMEDIATE keeps requests from queueing up while no broker is
+ *   connected, so a request that timed out can never be delivered to a
+ *   broker that comes back later.
+ * - While a call waits, a PING asking "do you still hold request N?" goes
+ *   out after each quiet heartbeat interval; no answer, or "no", means the
+ *   broker died or restarted, and the call fails IPCQ_EUNAVAILABLE (D7).
+ * - After fork() the child opens its own context and socket on first use
+ *   and never touches the parent's (D4): libzmq objects cannot cross fork.
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "names.h"
+
+#define GRACE_MS 1000           /* round trip allowance over the broker's own timeout */
+#define REQUEST_TIMEOUT_MS 5000 /* for requests that never wait in the broker */
+#define CONNECT_TIMEOUT_MS 2000 /* how long a call waits for a broker to connect */
+#define HEARTBEAT_MS 1000       /* quiet time before a waiting call pings */
+#define PING_TIMEOUT_MS 2000    /* how long a ping may go unanswered */
+#define LINGER_MS 500           /* close: time to flush confirmations */
+
+/* Contexts inherited through fork() are abandoned, never closed (that would
+ * reach into the parent's I/O threads); keeping them listed here keeps them
+ * reachable rather than leaked. */
+typedef struct abandoned {
+    struct abandoned *next;
+    void *ctx, *sock;
+} abandoned;
+static abandoned *abandoned_list;
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+abandon_inherited(ipcq_client *c)
+{
+    if (c->ctx != NULL) {
+        abandoned *a = malloc(sizeof *a);
+        if (a != NULL) {
+            a->ctx = c->ctx;
+            a->sock = c->sock;
+            pthread_mutex_lock(&abandoned_lock);
+            a->next = abandoned_list;
+            abandoned_list = a;
+            pthread_mutex_unlock(&abandoned_lock);
+        }
+    }
+    c->ctx = c->sock = NULL;
+    c->pid = getpid();
+}
+
+int
+client_fail(ipcq_client *c, const char *queue, int status, const char *detail)
+{
+    if (detail != NULL && detail[0] != '\0') {
+        size_t n = strnlen(detail, sizeof c->error - 1);
+        memcpy(c->error, detail, n);
+        c->error[n] = '\0';
+    }
+    else if (queue != NULL)
+        snprintf(c->error, sizeof c->error, "%s: %s", queue, ipcq_strerror(status));
+    else
+        snprintf(c->error, sizeof c->error, "%s", ipcq_strerror(status));
+    return status;
+}
+
+int
+ipcq_client_open(ipcq_client **out, const char *endpoint)
+{
+    *out = NULL;
+    char buf[4200];
+    if (endpoint == NULL) {
+        if (ipcq_default_endpoint(buf, sizeof buf) != IPCQ_OK)
+            return IPCQ_EINVAL;
+        endpoint = buf;
+    }
+    if (endpoint[0] == '\0')
+        return IPCQ_EINVAL;
+    ipcq_client *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->endpoint = strdup(endpoint)) == NULL) {
+        free(c);
+        return IPCQ_ENOMEM;
+    }
+    c->pid = getpid();
+    *out = c;
+    return IPCQ_OK;
+}
+
+void
+ipcq_client_close(ipcq_client **cp)
+{
+    if (cp == NULL || *cp == NULL)
+        return;
+    ipcq_client *c = *cp;
+    if (c->pid != getpid())
+        abandon_inherited(c);
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    free(c->endpoint);
+    free(c);
+    *cp = NULL;
+}
+
+const char *
+ipcq_client_error(const ipcq_client *c)
+{
+    return c ? c->error : "";
+}
+
+static int
+connect_socket(ipcq_client *c)
+{
+    if (c->pid != getpid())
+        abandon_inherited(c);
+    if (c->sock != NULL)
+        return IPCQ_OK;
+    c->ctx = zmq_ctx_new();
+    if (c->ctx == NULL)
+        return client_fail(c, NULL, IPCQ_ESYSTEM, "cannot create a ZeroMQ context");
+    c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
+    int one = 1, linger = LINGER_MS;
+    if (c->sock == NULL || zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_connect(c->sock, c->endpoint) != 0) {
+        char detail[600];
+        snprintf(detail, sizeof detail, "%s: cannot connect: %s", c->endpoint,
+                 zmq_strerror(errno));
+        if (c->sock)
+            zmq_close(c->sock);
+        zmq_ctx_term(c->ctx);
+        c->ctx = c->sock = NULL;
+        return client_fail(c, NULL, IPCQ_EINVAL, detail);
+    }
+    return IPCQ_OK;
+}
+
+static int
+unavailable(ipcq_client *c, const char *why)
+{
+    char detail[600];
+    snprintf(detail, sizeof detail, "%s: broker unavailable: %s", c->endpoint, why);
+    return client_fail(c, NULL, IPCQ_EUNAVAILABLE, detail);
+}
+
+/* Sends one encoded message, waiting for a broker connection until
+ * deadline_us. False if none came. */
+static bool
+send_bytes(ipcq_client *c, const void *data, size_t len, int64_t deadline_us)
+{
+    for (;;) {
+        if (zmq_send(c->sock, data, len, ZMQ_DONTWAIT) >= 0)
+            return true;
+        if (errno != EAGAIN && errno != EINTR)
+            return false;
+        int64_t left_us = deadline_us - ipcq_now_us();
+        if (left_us <= 0)
+            return false;
+        zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLOUT};
+        zmq_poll(&it, 1, (long)((left_us + 999) / 1000));
+    }
+}
+
+static bool
+send_request(ipcq_client *c, Ipcqwire__Request *req, int64_t deadline_us)
+{
+    unsigned char small[512];
+    size_t len = ipcqwire__request__get_packed_size(req);
+    unsigned char *buf = len <= sizeof small ? small : malloc(len);
+    if (buf == NULL)
+        return false;
+    ipcqwire__request__pack(req, buf);
+    bool sent = send_bytes(c, buf, len, deadline_us);
+    if (buf != small)
+        free(buf);
+    return sent;
+}
+
+static void
+init_request(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op)
+{
+    ipcqwire__request__init(req);
+    req->version = IPCQ_PROTOCOL_VERSION;
+    req->id = ++c->next_id;
+    req->op = op;
+}
+
+void
+client_send_oneway(ipcq_client *c, Ipcqwire__Request *req)
+{
+    if (connect_socket(c) != IPCQ_OK)
+        return;
+    req->version = IPCQ_PROTOCOL_VERSION;
+    req->id = ++c->next_id;
+    send_request(c, req, ipcq_now_us());
+}
+
+void
+client_release_items(ipcq_client *c, const Ipcqwire__Reply *late)
+{
+    if (late->n_items == 0)
+        return;
+    uint64_t *tags = malloc(late->n_items * sizeof *tags);
+    if (tags == NULL)
+        return;
+    for (size_t i = 0; i < late->n_items; i++)
+        tags[i] = late->items[i]->tag;
+    Ipcqwire__Request rel;
+    init_request(c, &rel, IPCQWIRE__OP__OP_RELEASE);
+    rel.n_tags = late->n_items;
+    rel.tags = tags;
+    send_request(c, &rel, ipcq_now_us());
+    free(tags);
+}
+
+static void
+cancel_request(ipcq_client *c, uint64_t id)
+{
+    Ipcqwire__Request cancel;
+    init_request(c, &cancel, IPCQWIRE__OP__OP_CANCEL);
+    cancel.has_pending_id = 1;
+    cancel.pending_id = id;
+    send_request(c, &cancel, ipcq_now_us());
+}
+
+/* Reads one message if one is waiting; NULL otherwise or if unreadable. */
+static Ipcqwire__Reply *
+receive_reply(ipcq_client *c)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return NULL;
+    }
+    Ipcqwire__Reply *r = ipcqwire__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+    zmq_msg_close(&m);
+    return r;
+}
+
+int
+client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply)
+{
+    *reply = NULL;
+    int rc = connect_socket(c);
+    if (rc != IPCQ_OK)
+        return rc;
+    int64_t now = ipcq_now_us();
+    int64_t deadline = wait_ms < 0    ? INT64_MAX
+                       : wait_ms == 0 ? ipcq_deadline_us(now, REQUEST_TIMEOUT_MS)
+                                      : ipcq_deadline_us(now, wait_ms + GRACE_MS);
+    int64_t connect_deadline = ipcq_deadline_us(now, CONNECT_TIMEOUT_MS);
+    if (deadline < connect_deadline)
+        connect_deadline = deadline;
+    req->version = IPCQ_PROTOCOL_VERSION;
+    req->id = ++c->next_id;
+    if (!send_request(c, req, connect_deadline))
+        return unavailable(c, "no connection");
+
+    int64_t last_heard = ipcq_now_us();
+    uint64_t ping_id = 0;
+    int64_t ping_sent = 0;
+    for (;;) {
+        now = ipcq_now_us();
+        if (now >= deadline) {
+            cancel_request(c, req->id);
+            return unavailable(c, "no answer in time");
+        }
+        if (ping_id != 0 && now - ping_sent >= PING_TIMEOUT_MS * 1000) {
+            cancel_request(c, req->id);
+            return unavailable(c, "no answer to a heartbeat");
+        }
+        if (ping_id == 0 && now - last_heard >= HEARTBEAT_MS * 1000) {
+            Ipcqwire__Request ping;
+            init_request(c, &ping, IPCQWIRE__OP__OP_PING);
+            ping.has_pending_id = 1;
+            ping.pending_id = req->id;
+            ping_id = ping.id;
+            ping_sent = now;
+            if (!send_request(c, &ping, now))
+                return unavailable(c, "connection lost");
+        }
+        int64_t wake = ping_id ? ping_sent + PING_TIMEOUT_MS * 1000
+                               : last_heard + HEARTBEAT_MS * 1000;
+        if (deadline < wake)
+            wake = deadline;
+        zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
+        int64_t wait_us = wake - now;
+        if (zmq_poll(&it, 1, wait_us > 0 ? (long)((wait_us + 999) / 1000) : 0) <= 0)
+            continue;
+        Ipcqwire__Reply *r;
+        while ((r = receive_reply(c)) != NULL) {
+            last_heard = ipcq_now_us();
+            if (r->id == req->id) {
+                *reply = r;
+                return IPCQ_OK;
+            }
+            if (ping_id != 0 && r->id == ping_id) {
+                bool lost = r->has_pending && !r->pending;
+                ping_id = 0;
+                ipcqwire__reply__free_unpacked(r, NULL);
+                if (lost)
+                    return unavailable(c, "the broker no longer holds the request (restarted?)");
+                continue;
+            }
+            client_release_items(c, r);
+            ipcqwire__reply__free_unpacked(r, NULL);
+        }
+    }
+}

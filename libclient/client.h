@@ -1,0 +1,49 @@
+/* The client handle and its one request/reply engine, shared by the API
+ * files (ops.c, stats.c). */
+#ifndef IPCQ_CLIENT_INTERNAL_H
+#define IPCQ_CLIENT_INTERNAL_H
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipcq.h"
+#include "ipcq.pb-c.h"
+
+struct ipcq_client {
+    char *endpoint;
+    pid_t pid;        /* the process that owns ctx and sock */
+    void *ctx, *sock; /* NULL until first use in this process */
+    uint64_t next_id;
+    char error[512];
+};
+
+/* Sends req (its version and id are filled in here) and waits for the reply
+ * to it. wait_ms is how long the broker may keep the request waiting
+ * (IPCQ_FOREVER, 0 or a bound); the client adds a grace for the round trip
+ * and, while waiting, checks with heartbeats that the broker is alive and
+ * still holds the request. On IPCQ_OK *reply holds the broker's answer,
+ * whatever its status; free it with ipcqwire__reply__free_unpacked(). */
+int client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms,
+                Ipcqwire__Reply **reply);
+
+/* Starts a request of type op on queue (NULL: none): checks the handle, the
+ * name (Q1) and the timeout, and clears the handle's error text. */
+int client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char *queue,
+                 int64_t timeout_ms);
+
+/* Sends req through client_call() and turns the reply's status into the
+ * result, recording the error text. On IPCQ_OK with out != NULL the reply
+ * is handed to the caller. */
+int client_finish(ipcq_client *c, Ipcqwire__Request *req, const char *queue, int64_t wait_ms,
+                  Ipcqwire__Reply **out);
+
+/* Sends a one-way request (confirm, release, cancel); best effort. */
+void client_send_oneway(ipcq_client *c, Ipcqwire__Request *req);
+
+/* Hands the items of a reply back to the head of their queue: they came
+ * for a call that already returned, or that cannot use them. */
+void client_release_items(ipcq_client *c, const Ipcqwire__Reply *r);
+
+/* Records the error text for status on queue (NULL: none) and returns status. */
+int client_fail(ipcq_client *c, const char *queue, int status, const char *detail);
+
+#endif

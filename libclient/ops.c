@@ -1,0 +1,190 @@
+/* The queue operations of the public API, each one request and its reply
+ * through client_call(). Arguments are checked here first, so that a bad
+ * call fails the same way with or without a broker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "names.h"
+
+int
+client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char *queue,
+      int64_t timeout_ms)
+{
+    if (c == NULL)
+        return IPCQ_EINVAL;
+    c->error[0] = '\0';
+    ipcqwire__request__init(req);
+    req->op = op;
+    if (timeout_ms < IPCQ_FOREVER) {
+        char detail[320];
+        snprintf(detail, sizeof detail, "%s%snegative timeout %lld ms", queue ? queue : "",
+                 queue ? ": " : "", (long long)timeout_ms);
+        return client_fail(c, NULL, IPCQ_EINVAL, detail);
+    }
+    req->has_timeout_ms = 1;
+    req->timeout_ms = timeout_ms;
+    if (queue != NULL) {
+        size_t len = strlen(queue);
+        if (!ipcq_name_valid(queue, len))
+            return client_fail(c, NULL, IPCQ_EINVAL,
+                               "invalid queue name: it must be 1 to 255 bytes of UTF-8 "
+                               "without control characters");
+        req->has_queue = 1;
+        req->queue.data = (uint8_t *)queue;
+        req->queue.len = len;
+    }
+    return IPCQ_OK;
+}
+
+int
+client_finish(ipcq_client *c, Ipcqwire__Request *req, const char *queue, int64_t wait_ms,
+       Ipcqwire__Reply **out)
+{
+    Ipcqwire__Reply *r;
+    int rc = client_call(c, req, wait_ms, &r);
+    if (rc != IPCQ_OK)
+        return rc;
+    rc = r->status;
+    if (rc != IPCQ_OK)
+        client_fail(c, queue, rc, r->error);
+    if (rc == IPCQ_OK && out != NULL)
+        *out = r;
+    else
+        ipcqwire__reply__free_unpacked(r, NULL);
+    return rc;
+}
+
+/* A simple request on a queue whose reply is only a status. */
+static int
+simple(ipcq_client *c, Ipcqwire__Op op, const char *queue, int64_t timeout_ms)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, op, queue, timeout_ms);
+    return rc != IPCQ_OK ? rc : client_finish(c, &req, queue, timeout_ms, NULL);
+}
+
+int
+ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_PUT, queue, timeout_ms);
+    if (rc != IPCQ_OK)
+        return rc;
+    if (data == NULL && len > 0)
+        return client_fail(c, queue, IPCQ_EINVAL, NULL);
+    ProtobufCBinaryData item = {len, (uint8_t *)(data ? data : "")};
+    req.n_items = 1;
+    req.items = &item;
+    return client_finish(c, &req, queue, timeout_ms, NULL);
+}
+
+/* Tells the broker the library has these items (D1). */
+static void
+confirm_items(ipcq_client *c, const Ipcqwire__Reply *r)
+{
+    uint64_t one, *tags = r->n_items == 1 ? &one : malloc(r->n_items * sizeof *tags);
+    if (tags == NULL)
+        return;
+    for (size_t i = 0; i < r->n_items; i++)
+        tags[i] = r->items[i]->tag;
+    Ipcqwire__Request conf;
+    ipcqwire__request__init(&conf);
+    conf.op = IPCQWIRE__OP__OP_CONFIRM;
+    conf.n_tags = r->n_items;
+    conf.tags = tags;
+    client_send_oneway(c, &conf);
+    if (tags != &one)
+        free(tags);
+}
+
+int
+ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
+{
+    if (data == NULL || len == NULL)
+        return IPCQ_EINVAL;
+    *data = NULL;
+    *len = 0;
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_GET, queue, timeout_ms);
+    if (rc != IPCQ_OK)
+        return rc;
+    Ipcqwire__Reply *r = NULL;
+    rc = client_finish(c, &req, queue, timeout_ms, &r);
+    if (rc != IPCQ_OK)
+        return rc;
+    if (r->n_items != 1) {
+        /* Hand back whatever came, so nothing is lost. */
+        client_release_items(c, r);
+        ipcqwire__reply__free_unpacked(r, NULL);
+        return client_fail(c, queue, IPCQ_EPROTO, NULL);
+    }
+    const ProtobufCBinaryData *d = &r->items[0]->data;
+    void *copy = malloc(d->len ? d->len : 1);
+    if (copy == NULL) {
+        ipcqwire__reply__free_unpacked(r, NULL);
+        return client_fail(c, queue, IPCQ_ENOMEM, NULL);
+    }
+    if (d->len)
+        memcpy(copy, d->data, d->len);
+    confirm_items(c, r);
+    *data = copy;
+    *len = d->len;
+    ipcqwire__reply__free_unpacked(r, NULL);
+    return IPCQ_OK;
+}
+
+void
+ipcq_free(void *p)
+{
+    free(p);
+}
+
+int
+ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_CREATE, queue, IPCQ_NOWAIT);
+    if (rc != IPCQ_OK)
+        return rc;
+    req.has_maxsize = 1;
+    req.maxsize = maxsize > 0 ? maxsize : 0;
+    return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
+}
+
+int
+ipcq_delete(ipcq_client *c, const char *queue)
+{
+    return simple(c, IPCQWIRE__OP__OP_DELETE, queue, IPCQ_NOWAIT);
+}
+
+int
+ipcq_task_done(ipcq_client *c, const char *queue)
+{
+    return simple(c, IPCQWIRE__OP__OP_TASK_DONE, queue, IPCQ_NOWAIT);
+}
+
+int
+ipcq_join(ipcq_client *c, const char *queue, int64_t timeout_ms)
+{
+    return simple(c, IPCQWIRE__OP__OP_JOIN, queue, timeout_ms);
+}
+
+int
+ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_SHUTDOWN, queue, IPCQ_NOWAIT);
+    if (rc != IPCQ_OK)
+        return rc;
+    req.has_immediate = 1;
+    req.immediate = immediate;
+    return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
+}
+
+int
+ipcq_ping(ipcq_client *c)
+{
+    return simple(c, IPCQWIRE__OP__OP_PING, NULL, IPCQ_NOWAIT);
+}

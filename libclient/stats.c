@@ -1,0 +1,168 @@
+/* ipcq_stat and its snapshot: the broker's figures and one row per queue,
+ * copied out of the reply so the wire format stays private. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "names.h"
+
+#define QUEUE_FIELDS (IPCQ_QUEUE_SHUTDOWN + 1)
+#define BROKER_FIELDS (IPCQ_BROKER_PID + 1)
+
+typedef struct queue_row {
+    char name[IPCQ_NAME_MAX + 1];
+    int64_t f[QUEUE_FIELDS];
+} queue_row;
+
+struct ipcq_stats {
+    int64_t broker[BROKER_FIELDS];
+    size_t count;
+    queue_row rows[];
+};
+
+static void
+fill_row(queue_row *row, const Ipcqwire__QueueStat *q)
+{
+    size_t n = q->name.len <= IPCQ_NAME_MAX ? q->name.len : IPCQ_NAME_MAX;
+    memcpy(row->name, q->name.data, n);
+    row->name[n] = '\0';
+    row->f[IPCQ_QUEUE_SIZE] = (int64_t)q->size;
+    row->f[IPCQ_QUEUE_MAXSIZE] = q->maxsize;
+    row->f[IPCQ_QUEUE_BYTES] = (int64_t)q->bytes;
+    row->f[IPCQ_QUEUE_GETTERS] = (int64_t)q->getters;
+    row->f[IPCQ_QUEUE_PUTTERS] = (int64_t)q->putters;
+    row->f[IPCQ_QUEUE_UNFINISHED] = (int64_t)q->unfinished;
+    row->f[IPCQ_QUEUE_LEASED] = (int64_t)q->leased;
+    row->f[IPCQ_QUEUE_OLDEST_MS] = (int64_t)q->oldest_ms;
+    row->f[IPCQ_QUEUE_PUTS] = (int64_t)q->puts;
+    row->f[IPCQ_QUEUE_GETS] = (int64_t)q->gets;
+    row->f[IPCQ_QUEUE_SHUTDOWN] = q->has_shutdown && q->shutdown;
+}
+
+static void
+fill_broker(int64_t *f, const Ipcqwire__BrokerStat *b)
+{
+    f[IPCQ_BROKER_QUEUES] = (int64_t)b->queues;
+    f[IPCQ_BROKER_SESSIONS] = (int64_t)b->sessions;
+    f[IPCQ_BROKER_ITEMS] = (int64_t)b->items;
+    f[IPCQ_BROKER_BYTES] = (int64_t)b->bytes;
+    f[IPCQ_BROKER_UPTIME_MS] = (int64_t)b->uptime_ms;
+    f[IPCQ_BROKER_REQUESTS] = (int64_t)b->requests;
+    f[IPCQ_BROKER_BAD_REQUESTS] = (int64_t)b->bad_requests;
+    f[IPCQ_BROKER_UNROUTABLE] = (int64_t)b->unroutable;
+    f[IPCQ_BROKER_MAX_ITEM_SIZE] = (int64_t)b->max_item_size;
+    f[IPCQ_BROKER_PID] = b->pid;
+}
+
+int
+ipcq_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
+{
+    if (out == NULL)
+        return IPCQ_EINVAL;
+    *out = NULL;
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_STAT, queue, IPCQ_NOWAIT);
+    Ipcqwire__Reply *r = NULL;
+    if (rc == IPCQ_OK)
+        rc = client_finish(c, &req, queue, IPCQ_NOWAIT, &r);
+    if (rc != IPCQ_OK)
+        return rc;
+    ipcq_stats *s = calloc(1, sizeof *s + r->n_queues * sizeof s->rows[0]);
+    if (s == NULL) {
+        ipcqwire__reply__free_unpacked(r, NULL);
+        return client_fail(c, queue, IPCQ_ENOMEM, NULL);
+    }
+    s->count = r->n_queues;
+    for (size_t i = 0; i < r->n_queues; i++)
+        fill_row(&s->rows[i], r->queues[i]);
+    if (r->broker)
+        fill_broker(s->broker, r->broker);
+    ipcqwire__reply__free_unpacked(r, NULL);
+    *out = s;
+    return IPCQ_OK;
+}
+
+size_t
+ipcq_stats_count(const ipcq_stats *s)
+{
+    return s ? s->count : 0;
+}
+
+const char *
+ipcq_stats_name(const ipcq_stats *s, size_t i)
+{
+    return s && i < s->count ? s->rows[i].name : NULL;
+}
+
+int64_t
+ipcq_stats_queue(const ipcq_stats *s, size_t i, ipcq_queue_field f)
+{
+    if (s == NULL || i >= s->count || (unsigned)f >= QUEUE_FIELDS)
+        return -1;
+    return s->rows[i].f[f];
+}
+
+int64_t
+ipcq_stats_broker(const ipcq_stats *s, ipcq_broker_field f)
+{
+    if (s == NULL || (unsigned)f >= BROKER_FIELDS)
+        return -1;
+    return s->broker[f];
+}
+
+void
+ipcq_stats_free(ipcq_stats **s)
+{
+    if (s != NULL) {
+        free(*s);
+        *s = NULL;
+    }
+}
+
+static int
+queue_figure(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t *value)
+{
+    ipcq_stats *s;
+    int rc = ipcq_stat(c, queue, &s);
+    if (rc != IPCQ_OK)
+        return rc;
+    *value = ipcq_stats_queue(s, 0, f);
+    ipcq_stats_free(&s);
+    return IPCQ_OK;
+}
+
+int
+ipcq_qsize(ipcq_client *c, const char *queue, size_t *size)
+{
+    int64_t v = 0;
+    int rc = size ? queue_figure(c, queue, IPCQ_QUEUE_SIZE, &v) : IPCQ_EINVAL;
+    if (size)
+        *size = rc == IPCQ_OK ? (size_t)v : 0;
+    return rc;
+}
+
+int
+ipcq_empty(ipcq_client *c, const char *queue, bool *empty)
+{
+    size_t n;
+    int rc = empty ? ipcq_qsize(c, queue, &n) : IPCQ_EINVAL;
+    if (empty)
+        *empty = rc == IPCQ_OK && n == 0;
+    return rc;
+}
+
+int
+ipcq_full(ipcq_client *c, const char *queue, bool *full)
+{
+    if (full == NULL)
+        return IPCQ_EINVAL;
+    *full = false;
+    ipcq_stats *s;
+    int rc = ipcq_stat(c, queue, &s);
+    if (rc != IPCQ_OK)
+        return rc;
+    int64_t maxsize = ipcq_stats_queue(s, 0, IPCQ_QUEUE_MAXSIZE);
+    *full = maxsize > 0 && ipcq_stats_queue(s, 0, IPCQ_QUEUE_SIZE) >= maxsize;
+    ipcq_stats_free(&s);
+    return IPCQ_OK;
+}
