@@ -11,15 +11,6 @@
 #include "log.h"
 #include "router.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void
-on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 static void
 usage(FILE *out)
 {
@@ -116,13 +107,8 @@ main(int argc, char **argv)
     }
     cfg.binds = binds;
 
-    struct sigaction sa = {.sa_handler = on_stop_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-
-    int status = router_run(&cfg, &stop_requested);
+    int status = router_run(&cfg);
     free(binds);
     return status;
 }

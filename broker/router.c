@@ -1,6 +1,9 @@
 #include "router.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +94,29 @@ open_router(void *ctx, const broker_config *core)
     return sock;
 }
 
+/* Blocks SIGINT and SIGTERM (before libzmq starts its threads, which inherit
+ * the mask) and returns a signalfd that reads them; -1 on failure. */
+static int
+stop_signal_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
 int
-router_run(const router_config *cfg, volatile sig_atomic_t *stop)
+router_run(const router_config *cfg)
 {
     int status = 1;
+    int sig_fd = stop_signal_fd();
+    if (sig_fd < 0) {
+        log_msg(LOG_ERROR, "cannot watch signals: %s", strerror(errno));
+        return 1;
+    }
     void *ctx = zmq_ctx_new();
     void *sock = ctx ? open_router(ctx, &cfg->core) : NULL;
     bound_endpoint *bound = calloc(cfg->nbinds, sizeof *bound);
@@ -113,11 +135,17 @@ router_run(const router_config *cfg, volatile sig_atomic_t *stop)
         log_msg(LOG_INFO, "listening on %s", cfg->binds[nbound]);
     }
     status = 0;
-    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-    while (!*stop) {
-        if (zmq_poll(&item, 1, poll_timeout_ms(b)) < 0 && errno != EINTR) {
+    zmq_pollitem_t items[2] = {{.socket = sock, .events = ZMQ_POLLIN},
+                               {.fd = sig_fd, .events = ZMQ_POLLIN}};
+    for (;;) {
+        if (zmq_poll(items, 2, poll_timeout_ms(b)) < 0 && errno != EINTR) {
             log_msg(LOG_ERROR, "poll: %s", zmq_strerror(errno));
             status = 1;
+            break;
+        }
+        struct signalfd_siginfo si;
+        if (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+            log_msg(LOG_INFO, "signal %u received", si.ssi_signo);
             break;
         }
         for (int i = 0; i < MESSAGES_PER_PASS && receive_one(sock, b); i++)
@@ -135,5 +163,6 @@ out:
     for (size_t i = 0; i < nbound; i++)
         unbind_endpoint(&bound[i]);
     free(bound);
+    close(sig_fd);
     return status;
 }

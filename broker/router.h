@@ -2,7 +2,6 @@
  * single-threaded event loop that feeds the broker core. */
 #ifndef IPCQ_ROUTER_H
 #define IPCQ_ROUTER_H
-#include <signal.h>
 #include <stddef.h>
 
 #include "broker.h"
@@ -13,8 +12,10 @@ typedef struct router_config {
     broker_config core;
 } router_config;
 
-/* Runs until *stop becomes non-zero; then answers every blocked client and
- * returns 0. Returns 1 (after logging why) if it cannot start. */
-int router_run(const router_config *cfg, volatile sig_atomic_t *stop);
+/* Runs until SIGINT or SIGTERM; then answers every blocked client and
+ * returns 0. Returns 1 (after logging why) if it cannot start. The two
+ * signals are blocked in every thread and read from a signalfd in the poll
+ * set: delivered to one of libzmq's threads, they would never wake it. */
+int router_run(const router_config *cfg);
 
 #endif

@@ -1,0 +1,263 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+
+int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+spawn(test_broker *tb)
+{
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)IPCQD_PATH;
+    argv[n++] = (char *)"--bind";
+    argv[n++] = tb->endpoint;
+    argv[n++] = (char *)"--log-level";
+    argv[n++] = (char *)"warn";
+    for (int i = 0; i < tb->nextra; i++)
+        argv[n++] = tb->extra[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    tb->pid = pid;
+    ipcq_client *c = client_on(tb);
+    int64_t deadline = now_ms() + START_TIMEOUT_MS;
+    int rc;
+    while ((rc = ipcq_ping(c)) != IPCQ_OK && now_ms() < deadline) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            tb->pid = 0;
+            fail_msg("ipcqd exited during start-up (status %d)", status);
+        }
+    }
+    ipcq_client_close(&c);
+    if (rc != IPCQ_OK)
+        fail_msg("ipcqd did not answer within %d ms", START_TIMEOUT_MS);
+}
+
+void
+broker_start(test_broker *tb, ...)
+{
+    memset(tb, 0, sizeof *tb);
+    snprintf(tb->dir, sizeof tb->dir, "/tmp/ipcq-test-XXXXXX");
+    assert_non_null(mkdtemp(tb->dir));
+    snprintf(tb->endpoint, sizeof tb->endpoint, "ipc://%s/broker.sock", tb->dir);
+    va_list ap;
+    va_start(ap, tb);
+    const char *arg;
+    while ((arg = va_arg(ap, const char *)) != NULL && tb->nextra < 4)
+        snprintf(tb->extra[tb->nextra++], sizeof tb->extra[0], "%s", arg);
+    va_end(ap);
+    spawn(tb);
+}
+
+void
+broker_restart(test_broker *tb)
+{
+    assert_int_equal(tb->pid, 0);
+    spawn(tb);
+}
+
+static void
+remove_dir(test_broker *tb)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/broker.sock", tb->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/broker.sock.lock", tb->dir);
+    unlink(path);
+    rmdir(tb->dir);
+}
+
+int
+broker_stop_status(test_broker *tb)
+{
+    int status = 0;
+    if (tb->pid > 0) {
+        kill(tb->pid, SIGTERM);
+        status = reap_child(tb->pid, STOP_TIMEOUT_MS);
+        tb->pid = 0;
+    }
+    remove_dir(tb);
+    return status;
+}
+
+void
+broker_stop(test_broker *tb)
+{
+    assert_int_equal(broker_stop_status(tb), 0);
+}
+
+void
+broker_kill(test_broker *tb)
+{
+    if (tb->pid > 0)
+        kill_child(tb->pid);
+    tb->pid = 0;
+}
+
+ipcq_client *
+client_on(const test_broker *tb)
+{
+    ipcq_client *c = NULL;
+    int rc = ipcq_client_open(&c, tb->endpoint);
+    if (rc != IPCQ_OK)
+        fail_msg("ipcq_client_open: %s", ipcq_strerror(rc));
+    return c;
+}
+
+int64_t
+queue_field(ipcq_client *c, const char *queue, ipcq_queue_field f)
+{
+    ipcq_stats *s = NULL;
+    assert_ipcq_ok(c, ipcq_stat(c, queue, &s));
+    int64_t v = ipcq_stats_queue(s, 0, f);
+    ipcq_stats_free(&s);
+    return v;
+}
+
+/* The field, or 0 while the queue does not exist yet. */
+static int64_t
+field_or_zero(ipcq_client *c, const char *queue, ipcq_queue_field f)
+{
+    ipcq_stats *s = NULL;
+    int rc = ipcq_stat(c, queue, &s);
+    if (rc == IPCQ_ENOQUEUE)
+        return 0;
+    assert_ipcq_ok(c, rc);
+    int64_t v = ipcq_stats_queue(s, 0, f);
+    ipcq_stats_free(&s);
+    return v;
+}
+
+void
+wait_queue_field(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t want,
+                 int64_t timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms, v;
+    while ((v = field_or_zero(c, queue, f)) != want) {
+        if (now_ms() > deadline)
+            fail_msg("queue %s field %d is %lld, want %lld after %lld ms", queue, (int)f,
+                     (long long)v, (long long)want, (long long)timeout_ms);
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling interval, not a wait for the outcome */
+    }
+}
+
+/* Children not reaped yet, so that a failed test's teardown can stop them. */
+static pid_t live_children[256];
+
+static void
+track_child(pid_t pid, bool add)
+{
+    for (size_t i = 0; i < sizeof live_children / sizeof live_children[0]; i++) {
+        if (add ? live_children[i] == 0 : live_children[i] == pid) {
+            live_children[i] = add ? pid : 0;
+            return;
+        }
+    }
+}
+
+pid_t
+fork_child(int (*fn)(void *arg), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(fn(arg));
+    track_child(pid, true);
+    return pid;
+}
+
+void
+kill_all_children(void)
+{
+    for (size_t i = 0; i < sizeof live_children / sizeof live_children[0]; i++)
+        if (live_children[i] > 0)
+            kill_child(live_children[i]);
+}
+
+static int
+decode_status(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+int
+reap_child(pid_t pid, int64_t timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            track_child(pid, false);
+            return decode_status(status);
+        }
+        if (r < 0 && errno != EINTR)
+            fail_msg("waitpid(%d): %s", (int)pid, strerror(errno));
+        if (now_ms() > deadline) {
+            kill_child(pid);
+            fail_msg("process %d did not finish within %lld ms", (int)pid, (long long)timeout_ms);
+        }
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void
+kill_child(pid_t pid)
+{
+    int status;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    track_child(pid, false);
+}
+
+int
+fixture_broker_up(void **state)
+{
+    test_broker *tb = calloc(1, sizeof *tb);
+    assert_non_null(tb);
+    *state = tb;
+    broker_start(tb, NULL);
+    return 0;
+}
+
+int
+fixture_broker_down(void **state)
+{
+    test_broker *tb = *state;
+    kill_all_children();
+    int status = broker_stop_status(tb);
+    free(tb);
+    assert_int_equal(status, 0);
+    return 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * Test harness for the end-to-end suites: a real ipcqd on a fresh ipc://
+ * endpoint under mkdtemp, forked helper processes that are always reaped,
+ * and waits on broker state with deadlines instead of sleeps.
+ *
+ * Include after <cmocka.h>'s prerequisites; every helper fails the running
+ * test on error.
+ */
+#ifndef IPCQ_TEST_HARNESS_H
+#define IPCQ_TEST_HARNESS_H
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cmocka.h>
+
+#include "ipcq.h"
+
+/* Fails the test with the status text and the handle's error line. */
+#define assert_ipcq_status(c, expr, want)                                                         \
+    do {                                                                                       \
+        int rc_ = (expr);                                                                      \
+        if (rc_ != (want))                                                                     \
+            fail_msg("%s: got %d (%s) '%s', want %d (%s)", #expr, rc_, ipcq_strerror(rc_),     \
+                     ipcq_client_error(c), (int)(want), ipcq_strerror(want));                  \
+    } while (0)
+#define assert_ipcq_ok(c, expr) assert_ipcq_status(c, expr, IPCQ_OK)
+
+typedef struct test_broker {
+    char dir[256];      /* temporary directory holding the socket */
+    char endpoint[300]; /* ipc://DIR/broker.sock */
+    pid_t pid;          /* 0 when not running */
+    char extra[4][64];  /* extra ipcqd arguments, kept for restarts */
+    int nextra;
+} test_broker;
+
+/* Starts ipcqd on a fresh endpoint with optional extra arguments (NULL
+ * ended) and waits until it answers a ping. */
+void broker_start(test_broker *tb, ...);
+/* Starts it again on the same endpoint (after broker_kill). */
+void broker_restart(test_broker *tb);
+/* SIGTERM, reap, and assert that it exited 0 (so a leak under the
+ * sanitizers fails the test); removes the directory. */
+void broker_stop(test_broker *tb);
+/* The same, returning ipcqd's exit status instead of asserting it. */
+int broker_stop_status(test_broker *tb);
+/* SIGKILL and reap, keeping the directory for a restart. */
+void broker_kill(test_broker *tb);
+
+/* A handle on the test broker. */
+ipcq_client *client_on(const test_broker *tb);
+
+/* Monotonic milliseconds. */
+int64_t now_ms(void);
+
+/* Polls stat until field f of queue equals want, failing the test after
+ * timeout_ms. */
+void wait_queue_field(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t want,
+                      int64_t timeout_ms);
+/* The current value of field f of queue (the queue must exist). */
+int64_t queue_field(ipcq_client *c, const char *queue, ipcq_queue_field f);
+
+/* Forks a child that runs fn(arg) and _exit()s with its result. */
+pid_t fork_child(int (*fn)(void *arg), void *arg);
+/* Reaps pid, failing the test if it is not done within timeout_ms (it is
+ * then SIGKILLed and reaped all the same). Returns its exit status, or 128 +
+ * signal if a signal ended it. */
+int reap_child(pid_t pid, int64_t timeout_ms);
+/* SIGKILLs and reaps pid. */
+void kill_child(pid_t pid);
+/* SIGKILLs and reaps every child fork_child() started and nobody reaped:
+ * for teardowns, so that a failed test leaves no process behind. */
+void kill_all_children(void);
+
+/* cmocka fixtures: state is a test_broker started on a fresh endpoint, and
+ * stopped (with every leftover child killed) afterwards, pass or fail. */
+int fixture_broker_up(void **state);
+int fixture_broker_down(void **state);
+
+#endif

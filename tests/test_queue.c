@@ -1,0 +1,512 @@
+/* Queue semantics end to end (SPEC Q1-Q12): a real broker, the public API,
+ * and forked processes where a caller must block. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define WAIT_MS 10000
+
+typedef struct child_args {
+    const test_broker *tb;
+    const char *queue;
+    const char *item; /* put */
+    int64_t timeout_ms;
+} child_args;
+
+/* Child: get one item; exit with its first byte minus '0', or 100 + status. */
+static int
+child_get(void *arg)
+{
+    child_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    void *data;
+    size_t len;
+    int rc = ipcq_get(c, a->queue, &data, &len, a->timeout_ms);
+    int code = rc == IPCQ_OK ? (len ? ((char *)data)[0] - '0' : 0) : 100 + rc;
+    ipcq_free(data);
+    ipcq_client_close(&c);
+    return code;
+}
+
+/* Child: put one item; exit 0, or 100 + status. */
+static int
+child_put(void *arg)
+{
+    child_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    int rc = ipcq_put(c, a->queue, a->item, strlen(a->item), a->timeout_ms);
+    ipcq_client_close(&c);
+    return rc == IPCQ_OK ? 0 : 100 + rc;
+}
+
+/* Child: join; exit 0, or 100 + status. */
+static int
+child_join(void *arg)
+{
+    child_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    int rc = ipcq_join(c, a->queue, a->timeout_ms);
+    ipcq_client_close(&c);
+    return rc == IPCQ_OK ? 0 : 100 + rc;
+}
+
+static void
+get_expect(ipcq_client *c, const char *queue, const char *want, int64_t timeout_ms)
+{
+    void *data;
+    size_t len;
+    assert_ipcq_ok(c, ipcq_get(c, queue, &data, &len, timeout_ms));
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data, want, len);
+    ipcq_free(data);
+}
+
+static void
+put_str(ipcq_client *c, const char *queue, const char *s)
+{
+    assert_ipcq_ok(c, ipcq_put(c, queue, s, strlen(s), IPCQ_FOREVER));
+}
+
+static void
+items_come_out_in_put_order(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    char buf[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(buf, sizeof buf, "%d", i);
+        put_str(c, "fifo", buf);
+    }
+    for (int i = 0; i < 100; i++) {
+        snprintf(buf, sizeof buf, "%d", i);
+        get_expect(c, "fifo", buf, IPCQ_NOWAIT);
+    }
+    ipcq_client_close(&c);
+}
+
+static void
+get_forever_blocks_until_a_put(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args a = {*state, "forever", NULL, IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get, &a);
+    wait_queue_field(c, "forever", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    put_str(c, "forever", "7");
+    assert_int_equal(reap_child(getter, WAIT_MS), 7);
+    ipcq_client_close(&c);
+}
+
+static void
+get_nowait_on_empty_fails_at_once(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    void *data = (void *)1;
+    size_t len = 99;
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_get(c, "nowait", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
+    assert_true(now_ms() - t0 < 100);
+    assert_null(data);
+    assert_int_equal(len, 0);
+    assert_string_equal(ipcq_client_error(c), "nowait: queue is empty");
+    ipcq_client_close(&c);
+}
+
+static void
+get_timeout_200ms_returns_between_200_and_400ms(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    void *data;
+    size_t len;
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_get(c, "timed", &data, &len, 200), IPCQ_EMPTY);
+    int64_t elapsed = now_ms() - t0;
+    assert_true(elapsed >= 200);
+    assert_true(elapsed < 400);
+    ipcq_client_close(&c);
+}
+
+static void
+get_timeout_1ms_returns_empty(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    void *data;
+    size_t len;
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_get(c, "onems", &data, &len, 1), IPCQ_EMPTY);
+    assert_true(now_ms() - t0 >= 1);
+    ipcq_client_close(&c);
+}
+
+static void
+put_on_full_queue_fails_at_once_or_after_timeout(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "small", 2));
+    put_str(c, "small", "a");
+    put_str(c, "small", "b");
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_put(c, "small", "c", 1, IPCQ_NOWAIT), IPCQ_FULL);
+    assert_true(now_ms() - t0 < 100);
+    t0 = now_ms();
+    assert_ipcq_status(c, ipcq_put(c, "small", "c", 1, 150), IPCQ_FULL);
+    int64_t elapsed = now_ms() - t0;
+    assert_true(elapsed >= 150 && elapsed < 350);
+    /* The timed-out put added nothing, then or later (Q11). */
+    assert_int_equal(queue_field(c, "small", IPCQ_QUEUE_SIZE), 2);
+    assert_int_equal(queue_field(c, "small", IPCQ_QUEUE_PUTTERS), 0);
+    get_expect(c, "small", "a", IPCQ_NOWAIT);
+    get_expect(c, "small", "b", IPCQ_NOWAIT);
+    void *data;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "small", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
+    ipcq_client_close(&c);
+}
+
+static void
+negative_timeout_is_rejected_on_every_queue(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "bounded", 1));
+    void *data;
+    size_t len;
+    const char *queues[] = {"bounded", "unbounded"};
+    for (int i = 0; i < 2; i++) {
+        assert_ipcq_status(c, ipcq_put(c, queues[i], "x", 1, -2), IPCQ_EINVAL);
+        assert_ipcq_status(c, ipcq_put(c, queues[i], "x", 1, -1000), IPCQ_EINVAL);
+        assert_ipcq_status(c, ipcq_get(c, queues[i], &data, &len, -2), IPCQ_EINVAL);
+        assert_ipcq_status(c, ipcq_join(c, queues[i], -5), IPCQ_EINVAL);
+    }
+    assert_non_null(strstr(ipcq_client_error(c), "negative timeout"));
+    /* Nothing was added by the rejected puts. */
+    assert_int_equal(queue_field(c, "bounded", IPCQ_QUEUE_SIZE), 0);
+    ipcq_client_close(&c);
+}
+
+static void
+blocked_getters_are_served_in_arrival_order(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args a = {*state, "fair", NULL, IPCQ_FOREVER};
+    pid_t getters[3];
+    for (int i = 0; i < 3; i++) {
+        getters[i] = fork_child(child_get, &a);
+        wait_queue_field(c, "fair", IPCQ_QUEUE_GETTERS, i + 1, WAIT_MS);
+    }
+    put_str(c, "fair", "1");
+    put_str(c, "fair", "2");
+    put_str(c, "fair", "3");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(reap_child(getters[i], WAIT_MS), i + 1);
+    ipcq_client_close(&c);
+}
+
+static void
+blocked_putters_are_admitted_in_arrival_order(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "fairput", 1));
+    put_str(c, "fairput", "0");
+    const char *items[] = {"1", "2", "3"};
+    child_args a[3];
+    pid_t putters[3];
+    for (int i = 0; i < 3; i++) {
+        a[i] = (child_args){*state, "fairput", items[i], IPCQ_FOREVER};
+        putters[i] = fork_child(child_put, &a[i]);
+        wait_queue_field(c, "fairput", IPCQ_QUEUE_PUTTERS, i + 1, WAIT_MS);
+    }
+    get_expect(c, "fairput", "0", IPCQ_NOWAIT);
+    for (int i = 0; i < 3; i++)
+        get_expect(c, "fairput", items[i], WAIT_MS);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(reap_child(putters[i], WAIT_MS), 0);
+    ipcq_client_close(&c);
+}
+
+static void
+put_hands_its_item_straight_to_a_waiting_getter(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args a = {*state, "handoff", NULL, IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get, &a);
+    wait_queue_field(c, "handoff", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    put_str(c, "handoff", "5");
+    /* Straight to the getter: the queue never held it for another caller. */
+    void *data;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "handoff", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
+    assert_int_equal(reap_child(getter, WAIT_MS), 5);
+    assert_int_equal(queue_field(c, "handoff", IPCQ_QUEUE_GETS), 1);
+    ipcq_client_close(&c);
+}
+
+static void
+get_on_full_queue_admits_the_oldest_putter(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "admit", 1));
+    put_str(c, "admit", "old");
+    child_args a = {*state, "admit", "new", IPCQ_FOREVER};
+    pid_t putter = fork_child(child_put, &a);
+    wait_queue_field(c, "admit", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+    get_expect(c, "admit", "old", IPCQ_NOWAIT);
+    assert_int_equal(reap_child(putter, WAIT_MS), 0);
+    assert_int_equal(queue_field(c, "admit", IPCQ_QUEUE_SIZE), 1);
+    get_expect(c, "admit", "new", IPCQ_NOWAIT);
+    ipcq_client_close(&c);
+}
+
+static void
+qsize_empty_and_full_are_exact(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "sizes", 3));
+    size_t n;
+    bool empty, full;
+    for (int i = 0; i <= 3; i++) {
+        assert_ipcq_ok(c, ipcq_qsize(c, "sizes", &n));
+        assert_int_equal(n, i);
+        assert_ipcq_ok(c, ipcq_empty(c, "sizes", &empty));
+        assert_int_equal(empty, i == 0);
+        assert_ipcq_ok(c, ipcq_full(c, "sizes", &full));
+        assert_int_equal(full, i == 3);
+        if (i < 3)
+            put_str(c, "sizes", "x");
+    }
+    /* An unbounded queue is never full. */
+    put_str(c, "endless", "x");
+    assert_ipcq_ok(c, ipcq_full(c, "endless", &full));
+    assert_false(full);
+    assert_ipcq_status(c, ipcq_qsize(c, "nowhere", &n), IPCQ_ENOQUEUE);
+    ipcq_client_close(&c);
+}
+
+static void
+task_done_and_join(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    put_str(c, "tasks", "a");
+    put_str(c, "tasks", "b");
+    assert_int_equal(queue_field(c, "tasks", IPCQ_QUEUE_UNFINISHED), 2);
+    assert_ipcq_status(c, ipcq_join(c, "tasks", IPCQ_NOWAIT), IPCQ_ETIMEDOUT);
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_join(c, "tasks", 100), IPCQ_ETIMEDOUT);
+    assert_true(now_ms() - t0 >= 100);
+    child_args a = {*state, "tasks", NULL, IPCQ_FOREVER};
+    pid_t joiner = fork_child(child_join, &a);
+    /* The joiner waits: one task done is not enough. */
+    assert_ipcq_ok(c, ipcq_task_done(c, "tasks"));
+    assert_int_equal(queue_field(c, "tasks", IPCQ_QUEUE_UNFINISHED), 1);
+    assert_ipcq_ok(c, ipcq_task_done(c, "tasks"));
+    assert_int_equal(reap_child(joiner, WAIT_MS), 0);
+    assert_ipcq_ok(c, ipcq_join(c, "tasks", IPCQ_NOWAIT));
+    assert_ipcq_status(c, ipcq_task_done(c, "tasks"), IPCQ_ETASKDONE);
+    assert_string_equal(ipcq_client_error(c), "tasks: task_done() called too many times");
+    ipcq_client_close(&c);
+}
+
+static void
+deleting_a_queue_wakes_its_waiters(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args g = {*state, "doomed", NULL, IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get, &g);
+    wait_queue_field(c, "doomed", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+
+    assert_ipcq_ok(c, ipcq_create(c, "doomed-full", 1));
+    put_str(c, "doomed-full", "x");
+    child_args p = {*state, "doomed-full", "y", IPCQ_FOREVER};
+    pid_t putter = fork_child(child_put, &p);
+    child_args j = {*state, "doomed-full", NULL, IPCQ_FOREVER};
+    pid_t joiner = fork_child(child_join, &j);
+    wait_queue_field(c, "doomed-full", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+
+    assert_ipcq_ok(c, ipcq_delete(c, "doomed"));
+    assert_ipcq_ok(c, ipcq_delete(c, "doomed-full"));
+    assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_EDELETED);
+    assert_int_equal(reap_child(putter, WAIT_MS), 100 + IPCQ_EDELETED);
+    assert_int_equal(reap_child(joiner, WAIT_MS), 100 + IPCQ_EDELETED);
+    ipcq_stats *s;
+    assert_ipcq_status(c, ipcq_stat(c, "doomed", &s), IPCQ_ENOQUEUE);
+    assert_null(s);
+    ipcq_client_close(&c);
+}
+
+static void
+shutdown_fails_puts_and_drains_gets(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args g = {*state, "closing-empty", NULL, IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get, &g);
+    wait_queue_field(c, "closing-empty", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    assert_ipcq_ok(c, ipcq_shutdown(c, "closing-empty", false));
+    assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_ESHUTDOWN);
+
+    assert_ipcq_ok(c, ipcq_create(c, "closing", 2));
+    put_str(c, "closing", "1");
+    put_str(c, "closing", "2");
+    child_args p = {*state, "closing", "3", IPCQ_FOREVER};
+    pid_t putter = fork_child(child_put, &p);
+    wait_queue_field(c, "closing", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+    assert_ipcq_ok(c, ipcq_shutdown(c, "closing", false));
+    assert_int_equal(reap_child(putter, WAIT_MS), 100 + IPCQ_ESHUTDOWN);
+    assert_ipcq_status(c, ipcq_put(c, "closing", "4", 1, IPCQ_NOWAIT), IPCQ_ESHUTDOWN);
+    get_expect(c, "closing", "1", IPCQ_NOWAIT);
+    get_expect(c, "closing", "2", IPCQ_FOREVER);
+    void *data;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "closing", &data, &len, IPCQ_FOREVER), IPCQ_ESHUTDOWN);
+    assert_string_equal(ipcq_client_error(c), "closing: queue is shut down");
+    ipcq_client_close(&c);
+}
+
+static void
+shutdown_immediate_drops_items_and_releases_join(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    put_str(c, "now", "1");
+    put_str(c, "now", "2");
+    put_str(c, "now", "3");
+    child_args j = {*state, "now", NULL, IPCQ_FOREVER};
+    pid_t joiner = fork_child(child_join, &j);
+    assert_ipcq_ok(c, ipcq_shutdown(c, "now", true));
+    assert_int_equal(reap_child(joiner, WAIT_MS), 0);
+    void *data;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "now", &data, &len, IPCQ_FOREVER), IPCQ_ESHUTDOWN);
+    assert_int_equal(queue_field(c, "now", IPCQ_QUEUE_SIZE), 0);
+    assert_int_equal(queue_field(c, "now", IPCQ_QUEUE_UNFINISHED), 0);
+    assert_int_equal(queue_field(c, "now", IPCQ_QUEUE_SHUTDOWN), 1);
+    ipcq_client_close(&c);
+}
+
+static void
+put_get_binary(ipcq_client *c, const char *queue, size_t len)
+{
+    unsigned char *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (unsigned char)(rand() & 0xff);
+    if (len > 256)
+        for (int v = 0; v < 256; v++)
+            buf[v] = (unsigned char)v; /* every byte value, at least once */
+    assert_ipcq_ok(c, ipcq_put(c, queue, buf, len, IPCQ_FOREVER));
+    void *data;
+    size_t got;
+    assert_ipcq_ok(c, ipcq_get(c, queue, &data, &got, IPCQ_NOWAIT));
+    assert_non_null(data);
+    assert_int_equal(got, len);
+    if (len)
+        assert_memory_equal(data, buf, len);
+    ipcq_free(data);
+    free(buf);
+}
+
+static void
+items_are_binary_safe_from_empty_to_16mib(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    srand(42);
+    put_get_binary(c, "bytes", 0);
+    put_get_binary(c, "bytes", 1 << 20);
+    put_get_binary(c, "bytes", (size_t)16 << 20);
+    /* One byte over the default limit is refused, with the sizes named. */
+    size_t over = ((size_t)16 << 20) + 1;
+    char *big = calloc(1, over);
+    assert_non_null(big);
+    assert_ipcq_status(c, ipcq_put(c, "bytes", big, over, IPCQ_NOWAIT), IPCQ_ETOOBIG);
+    assert_non_null(strstr(ipcq_client_error(c), "16777217"));
+    free(big);
+    assert_int_equal(queue_field(c, "bytes", IPCQ_QUEUE_SIZE), 0);
+    ipcq_client_close(&c);
+}
+
+static void
+maxsize_conflict_names_both_values(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "sized", 5));
+    assert_ipcq_ok(c, ipcq_create(c, "sized", 5));
+    assert_ipcq_status(c, ipcq_create(c, "sized", 10), IPCQ_ECONFLICT);
+    assert_string_equal(ipcq_client_error(c),
+                        "sized: queue exists with maxsize 5, asked for 10");
+    assert_int_equal(queue_field(c, "sized", IPCQ_QUEUE_MAXSIZE), 5);
+    /* maxsize <= 0 means unbounded. */
+    assert_ipcq_ok(c, ipcq_create(c, "unb", -3));
+    assert_int_equal(queue_field(c, "unb", IPCQ_QUEUE_MAXSIZE), 0);
+    ipcq_client_close(&c);
+}
+
+static void
+missing_queue_and_bad_names_are_errors(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_status(c, ipcq_task_done(c, "ghost"), IPCQ_ENOQUEUE);
+    assert_string_equal(ipcq_client_error(c), "ghost: no such queue");
+    assert_ipcq_status(c, ipcq_join(c, "ghost", IPCQ_NOWAIT), IPCQ_ENOQUEUE);
+    assert_ipcq_status(c, ipcq_shutdown(c, "ghost", false), IPCQ_ENOQUEUE);
+    assert_ipcq_status(c, ipcq_delete(c, "ghost"), IPCQ_ENOQUEUE);
+    assert_ipcq_status(c, ipcq_put(c, "", "x", 1, IPCQ_NOWAIT), IPCQ_EINVAL);
+    assert_ipcq_status(c, ipcq_put(c, "bad\x01name", "x", 1, IPCQ_NOWAIT), IPCQ_EINVAL);
+    assert_non_null(strstr(ipcq_client_error(c), "invalid queue name"));
+    /* Put and get create their queue (Q2). */
+    void *data;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "made-by-get", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
+    assert_int_equal(queue_field(c, "made-by-get", IPCQ_QUEUE_MAXSIZE), 0);
+    ipcq_client_close(&c);
+}
+
+static void
+stat_reports_every_queue_and_the_broker(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    put_str(c, "s1", "abc");
+    put_str(c, "s2", "de");
+    ipcq_stats *s;
+    assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
+    assert_int_equal(ipcq_stats_count(s), 2);
+    int64_t bytes = 0;
+    for (size_t i = 0; i < ipcq_stats_count(s); i++)
+        bytes += ipcq_stats_queue(s, i, IPCQ_QUEUE_BYTES);
+    assert_int_equal(bytes, 5);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_QUEUES), 2);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_ITEMS), 2);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_BYTES), 5);
+    assert_true(ipcq_stats_broker(s, IPCQ_BROKER_PID) > 0);
+    assert_null(ipcq_stats_name(s, 2));
+    assert_int_equal(ipcq_stats_queue(s, 2, IPCQ_QUEUE_SIZE), -1);
+    ipcq_stats_free(&s);
+    assert_null(s);
+    ipcq_client_close(&c);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(items_come_out_in_put_order),
+        T(get_forever_blocks_until_a_put),
+        T(get_nowait_on_empty_fails_at_once),
+        T(get_timeout_200ms_returns_between_200_and_400ms),
+        T(get_timeout_1ms_returns_empty),
+        T(put_on_full_queue_fails_at_once_or_after_timeout),
+        T(negative_timeout_is_rejected_on_every_queue),
+        T(blocked_getters_are_served_in_arrival_order),
+        T(blocked_putters_are_admitted_in_arrival_order),
+        T(put_hands_its_item_straight_to_a_waiting_getter),
+        T(get_on_full_queue_admits_the_oldest_putter),
+        T(qsize_empty_and_full_are_exact),
+        T(task_done_and_join),
+        T(deleting_a_queue_wakes_its_waiters),
+        T(shutdown_fails_puts_and_drains_gets),
+        T(shutdown_immediate_drops_items_and_releases_join),
+        T(items_are_binary_safe_from_empty_to_16mib),
+        T(maxsize_conflict_names_both_values),
+        T(missing_queue_and_bad_names_are_errors),
+        T(stat_reports_every_queue_and_the_broker),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
