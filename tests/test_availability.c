@@ -1,0 +1,199 @@
+/* The broker comes and goes (D7), stops cleanly on a signal, owns its
+ * endpoint (B5), and keeps its default socket private (B3). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define WAIT_MS 15000
+
+typedef struct child_args {
+    const test_broker *tb;
+    const char *queue;
+    int64_t timeout_ms;
+} child_args;
+
+static int
+child_get(void *arg)
+{
+    child_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    void *data;
+    size_t len;
+    int rc = ipcq_get(c, a->queue, &data, &len, a->timeout_ms);
+    ipcq_free(data);
+    ipcq_client_close(&c);
+    return rc == IPCQ_OK ? 0 : 100 + rc;
+}
+
+static void
+unreachable_broker_fails_within_the_timeout(void **state)
+{
+    char dir[] = "/tmp/ipcq-none-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ep[64];
+    snprintf(ep, sizeof ep, "ipc://%s/nobody.sock", dir);
+    ipcq_client *c;
+    assert_int_equal(ipcq_client_open(&c, ep), IPCQ_OK);
+    void *data;
+    size_t len;
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_get(c, "q", &data, &len, IPCQ_NOWAIT), IPCQ_EUNAVAILABLE);
+    assert_true(now_ms() - t0 < 3000);
+    assert_non_null(strstr(ipcq_client_error(c), "broker unavailable"));
+    t0 = now_ms();
+    assert_ipcq_status(c, ipcq_get(c, "q", &data, &len, IPCQ_FOREVER), IPCQ_EUNAVAILABLE);
+    assert_true(now_ms() - t0 < 5000);
+    t0 = now_ms();
+    assert_ipcq_status(c, ipcq_put(c, "q", "x", 1, 300), IPCQ_EUNAVAILABLE);
+    assert_true(now_ms() - t0 < 3000);
+    ipcq_client_close(&c);
+    rmdir(dir);
+}
+
+static void
+blocked_forever_call_learns_that_its_broker_died(void **state)
+{
+    test_broker *tb = *state;
+    ipcq_client *c = client_on(tb);
+    child_args a = {tb, "orphan", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get, &a);
+    wait_queue_field(c, "orphan", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    broker_kill(tb);
+    int64_t t0 = now_ms();
+    assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_EUNAVAILABLE);
+    print_message("blocked getter told after %lld ms\n", (long long)(now_ms() - t0));
+    ipcq_client_close(&c);
+}
+
+static void
+the_same_handle_works_again_after_a_restart(void **state)
+{
+    test_broker *tb = *state;
+    ipcq_client *c = client_on(tb);
+    assert_ipcq_ok(c, ipcq_put(c, "phoenix", "a", 1, IPCQ_NOWAIT));
+    broker_kill(tb);
+    assert_ipcq_status(c, ipcq_put(c, "phoenix", "b", 1, IPCQ_NOWAIT), IPCQ_EUNAVAILABLE);
+    /* The dead broker's socket file is still there: stale, taken over (B5). */
+    char path[300];
+    snprintf(path, sizeof path, "%s/broker.sock", tb->dir);
+    assert_int_equal(access(path, F_OK), 0);
+    broker_restart(tb);
+    assert_ipcq_ok(c, ipcq_put(c, "phoenix", "c", 1, IPCQ_NOWAIT));
+    void *data;
+    size_t len;
+    assert_ipcq_ok(c, ipcq_get(c, "phoenix", &data, &len, IPCQ_NOWAIT));
+    /* A fresh broker: only what was put after the restart. */
+    assert_memory_equal(data, "c", 1);
+    ipcq_free(data);
+    ipcq_client_close(&c);
+}
+
+static void
+a_restart_while_blocked_is_noticed(void **state)
+{
+    test_broker *tb = *state;
+    ipcq_client *c = client_on(tb);
+    child_args a = {tb, "amnesia", 60000};
+    pid_t getter = fork_child(child_get, &a);
+    wait_queue_field(c, "amnesia", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    broker_kill(tb);
+    broker_restart(tb);
+    /* The new broker never heard of the request: the getter is told, long
+     * before its own 60 s timeout. */
+    int64_t t0 = now_ms();
+    assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_EUNAVAILABLE);
+    assert_true(now_ms() - t0 < WAIT_MS);
+    ipcq_client_close(&c);
+}
+
+static void
+sigterm_answers_blocked_clients_and_exits_zero(void **state)
+{
+    test_broker *tb = *state;
+    ipcq_client *c = client_on(tb);
+    child_args a = {tb, "closing", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get, &a);
+    wait_queue_field(c, "closing", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    ipcq_client_close(&c);
+    assert_int_equal(broker_stop_status(tb), 0);
+    assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_ESTOPPING);
+}
+
+static void
+a_second_broker_on_a_live_endpoint_refuses_to_start(void **state)
+{
+    test_broker *tb = *state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "'%s' --bind '%s' --log-level error 2>/dev/null", IPCQD_PATH,
+             tb->endpoint);
+    int status = system(cmd);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    /* The first broker still serves. */
+    ipcq_client *c = client_on(tb);
+    assert_ipcq_ok(c, ipcq_ping(c));
+    ipcq_client_close(&c);
+}
+
+static void
+default_endpoint_is_private_and_needs_no_flags(void **state)
+{
+    char runtime[] = "/tmp/ipcq-xdg-XXXXXX";
+    assert_non_null(mkdtemp(runtime));
+    assert_int_equal(setenv("XDG_RUNTIME_DIR", runtime, 1), 0);
+    unsetenv(IPCQ_BROKER_ENV);
+    fflush(NULL);
+    pid_t broker = fork();
+    assert_true(broker >= 0);
+    if (broker == 0) {
+        execl(IPCQD_PATH, IPCQD_PATH, "--log-level", "warn", (char *)NULL);
+        _exit(127);
+    }
+    ipcq_client *c;
+    assert_int_equal(ipcq_client_open(&c, NULL), IPCQ_OK); /* the default endpoint */
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (ipcq_ping(c) != IPCQ_OK)
+        assert_true(now_ms() < deadline);
+    assert_ipcq_ok(c, ipcq_put(c, "jobs", "hello", 5, IPCQ_NOWAIT));
+    char path[128];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/ipcq", runtime);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/ipcq/broker.sock", runtime);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+    ipcq_client_close(&c);
+    kill(broker, SIGTERM);
+    assert_int_equal(reap_child(broker, WAIT_MS), 0);
+    unsetenv("XDG_RUNTIME_DIR");
+    snprintf(path, sizeof path, "%s/ipcq/broker.sock.lock", runtime);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/ipcq", runtime);
+    assert_int_equal(rmdir(path), 0); /* the socket file went with the broker */
+    assert_int_equal(rmdir(runtime), 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(unreachable_broker_fails_within_the_timeout),
+        T(blocked_forever_call_learns_that_its_broker_died),
+        T(the_same_handle_works_again_after_a_restart),
+        T(a_restart_while_blocked_is_noticed),
+        T(sigterm_answers_blocked_clients_and_exits_zero),
+        T(a_second_broker_on_a_live_endpoint_refuses_to_start),
+        cmocka_unit_test(default_endpoint_is_private_and_needs_no_flags),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,210 @@
+/* Delivery guarantees with real processes: a handle inherited through
+ * fork() (D4), clients killed while blocked (D3) or while holding an item
+ * they never confirmed (D1). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define WAIT_MS 10000
+
+typedef struct child_args {
+    const test_broker *tb;
+    ipcq_client *inherited;
+    const char *queue;
+    int index;
+} child_args;
+
+/* Child: puts "child-N" through the handle inherited from the parent, then
+ * leaves with exit() (not _exit), without closing the handle. */
+static int
+child_put_inherited(void *arg)
+{
+    child_args *a = arg;
+    char item[32];
+    snprintf(item, sizeof item, "child-%d", a->index);
+    int rc = ipcq_put(a->inherited, a->queue, item, strlen(item), 5000);
+    exit(rc == IPCQ_OK ? 0 : 100 + rc);
+}
+
+static void
+forked_children_use_the_inherited_handle(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    /* The parent's connection is live before the fork. */
+    assert_ipcq_ok(c, ipcq_put(c, "forked", "parent-before", 13, IPCQ_FOREVER));
+    enum { CHILDREN = 8 };
+    child_args args[CHILDREN];
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++) {
+        args[i] = (child_args){*state, c, "forked", i};
+        pids[i] = fork_child(child_put_inherited, &args[i]);
+    }
+    for (int i = 0; i < CHILDREN; i++)
+        assert_int_equal(reap_child(pids[i], WAIT_MS), 0);
+
+    bool seen[CHILDREN] = {false};
+    void *data;
+    size_t len;
+    assert_ipcq_ok(c, ipcq_get(c, "forked", &data, &len, IPCQ_NOWAIT));
+    assert_memory_equal(data, "parent-before", len);
+    ipcq_free(data);
+    for (int i = 0; i < CHILDREN; i++) {
+        assert_ipcq_ok(c, ipcq_get(c, "forked", &data, &len, IPCQ_NOWAIT));
+        int n = -1;
+        char text[32] = {0};
+        memcpy(text, data, len < 31 ? len : 31);
+        assert_int_equal(sscanf(text, "child-%d", &n), 1);
+        assert_true(n >= 0 && n < CHILDREN && !seen[n]);
+        seen[n] = true;
+        ipcq_free(data);
+    }
+    /* The parent goes on with the same handle. */
+    assert_ipcq_ok(c, ipcq_put(c, "forked", "parent-after", 12, IPCQ_FOREVER));
+    assert_ipcq_ok(c, ipcq_get(c, "forked", &data, &len, IPCQ_NOWAIT));
+    assert_memory_equal(data, "parent-after", len);
+    ipcq_free(data);
+    ipcq_client_close(&c);
+}
+
+/* Child: blocks in get forever; exits 0 if it ever gets an item. */
+static int
+child_get_forever(void *arg)
+{
+    child_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    void *data;
+    size_t len;
+    int rc = ipcq_get(c, a->queue, &data, &len, IPCQ_FOREVER);
+    ipcq_free(data);
+    ipcq_client_close(&c);
+    return rc == IPCQ_OK ? 0 : 100 + rc;
+}
+
+static void
+get_expect(ipcq_client *c, const char *queue, const char *want, int64_t timeout_ms)
+{
+    void *data;
+    size_t len;
+    assert_ipcq_ok(c, ipcq_get(c, queue, &data, &len, timeout_ms));
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data, want, len);
+    ipcq_free(data);
+}
+
+static void
+getter_killed_while_blocked_never_swallows_a_later_item(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args a = {*state, NULL, "victim", 0};
+    pid_t getter = fork_child(child_get_forever, &a);
+    wait_queue_field(c, "victim", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    kill_child(getter);
+    /* Put at once, before the broker may have noticed the death. */
+    assert_ipcq_ok(c, ipcq_put(c, "victim", "after-death", 11, IPCQ_FOREVER));
+    get_expect(c, "victim", "after-death", WAIT_MS);
+    wait_queue_field(c, "victim", IPCQ_QUEUE_GETTERS, 0, WAIT_MS);
+    assert_int_equal(queue_field(c, "victim", IPCQ_QUEUE_LEASED), 0);
+    ipcq_client_close(&c);
+}
+
+static void
+dead_getter_is_forgotten_promptly(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args a = {*state, NULL, "forgotten", 0};
+    pid_t getter = fork_child(child_get_forever, &a);
+    wait_queue_field(c, "forgotten", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    kill_child(getter);
+    int64_t t0 = now_ms();
+    wait_queue_field(c, "forgotten", IPCQ_QUEUE_GETTERS, 0, WAIT_MS);
+    print_message("dead getter forgotten after %lld ms\n", (long long)(now_ms() - t0));
+    assert_ipcq_ok(c, ipcq_put(c, "forgotten", "kept", 4, IPCQ_FOREVER));
+    assert_int_equal(queue_field(c, "forgotten", IPCQ_QUEUE_SIZE), 1);
+    ipcq_client_close(&c);
+}
+
+/* Child: blocks in put forever on a full queue. */
+static int
+child_put_forever(void *arg)
+{
+    child_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    int rc = ipcq_put(c, a->queue, "from-the-dead", 13, IPCQ_FOREVER);
+    ipcq_client_close(&c);
+    return rc == IPCQ_OK ? 0 : 100 + rc;
+}
+
+static void
+putter_killed_while_blocked_never_adds(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "tight", 1));
+    assert_ipcq_ok(c, ipcq_put(c, "tight", "first", 5, IPCQ_NOWAIT));
+    child_args a = {*state, NULL, "tight", 0};
+    pid_t putter = fork_child(child_put_forever, &a);
+    wait_queue_field(c, "tight", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+    kill_child(putter);
+    wait_queue_field(c, "tight", IPCQ_QUEUE_PUTTERS, 0, WAIT_MS);
+    get_expect(c, "tight", "first", IPCQ_NOWAIT);
+    void *data;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "tight", &data, &len, 100), IPCQ_EMPTY);
+    assert_int_equal(queue_field(c, "tight", IPCQ_QUEUE_PUTS), 1);
+    ipcq_client_close(&c);
+}
+
+static void
+client_killed_holding_an_unconfirmed_item_does_not_lose_it(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args a = {*state, NULL, "held", 0};
+    pid_t getter = fork_child(child_get_forever, &a);
+    wait_queue_field(c, "held", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    /* Stopped, the child cannot confirm what the broker hands it. */
+    assert_int_equal(kill(getter, SIGSTOP), 0);
+    assert_ipcq_ok(c, ipcq_put(c, "held", "precious", 8, IPCQ_FOREVER));
+    wait_queue_field(c, "held", IPCQ_QUEUE_LEASED, 1, WAIT_MS);
+    assert_int_equal(queue_field(c, "held", IPCQ_QUEUE_SIZE), 0);
+    kill_child(getter);
+    /* The item returns to the head of the queue for a live getter. */
+    get_expect(c, "held", "precious", WAIT_MS);
+    assert_int_equal(queue_field(c, "held", IPCQ_QUEUE_LEASED), 0);
+    ipcq_client_close(&c);
+}
+
+static void
+returned_item_goes_back_to_the_head(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    child_args a = {*state, NULL, "order", 0};
+    pid_t getter = fork_child(child_get_forever, &a);
+    wait_queue_field(c, "order", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    assert_int_equal(kill(getter, SIGSTOP), 0);
+    assert_ipcq_ok(c, ipcq_put(c, "order", "one", 3, IPCQ_FOREVER));
+    assert_ipcq_ok(c, ipcq_put(c, "order", "two", 3, IPCQ_FOREVER));
+    wait_queue_field(c, "order", IPCQ_QUEUE_LEASED, 1, WAIT_MS);
+    kill_child(getter);
+    wait_queue_field(c, "order", IPCQ_QUEUE_SIZE, 2, WAIT_MS);
+    get_expect(c, "order", "one", IPCQ_NOWAIT);
+    get_expect(c, "order", "two", IPCQ_NOWAIT);
+    ipcq_client_close(&c);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(forked_children_use_the_inherited_handle),
+        T(getter_killed_while_blocked_never_swallows_a_later_item),
+        T(dead_getter_is_forgotten_promptly),
+        T(putter_killed_while_blocked_never_adds),
+        T(client_killed_holding_an_unconfirmed_item_does_not_lose_it),
+        T(returned_item_goes_back_to_the_head),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
