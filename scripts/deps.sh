@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ipcq builds and tests with, if any is missing.
+# Run as root (as on a fresh Debian 12 machine); a no-op when all are there.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
+          protobuf-c-compiler libcmocka-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
