@@ -137,6 +137,7 @@ void
 broker_stop(broker *b)
 {
     static const char why[] = "broker shutting down";
+    b->stopping = true;
     void *v;
     for (size_t i = 0; table_next(&b->queues, &i, &v);) {
         queue *q = v;

@@ -47,8 +47,8 @@ int64_t broker_next_wakeup_us(const broker *b);
 /* Expires due deadlines and probes idle sessions. */
 void broker_tick(broker *b, int64_t now_us);
 
-/* Answers every blocked caller with IPCQ_ESTOPPING; the broker is then
- * ready to be freed. */
+/* Answers every blocked caller with IPCQ_ESTOPPING; from then on every
+ * request is answered so too (one-way messages are still applied). */
 void broker_stop(broker *b);
 
 #endif

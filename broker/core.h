@@ -97,6 +97,7 @@ struct broker {
     uint64_t instance;
     int64_t started_us, now_us, next_probe_us;
     uint64_t requests, bad_requests, unroutable;
+    bool stopping;
     size_t total_items, total_bytes;
     unsigned char *out; /* reply encoding buffer */
     size_t out_cap;

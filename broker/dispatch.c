@@ -381,6 +381,8 @@ dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__R
         h->fn(&r);
         return;
     }
+    if (b->stopping)
+        return answer(&r, IPCQ_ESTOPPING, "broker shutting down");
     if (h->flags & TAKES_TIMEOUT) {
         r.timeout_ms = msg->has_timeout_ms ? msg->timeout_ms : IPCQ_FOREVER;
         if (r.timeout_ms < IPCQ_FOREVER) {

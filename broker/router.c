@@ -16,6 +16,11 @@
 
 /* How many messages one pass reads before it looks at the clock again. */
 #define MESSAGES_PER_PASS 256
+/* After SIGINT/SIGTERM the broker answers every blocked client, then keeps
+ * serving this long (new requests get "broker shutting down") before it
+ * closes: a client that set ZMQ_IMMEDIATE loses unread messages when its
+ * connection drops, so replies must be read before the broker goes. */
+#define STOP_DRAIN_MS 200
 /* Room above the max item size for the rest of a request's encoding. */
 #define MESSAGE_OVERHEAD (64 * 1024)
 
@@ -66,6 +71,19 @@ receive_one(void *sock, broker *b)
     zmq_msg_close(&body);
     zmq_msg_close(&peer);
     return true;
+}
+
+/* Serves the socket until deadline_us, with no signal watching. */
+static void
+drain_until(void *sock, broker *b, int64_t deadline_us)
+{
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    int64_t left_us;
+    while ((left_us = deadline_us - ipcq_now_us()) > 0) {
+        zmq_poll(&item, 1, (long)((left_us + 999) / 1000));
+        while (receive_one(sock, b))
+            ;
+    }
 }
 
 static long
@@ -154,6 +172,7 @@ router_run(const router_config *cfg)
     }
     log_msg(LOG_INFO, "stopping: answering blocked clients");
     broker_stop(b);
+    drain_until(sock, b, ipcq_now_us() + STOP_DRAIN_MS * 1000);
 out:
     broker_free(b);
     if (sock)
