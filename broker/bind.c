@@ -109,7 +109,12 @@ bind_endpoint(void *sock, const char *endpoint, bound_endpoint *out, char *err, 
         out->lock_fd = -1;
         return -1;
     }
-    out->endpoint = strdup(endpoint);
+    /* The endpoint as bound: tcp://host:* names its port only now. */
+    char actual[1024];
+    size_t actual_len = sizeof actual;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, actual, &actual_len) != 0)
+        snprintf(actual, sizeof actual, "%s", endpoint);
+    out->endpoint = strdup(actual);
     out->ipc_path = path ? strdup(path) : NULL;
     if (path)
         chmod(path, 0600);

@@ -79,6 +79,7 @@ broker_free(broker *b)
 void
 broker_count_bad(broker *b)
 {
+    b->requests++;
     b->bad_requests++;
 }
 
@@ -99,6 +100,18 @@ broker_handle(broker *b, const void *peer, size_t peer_len, const void *msg, siz
     broker_serve_dirty(b);
 }
 
+/* libzmq removes a departed peer's route a moment after it reports the
+ * disconnect; probing right away could still find the route. */
+#define PROBE_AFTER_DISCONNECT_US 10000
+
+void
+broker_peer_disconnected(broker *b, int64_t now_us)
+{
+    b->disconnects++;
+    if (b->next_probe_us > now_us + PROBE_AFTER_DISCONNECT_US)
+        b->next_probe_us = now_us + PROBE_AFTER_DISCONNECT_US;
+}
+
 int64_t
 broker_next_wakeup_us(const broker *b)
 {
@@ -113,9 +126,15 @@ static void
 expire(broker *b, waiter *w)
 {
     switch (w->kind) {
-    case WAIT_GET: waiter_answer(b, w, IPCQ_EMPTY, NULL); break;
-    case WAIT_PUT: waiter_answer(b, w, IPCQ_FULL, NULL); break;
-    case WAIT_JOIN: waiter_answer(b, w, IPCQ_ETIMEDOUT, NULL); break;
+    case WAIT_GET:
+        waiter_answer(b, w, IPCQ_EMPTY, NULL);
+        break;
+    case WAIT_PUT:
+        waiter_answer(b, w, IPCQ_FULL, NULL);
+        break;
+    case WAIT_JOIN:
+        waiter_answer(b, w, IPCQ_ETIMEDOUT, NULL);
+        break;
     }
 }
 

@@ -41,6 +41,11 @@ void broker_handle(broker *b, const void *peer, size_t peer_len, const void *msg
 /* Counts a message that could not even be read as a request (bad framing). */
 void broker_count_bad(broker *b);
 
+/* A connection closed (the transport saw it; which peer is unknown): counts
+ * it, and probes the sessions soon, so that a departed client's state is
+ * cleaned up promptly (D3). */
+void broker_peer_disconnected(broker *b, int64_t now_us);
+
 /* The monotonic µs at which broker_tick() is next due (INT64_MAX: never). */
 int64_t broker_next_wakeup_us(const broker *b);
 

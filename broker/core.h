@@ -96,7 +96,7 @@ struct broker {
     uint64_t next_tag;
     uint64_t instance;
     int64_t started_us, now_us, next_probe_us;
-    uint64_t requests, bad_requests, unroutable;
+    uint64_t requests, bad_requests, unroutable, disconnects;
     bool stopping;
     size_t total_items, total_bytes;
     unsigned char *out; /* reply encoding buffer */

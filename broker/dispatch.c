@@ -22,10 +22,11 @@ typedef struct request {
 
 /* Flags: what a handler needs checked before it runs. */
 enum {
-    NEEDS_NAME = 1,    /* a valid queue name (Q1) */
-    NEEDS_QUEUE = 2,   /* the queue must exist */
-    CREATES_QUEUE = 4, /* the queue is created if absent (Q2) */
-    TAKES_TIMEOUT = 8, /* a timeout in ms: -1, 0 or positive (Q5, Q11) */
+    NEEDS_NAME = 1,     /* a valid queue name (Q1) */
+    NEEDS_QUEUE = 2,    /* the queue must exist */
+    CREATES_QUEUE = 4,  /* the queue is created if absent (Q2) */
+    TAKES_TIMEOUT = 8,  /* a timeout in ms: -1, 0 or positive (Q5, Q11) */
+    CARRIES_ITEMS = 16, /* one or more items, none over the max item size (Q3) */
 };
 
 static void
@@ -97,15 +98,6 @@ handle_put(request *r)
 {
     const Ipcqwire__Request *m = r->msg;
     queue *q = r->q;
-    if (m->n_items == 0)
-        return fail(r, IPCQ_EINVAL, "put without an item");
-    for (size_t i = 0; i < m->n_items; i++) {
-        if (m->items[i].len > r->b->cfg.max_item_size) {
-            r->b->bad_requests++;
-            return fail(r, IPCQ_ETOOBIG, "item of %zu bytes is over the max item size of %zu",
-                        m->items[i].len, r->b->cfg.max_item_size);
-        }
-    }
     if (q->shutdown)
         return fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
     if (q->maxsize > 0 && m->n_items > (uint64_t)q->maxsize)
@@ -255,6 +247,8 @@ handle_stat(request *r)
     bs.unroutable = b->unroutable;
     bs.max_item_size = b->cfg.max_item_size;
     bs.pid = (uint32_t)getpid();
+    bs.has_disconnects = 1;
+    bs.disconnects = b->disconnects;
     Ipcqwire__Reply rep = IPCQWIRE__REPLY__INIT;
     rep.id = r->msg->id;
     rep.status = IPCQ_OK;
@@ -311,7 +305,8 @@ typedef struct handler {
 
 static const handler handlers[] = {
     [IPCQWIRE__OP__OP_PING] = {handle_ping, 0, true},
-    [IPCQWIRE__OP__OP_PUT] = {handle_put, NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT, true},
+    [IPCQWIRE__OP__OP_PUT] = {handle_put,
+                              NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT | CARRIES_ITEMS, true},
     [IPCQWIRE__OP__OP_GET] = {handle_get, NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT, true},
     [IPCQWIRE__OP__OP_CONFIRM] = {handle_confirm, 0, false},
     [IPCQWIRE__OP__OP_RELEASE] = {handle_release, 0, false},
@@ -323,6 +318,26 @@ static const handler handlers[] = {
     [IPCQWIRE__OP__OP_JOIN] = {handle_join, NEEDS_NAME | NEEDS_QUEUE | TAKES_TIMEOUT, true},
     [IPCQWIRE__OP__OP_SHUTDOWN] = {handle_shutdown, NEEDS_NAME | NEEDS_QUEUE, true},
 };
+
+/* Checks a request's items before anything changes, so that a refused put
+ * does not even create its queue. Returns false after answering. */
+static bool
+check_items(request *r)
+{
+    const Ipcqwire__Request *m = r->msg;
+    if (m->n_items == 0) {
+        fail(r, IPCQ_EINVAL, "put without an item");
+        return false;
+    }
+    for (size_t i = 0; i < m->n_items; i++) {
+        if (m->items[i].len > r->b->cfg.max_item_size) {
+            fail(r, IPCQ_ETOOBIG, "item of %zu bytes is over the max item size of %zu",
+                 m->items[i].len, r->b->cfg.max_item_size);
+            return false;
+        }
+    }
+    return true;
+}
 
 /* Finds (or creates) the request's queue. Returns false after answering. */
 static bool
@@ -389,6 +404,10 @@ dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__R
             b->bad_requests++;
             return fail(&r, IPCQ_EINVAL, "negative timeout %lld ms", (long long)r.timeout_ms);
         }
+    }
+    if ((h->flags & CARRIES_ITEMS) && !check_items(&r)) {
+        b->bad_requests++;
+        return;
     }
     if (!resolve_queue(&r, h->flags))
         return;

@@ -44,8 +44,10 @@ parse_size(const char *s, long long min, long long *out)
     return 0;
 }
 
-int
-main(int argc, char **argv)
+/* Parses the flags into cfg (binds has room for argc entries) and runs the
+ * broker; returns the exit status. */
+static int
+parse_and_run(int argc, char **argv, const char **binds)
 {
     enum { OPT_BIND = 256, OPT_MAX_ITEM, OPT_PROBE, OPT_LOG, OPT_HELP, OPT_VERSION };
     static const struct option options[] = {
@@ -59,14 +61,13 @@ main(int argc, char **argv)
     };
     router_config cfg = {0};
     broker_config_defaults(&cfg.core);
-    const char **binds = calloc((size_t)argc + 1, sizeof *binds);
-    if (binds == NULL)
-        return 1;
     int opt;
     long long v;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case OPT_BIND: binds[cfg.nbinds++] = optarg; break;
+        case OPT_BIND:
+            binds[cfg.nbinds++] = optarg;
+            break;
         case OPT_MAX_ITEM:
             if (parse_size(optarg, 0, &v) != 0) {
                 fprintf(stderr, "ipcqd: --max-item-size: not a size in bytes: %s\n", optarg);
@@ -88,9 +89,15 @@ main(int argc, char **argv)
             }
             log_set_level((log_level)log_parse_level(optarg));
             break;
-        case OPT_HELP: usage(stdout); return 0;
-        case OPT_VERSION: printf("ipcqd %s\n", ipcq_version()); return 0;
-        default: usage(stderr); return 2;
+        case OPT_HELP:
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("ipcqd %s\n", ipcq_version());
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -108,7 +115,16 @@ main(int argc, char **argv)
     cfg.binds = binds;
 
     signal(SIGPIPE, SIG_IGN);
-    int status = router_run(&cfg);
+    return router_run(&cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char **binds = calloc((size_t)argc + 1, sizeof *binds);
+    if (binds == NULL)
+        return 1;
+    int status = parse_and_run(argc, argv, binds);
     free(binds);
     return status;
 }

@@ -86,6 +86,37 @@ drain_until(void *sock, broker *b, int64_t deadline_us)
     }
 }
 
+/* The ROUTER's monitor reports closed connections; ZeroMQ tells nothing
+ * else about peers leaving (or about a frame over ZMQ_MAXMSGSIZE, which
+ * closes its connection before the broker sees a byte). */
+#define MONITOR_ENDPOINT "inproc://ipcqd-monitor"
+
+static void *
+open_monitor(void *ctx, void *sock)
+{
+    if (zmq_socket_monitor(sock, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) != 0)
+        return NULL;
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    if (mon != NULL && zmq_connect(mon, MONITOR_ENDPOINT) != 0) {
+        zmq_close(mon);
+        return NULL;
+    }
+    return mon;
+}
+
+/* Reads the monitor's pending events: [event id + value][endpoint]. */
+static void
+read_monitor(void *mon, broker *b)
+{
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    while (zmq_msg_recv(&frame, mon, ZMQ_DONTWAIT) >= 0) {
+        if (!zmq_msg_more(&frame))
+            broker_peer_disconnected(b, ipcq_now_us());
+    }
+    zmq_msg_close(&frame);
+}
+
 static long
 poll_timeout_ms(const broker *b)
 {
@@ -137,10 +168,11 @@ router_run(const router_config *cfg)
     }
     void *ctx = zmq_ctx_new();
     void *sock = ctx ? open_router(ctx, &cfg->core) : NULL;
+    void *mon = sock ? open_monitor(ctx, sock) : NULL;
     bound_endpoint *bound = calloc(cfg->nbinds, sizeof *bound);
     broker *b = sock ? broker_new(&cfg->core, router_send, sock) : NULL;
     size_t nbound = 0;
-    if (b == NULL || bound == NULL) {
+    if (b == NULL || bound == NULL || mon == NULL) {
         log_msg(LOG_ERROR, "cannot start: %s", zmq_strerror(errno));
         goto out;
     }
@@ -150,13 +182,14 @@ router_run(const router_config *cfg)
             log_msg(LOG_ERROR, "%s", err);
             goto out;
         }
-        log_msg(LOG_INFO, "listening on %s", cfg->binds[nbound]);
+        log_msg(LOG_INFO, "listening on %s", bound[nbound].endpoint);
     }
     status = 0;
-    zmq_pollitem_t items[2] = {{.socket = sock, .events = ZMQ_POLLIN},
+    zmq_pollitem_t items[3] = {{.socket = sock, .events = ZMQ_POLLIN},
+                               {.socket = mon, .events = ZMQ_POLLIN},
                                {.fd = sig_fd, .events = ZMQ_POLLIN}};
     for (;;) {
-        if (zmq_poll(items, 2, poll_timeout_ms(b)) < 0 && errno != EINTR) {
+        if (zmq_poll(items, 3, poll_timeout_ms(b)) < 0 && errno != EINTR) {
             log_msg(LOG_ERROR, "poll: %s", zmq_strerror(errno));
             status = 1;
             break;
@@ -168,6 +201,7 @@ router_run(const router_config *cfg)
         }
         for (int i = 0; i < MESSAGES_PER_PASS && receive_one(sock, b); i++)
             ;
+        read_monitor(mon, b);
         broker_tick(b, ipcq_now_us());
     }
     log_msg(LOG_INFO, "stopping: answering blocked clients");
@@ -175,6 +209,10 @@ router_run(const router_config *cfg)
     drain_until(sock, b, ipcq_now_us() + STOP_DRAIN_MS * 1000);
 out:
     broker_free(b);
+    if (mon) {
+        zmq_socket_monitor(sock, NULL, 0);
+        zmq_close(mon);
+    }
     if (sock)
         zmq_close(sock);
     if (ctx)

@@ -7,7 +7,7 @@
 #include "names.h"
 
 #define QUEUE_FIELDS (IPCQ_QUEUE_SHUTDOWN + 1)
-#define BROKER_FIELDS (IPCQ_BROKER_PID + 1)
+#define BROKER_FIELDS (IPCQ_BROKER_DISCONNECTS + 1)
 
 typedef struct queue_row {
     char name[IPCQ_NAME_MAX + 1];
@@ -52,6 +52,7 @@ fill_broker(int64_t *f, const Ipcqwire__BrokerStat *b)
     f[IPCQ_BROKER_UNROUTABLE] = (int64_t)b->unroutable;
     f[IPCQ_BROKER_MAX_ITEM_SIZE] = (int64_t)b->max_item_size;
     f[IPCQ_BROKER_PID] = b->pid;
+    f[IPCQ_BROKER_DISCONNECTS] = (int64_t)b->disconnects;
 }
 
 int

@@ -1,6 +1,9 @@
 /* The broker comes and goes (D7), stops cleanly on a signal, owns its
  * endpoint (B5), and keeps its default socket private (B3). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +184,41 @@ default_endpoint_is_private_and_needs_no_flags(void **state)
     assert_int_equal(rmdir(runtime), 0);
 }
 
+/* A free loopback port: bound to port 0, read back, released. */
+static int
+free_tcp_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+static void
+one_broker_serves_ipc_and_tcp_at_once(void **state)
+{
+    char tcp[64];
+    snprintf(tcp, sizeof tcp, "tcp://127.0.0.1:%d", free_tcp_port());
+    test_broker tb;
+    broker_start(&tb, "--bind", tcp, NULL);
+    ipcq_client *over_ipc = client_on(&tb), *over_tcp;
+    assert_int_equal(ipcq_client_open(&over_tcp, tcp), IPCQ_OK);
+    assert_ipcq_ok(over_ipc, ipcq_put(over_ipc, "both", "via-ipc", 7, IPCQ_NOWAIT));
+    void *data;
+    size_t len;
+    assert_ipcq_ok(over_tcp, ipcq_get(over_tcp, "both", &data, &len, 5000));
+    assert_int_equal(len, 7);
+    assert_memory_equal(data, "via-ipc", 7);
+    ipcq_free(data);
+    ipcq_client_close(&over_tcp);
+    ipcq_client_close(&over_ipc);
+    broker_stop(&tb);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
 
 int
@@ -194,6 +232,7 @@ main(void)
         T(sigterm_answers_blocked_clients_and_exits_zero),
         T(a_second_broker_on_a_live_endpoint_refuses_to_start),
         cmocka_unit_test(default_endpoint_is_private_and_needs_no_flags),
+        cmocka_unit_test(one_broker_serves_ipc_and_tcp_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,6 +193,51 @@ returned_item_goes_back_to_the_head(void **state)
     ipcq_client_close(&c);
 }
 
+static void
+late_reply_with_an_item_goes_back_to_the_queue(void **state)
+{
+    test_broker *tb = *state;
+    ipcq_client *late = client_on(tb), *other = client_on(tb);
+    assert_ipcq_ok(other, ipcq_put(other, "late", "x", 1, IPCQ_NOWAIT));
+    assert_ipcq_ok(late, ipcq_ping(late)); /* connected */
+    /* A frozen broker answers nothing: the get gives up client-side. */
+    assert_int_equal(kill(tb->pid, SIGSTOP), 0);
+    void *data;
+    size_t len;
+    assert_ipcq_status(late, ipcq_get(late, "late", &data, &len, 100), IPCQ_EUNAVAILABLE);
+    assert_int_equal(kill(tb->pid, SIGCONT), 0);
+    /* On resume the broker serves the stale get; its reply reaches a handle
+     * that no longer waits for it, which hands the item back. */
+    assert_ipcq_ok(late, ipcq_ping(late));
+    wait_queue_field(other, "late", IPCQ_QUEUE_SIZE, 1, WAIT_MS);
+    get_expect(other, "late", "x", IPCQ_NOWAIT);
+    ipcq_client_close(&late);
+    ipcq_client_close(&other);
+}
+
+static void
+get_abandoned_by_its_client_never_consumes_a_later_item(void **state)
+{
+    test_broker *tb = *state;
+    ipcq_client *quitter = client_on(tb), *other = client_on(tb);
+    assert_ipcq_ok(quitter, ipcq_ping(quitter));
+    assert_int_equal(kill(tb->pid, SIGSTOP), 0);
+    void *data;
+    size_t len;
+    assert_ipcq_status(quitter, ipcq_get(quitter, "abandoned", &data, &len, 5000),
+                       IPCQ_EUNAVAILABLE);
+    assert_int_equal(kill(tb->pid, SIGCONT), 0);
+    /* A round trip on the same connection: the broker has now read the get
+     * and then its cancel, in order. No getter is left. */
+    assert_ipcq_ok(quitter, ipcq_ping(quitter));
+    assert_int_equal(queue_field(other, "abandoned", IPCQ_QUEUE_GETTERS), 0);
+    assert_ipcq_ok(other, ipcq_put(other, "abandoned", "kept", 4, IPCQ_NOWAIT));
+    assert_int_equal(queue_field(other, "abandoned", IPCQ_QUEUE_SIZE), 1);
+    get_expect(other, "abandoned", "kept", IPCQ_NOWAIT);
+    ipcq_client_close(&quitter);
+    ipcq_client_close(&other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
 
 int
@@ -205,6 +250,8 @@ main(void)
         T(putter_killed_while_blocked_never_adds),
         T(client_killed_holding_an_unconfirmed_item_does_not_lose_it),
         T(returned_item_goes_back_to_the_head),
+        T(late_reply_with_an_item_goes_back_to_the_queue),
+        T(get_abandoned_by_its_client_never_consumes_a_later_item),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

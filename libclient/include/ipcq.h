@@ -51,22 +51,22 @@ extern "C" {
 
 typedef enum ipcq_status {
     IPCQ_OK = 0,
-    IPCQ_EMPTY = 1,        /* get: nothing arrived in time */
-    IPCQ_FULL = 2,         /* put: no room in time */
-    IPCQ_ETIMEDOUT = 3,    /* join: tasks still unfinished when the timeout passed */
-    IPCQ_EINVAL = 4,       /* invalid argument: name, timeout, size */
-    IPCQ_ENOQUEUE = 5,     /* no such queue */
-    IPCQ_ECONFLICT = 6,    /* the queue exists with a different maxsize */
-    IPCQ_EDELETED = 7,     /* the queue was deleted while the call waited */
-    IPCQ_ESHUTDOWN = 8,    /* the queue is shut down */
-    IPCQ_ETASKDONE = 9,    /* task_done() called too many times */
-    IPCQ_ETOOBIG = 10,     /* item over the broker's max item size */
+    IPCQ_EMPTY = 1,         /* get: nothing arrived in time */
+    IPCQ_FULL = 2,          /* put: no room in time */
+    IPCQ_ETIMEDOUT = 3,     /* join: tasks still unfinished when the timeout passed */
+    IPCQ_EINVAL = 4,        /* invalid argument: name, timeout, size */
+    IPCQ_ENOQUEUE = 5,      /* no such queue */
+    IPCQ_ECONFLICT = 6,     /* the queue exists with a different maxsize */
+    IPCQ_EDELETED = 7,      /* the queue was deleted while the call waited */
+    IPCQ_ESHUTDOWN = 8,     /* the queue is shut down */
+    IPCQ_ETASKDONE = 9,     /* task_done() called too many times */
+    IPCQ_ETOOBIG = 10,      /* item over the broker's max item size */
     IPCQ_EUNAVAILABLE = 11, /* broker unavailable: unreachable, or went away */
-    IPCQ_ESTOPPING = 12,   /* the broker is shutting down */
-    IPCQ_EPROTO = 13,      /* malformed or unexpected message */
-    IPCQ_EVERSION = 14,    /* wire protocol version not supported */
-    IPCQ_ENOMEM = 15,      /* out of memory */
-    IPCQ_ESYSTEM = 16,     /* an operating-system call failed */
+    IPCQ_ESTOPPING = 12,    /* the broker is shutting down */
+    IPCQ_EPROTO = 13,       /* malformed or unexpected message */
+    IPCQ_EVERSION = 14,     /* wire protocol version not supported */
+    IPCQ_ENOMEM = 15,       /* out of memory */
+    IPCQ_ESYSTEM = 16,      /* an operating-system call failed */
 } ipcq_status;
 
 /* A string literal naming the status ("queue is empty", ...); never NULL. */
@@ -156,15 +156,17 @@ typedef enum ipcq_queue_field {
 
 typedef enum ipcq_broker_field {
     IPCQ_BROKER_QUEUES,
-    IPCQ_BROKER_SESSIONS,      /* clients holding waiters or unconfirmed items */
+    IPCQ_BROKER_SESSIONS, /* clients holding waiters or unconfirmed items */
     IPCQ_BROKER_ITEMS,
     IPCQ_BROKER_BYTES,
     IPCQ_BROKER_UPTIME_MS,
     IPCQ_BROKER_REQUESTS,
-    IPCQ_BROKER_BAD_REQUESTS,  /* malformed, unknown or over-limit requests */
-    IPCQ_BROKER_UNROUTABLE,    /* replies whose client was gone */
+    IPCQ_BROKER_BAD_REQUESTS, /* malformed, unknown or over-limit requests */
+    IPCQ_BROKER_UNROUTABLE,   /* replies whose client was gone */
     IPCQ_BROKER_MAX_ITEM_SIZE,
     IPCQ_BROKER_PID,
+    IPCQ_BROKER_DISCONNECTS, /* connections closed: by clients, or dropped by the
+                                broker's transport (an oversized frame) */
 } ipcq_broker_field;
 
 /* queue NULL: every queue. On IPCQ_OK *out holds the snapshot; free it with

@@ -1,0 +1,154 @@
+/*
+ * put and get: the item path of the ipcq tool. Items are bytes, never text:
+ * stdin is read whole with fread (or line by line with getline, which keeps
+ * NUL bytes), and items are written with fwrite, each followed by a newline.
+ * Each put and each get obeys the command's timeout on its own.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "cli_cmds.h"
+#include "cli_report.h"
+
+static int
+read_error(void)
+{
+    fprintf(stderr, "ipcq: reading standard input: %s\n", errno ? strerror(errno) : "I/O error");
+    return CLI_ERROR;
+}
+
+static int
+out_of_memory(void)
+{
+    fprintf(stderr, "ipcq: out of memory\n");
+    return CLI_ERROR;
+}
+
+/* Reads all of stdin into a buffer the caller frees. */
+static int
+read_all(char **out, size_t *out_len)
+{
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nbuf = ncap > cap ? realloc(buf, ncap) : NULL;
+            if (nbuf == NULL) {
+                free(buf);
+                return out_of_memory();
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        errno = 0;
+        size_t n = fread(buf + len, 1, cap - len, stdin);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(stdin)) {
+        free(buf);
+        return read_error();
+    }
+    *out = buf;
+    *out_len = len;
+    return CLI_OK;
+}
+
+static int
+put_one(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
+{
+    int rc = ipcq_put(c, queue, data, len, timeout_ms);
+    return rc == IPCQ_OK ? CLI_OK : cli_fail(c, queue, rc);
+}
+
+/* Each line of stdin is one item, without its newline; a last line with
+ * no newline is an item too. Puts as lines arrive, so a pipe streams. */
+static int
+put_lines(ipcq_client *c, const char *queue, int64_t timeout_ms)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = CLI_OK;
+    errno = 0;
+    while (rc == CLI_OK && (n = getline(&line, &cap, stdin)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n')
+            n--;
+        rc = put_one(c, queue, line, (size_t)n, timeout_ms);
+        errno = 0;
+    }
+    if (rc == CLI_OK && ferror(stdin))
+        rc = read_error();
+    free(line);
+    return rc;
+}
+
+/* All of stdin is one item. */
+static int
+put_stdin(ipcq_client *c, const char *queue, int64_t timeout_ms)
+{
+    char *data;
+    size_t len;
+    int rc = read_all(&data, &len);
+    if (rc != CLI_OK)
+        return rc;
+    rc = put_one(c, queue, data, len, timeout_ms);
+    free(data);
+    return rc;
+}
+
+int
+cmd_put(ipcq_client *c, const cli_opts *o)
+{
+    const char *queue = o->args[0];
+    if ((o->seen & OPT_LINES) && o->nargs > 1)
+        return cli_usage_error("put", "--lines reads the items from standard input: give no ITEM");
+    if (o->seen & OPT_MAXSIZE) {
+        int rc = ipcq_create(c, queue, o->maxsize);
+        if (rc != IPCQ_OK)
+            return cli_fail(c, queue, rc);
+    }
+    if (o->seen & OPT_LINES)
+        return put_lines(c, queue, o->timeout_ms);
+    if (o->nargs == 1)
+        return put_stdin(c, queue, o->timeout_ms);
+    int rc = CLI_OK;
+    for (int i = 1; i < o->nargs && rc == CLI_OK; i++)
+        rc = put_one(c, queue, o->args[i], strlen(o->args[i]), o->timeout_ms);
+    return rc;
+}
+
+/* Writes one item and its newline, and flushes so that a reader sees each
+ * item as it comes. A failed write leaves stdout's error flag set, which
+ * cli_flush_stdout() reports. */
+static int
+write_item(const void *data, size_t len)
+{
+    errno = 0;
+    if (fwrite(data, 1, len, stdout) == len)
+        fputc('\n', stdout);
+    return cli_flush_stdout();
+}
+
+int
+cmd_get(ipcq_client *c, const cli_opts *o)
+{
+    const char *queue = o->args[0];
+    for (int64_t i = 0; i < o->count; i++) {
+        void *data;
+        size_t len;
+        int rc = ipcq_get(c, queue, &data, &len, o->timeout_ms);
+        if (rc != IPCQ_OK)
+            return cli_fail(c, queue, rc);
+        rc = write_item(data, len);
+        ipcq_free(data);
+        if (rc != CLI_OK)
+            return rc;
+    }
+    return CLI_OK;
+}

@@ -1,0 +1,198 @@
+/*
+ * ipcq — the command-line client of SPEC §5.
+ *
+ *   ipcq [--broker EP] COMMAND [ARGS...]
+ *
+ * main() reads the global options, looks the subcommand up in the table
+ * below (its options, how many positional arguments it takes, its help),
+ * lets cli_parse() sort the rest of the words, opens one handle and runs the
+ * subcommand's function (cli_cmds.h). Exit statuses: cli_args.h.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_args.h"
+#include "cli_cmds.h"
+#include "cli_report.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(ipcq_client *c, const cli_opts *o);
+    unsigned options;     /* OPT_* it takes besides --help and --broker */
+    int min_args;         /* positional arguments */
+    int max_args;         /* -1: no limit */
+    const char *synopsis; /* after "ipcq [--broker EP] " */
+    const char *help;
+} command;
+
+#define TIMEOUT_HELP                                                                               \
+    "  --timeout SEC   wait at most SEC seconds (decimal, such as 0.25; 0 is --nowait)\n"
+
+static const command commands[] = {
+    {"put", cmd_put, OPT_TIMEOUT | OPT_NOWAIT | OPT_MAXSIZE | OPT_LINES, 1, -1,
+     "put QUEUE [ITEM...] [--timeout SEC | --nowait] [--maxsize N] [--lines]",
+     "Puts each ITEM on QUEUE, in order; the queue is created, unbounded, if needed.\n"
+     "With no ITEM, all of standard input is one item (binary safe).\n"
+     "Each put waits for room as long as it takes, unless:\n" TIMEOUT_HELP
+     "  --nowait        do not wait: exit 1 at once if the queue is full\n"
+     "  --maxsize N     first create QUEUE bounded to N items (0: unbounded); it is an\n"
+     "                  error if QUEUE exists with another bound\n"
+     "  --lines         each line of standard input is one item, without its newline\n"
+     "  --              the words after it are ITEMs even if they start with '-'\n"},
+    {"get", cmd_get, OPT_TIMEOUT | OPT_NOWAIT | OPT_COUNT, 1, 1,
+     "get QUEUE [-n COUNT] [--timeout SEC | --nowait]",
+     "Gets an item from QUEUE and writes it to standard output, followed by a newline.\n"
+     "Waits as long as it takes for an item, unless:\n" TIMEOUT_HELP
+     "  --nowait        do not wait: exit 1 at once if the queue is empty\n"
+     "  -n COUNT        get COUNT items, each under the timeout; exit 1 after writing\n"
+     "                  those that came if fewer came in time\n"},
+    {"stat", cmd_stat, OPT_JSON, 0, 1, "stat [QUEUE] [--json]",
+     "Prints the figures of QUEUE, or of the broker and every queue: items, maxsize\n"
+     "(inf: unbounded), bytes, blocked getters and putters, unfinished tasks, leased\n"
+     "items, age of the oldest item, puts and gets since creation, shut down or not.\n"
+     "  --json          as one JSON object\n"},
+    {"ls", cmd_ls, 0, 0, 0, "ls", "Lists the names of the broker's queues, one a line, sorted.\n"},
+    {"create", cmd_create, OPT_MAXSIZE, 1, 1, "create QUEUE [--maxsize N]",
+     "Creates QUEUE, bounded to N items (0 or no --maxsize: unbounded). It is no error\n"
+     "if QUEUE exists with the same bound, and an error if it has another.\n"},
+    {"rm", cmd_rm, 0, 1, 1, "rm QUEUE",
+     "Deletes QUEUE and its items; whoever waits on it fails with 'queue deleted'.\n"},
+    {"task-done", cmd_task_done, 0, 1, 1, "task-done QUEUE",
+     "Marks one task of QUEUE done (Python's Queue.task_done); an error if none is open.\n"},
+    {"join", cmd_join, OPT_TIMEOUT, 1, 1, "join QUEUE [--timeout SEC]",
+     "Waits until every item put on QUEUE was marked done with task-done.\n" TIMEOUT_HELP
+     "                  and exit 1 if tasks are still unfinished then\n"},
+    {"shutdown", cmd_shutdown, OPT_IMMEDIATE, 1, 1, "shutdown QUEUE [--immediate]",
+     "Shuts QUEUE down: puts fail; gets take the items left, then fail.\n"
+     "  --immediate     drop the items left (each counted as done): gets fail at once\n"},
+    {"ping", cmd_ping, 0, 0, 0, "ping",
+     "Asks the broker for an answer and prints the round-trip time.\n"},
+};
+
+static const char exit_help[] =
+    "Exit status: 0 done; 1 empty, full or tasks unfinished after --nowait or\n"
+    "--timeout; 2 usage error or invalid argument; 3 broker unreachable; 4 any other\n"
+    "error.\n";
+
+static void
+print_usage(void)
+{
+    char ep[4200];
+    if (ipcq_default_endpoint(ep, sizeof ep) != IPCQ_OK)
+        snprintf(ep, sizeof ep, "(none usable)");
+    printf("Usage: ipcq [--broker EP] COMMAND [ARGS...]\n"
+           "       ipcq --help | --version\n\n"
+           "Puts and gets items on the named queues of an ipcqd broker.\n\n"
+           "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printf("  %s\n", commands[i].synopsis);
+    printf("\nOptions:\n"
+           "  --broker EP     the broker's endpoint; default $%s, else the per-user socket\n"
+           "                  (now: %s)\n"
+           "  --help          this help; 'ipcq COMMAND --help' tells about COMMAND\n"
+           "  --version       the version of ipcq\n\n%s",
+           IPCQ_BROKER_ENV, ep, exit_help);
+}
+
+static void
+print_command_usage(const command *cmd)
+{
+    printf("Usage: ipcq [--broker EP] %s\n\n%s\n%s", cmd->synopsis, cmd->help, exit_help);
+}
+
+static const command *
+find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Checks the positional arguments against the table, opens the handle and
+ * runs the subcommand. */
+static int
+run_command(const command *cmd, const char *broker, const cli_opts *o)
+{
+    if (o->nargs < cmd->min_args)
+        return cli_usage_error(cmd->name, "%s needs a QUEUE", cmd->name);
+    if (cmd->max_args >= 0 && o->nargs > cmd->max_args)
+        return cli_usage_error(cmd->name, "unexpected argument '%s'", o->args[cmd->max_args]);
+    ipcq_client *c;
+    int rc = ipcq_client_open(&c, o->broker ? o->broker : broker);
+    if (rc != IPCQ_OK) {
+        fprintf(stderr, "ipcq: cannot use the broker endpoint: %s\n", ipcq_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    rc = cmd->run(c, o);
+    ipcq_client_close(&c);
+    return rc != CLI_OK ? rc : cli_flush_stdout();
+}
+
+static int
+dispatch(const command *cmd, const char *broker, int argc, char **argv)
+{
+    cli_opts o;
+    int rc = cli_parse(cmd->name, argc, argv, cmd->options, &o);
+    if (rc != CLI_OK)
+        return rc;
+    if (o.seen & OPT_HELP) {
+        print_command_usage(cmd);
+        rc = cli_flush_stdout();
+    } else {
+        rc = run_command(cmd, broker, &o);
+    }
+    cli_opts_free(&o);
+    return rc;
+}
+
+/* What a global option asks for. */
+enum { GLOBAL_NEXT = -1 };
+
+/* Handles global option argv[*i]: GLOBAL_NEXT to go on, else the exit
+ * status to end with. */
+static int
+global_option(int argc, char **argv, int *i, const char **broker)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        print_usage();
+        return cli_flush_stdout();
+    }
+    if (strcmp(a, "--version") == 0) {
+        printf("ipcq %s\n", ipcq_version());
+        return cli_flush_stdout();
+    }
+    if (strncmp(a, "--broker=", 9) == 0)
+        *broker = a + 9;
+    else if (strcmp(a, "--broker") == 0 && *i + 1 < argc)
+        *broker = argv[++*i];
+    else if (strcmp(a, "--broker") == 0)
+        return cli_usage_error(NULL, "option '--broker' needs a value");
+    else
+        return cli_usage_error(NULL, "unrecognized option '%s'", a);
+    if ((*broker)[0] == '\0')
+        return cli_usage_error(NULL, "empty --broker endpoint");
+    return GLOBAL_NEXT;
+}
+
+int
+main(int argc, char **argv)
+{
+    /* A reader that goes away shows as EPIPE on stdout, not as a signal. */
+    signal(SIGPIPE, SIG_IGN);
+    const char *broker = NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        int rc = global_option(argc, argv, &i, &broker);
+        if (rc != GLOBAL_NEXT)
+            return rc;
+    }
+    if (i >= argc)
+        return cli_usage_error(NULL, "missing command");
+    const command *cmd = find_command(argv[i]);
+    if (cmd == NULL)
+        return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
+    return dispatch(cmd, broker, argc - i - 1, argv + i + 1);
+}
