@@ -47,7 +47,7 @@ typedef struct queue {
     int64_t maxsize; /* 0: unbounded */
     item_fifo items;
     list_link getters, putters, joiners, deliveries;
-    size_t ngetters, nputters, nleased;
+    size_t ngetters, nputters, njoiners, nleased;
     uint64_t unfinished, puts, gets;
     bool shutdown, shutdown_immediate;
     list_link dirty; /* in broker->dirty while it has wake-ups to serve */
@@ -126,6 +126,7 @@ void broker_delete_queue(broker *b, queue *q);
 /* waiter.c */
 waiter *waiter_new(broker *b, wait_kind kind, session *s, queue *q, uint64_t req_id,
                    int64_t deadline_us);
+void waiter_detach(broker *b, waiter *w);
 /* Unlinks and frees a waiter; frees its session if that was its last state. */
 void waiter_end(broker *b, waiter *w);
 /* Answers the waiter with status (and detail text) and ends it. */

@@ -83,6 +83,8 @@ handle_ping(request *r)
     rep.instance = r->b->instance;
     rep.has_version = 1;
     rep.version = IPCQ_PROTOCOL_VERSION;
+    rep.has_max_item_size = 1;
+    rep.max_item_size = r->b->cfg.max_item_size;
     if (r->msg->has_pending_id) {
         rep.has_pending = 1;
         session *s = session_get(r->b, r->peer, r->peer_len, false);
@@ -213,6 +215,8 @@ fill_queue_stat(broker *b, const queue *q, Ipcqwire__QueueStat *st)
     st->gets = q->gets;
     st->has_shutdown = 1;
     st->shutdown = q->shutdown;
+    st->has_joiners = 1;
+    st->joiners = q->njoiners;
 }
 
 static void

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "ipcq.h"
 #include "log.h"
+#include "names.h"
 
 /* How many messages one pass reads before it looks at the clock again. */
 #define MESSAGES_PER_PASS 256
@@ -21,8 +22,6 @@
  * closes: a client that set ZMQ_IMMEDIATE loses unread messages when its
  * connection drops, so replies must be read before the broker goes. */
 #define STOP_DRAIN_MS 200
-/* Room above the max item size for the rest of a request's encoding. */
-#define MESSAGE_OVERHEAD (64 * 1024)
 
 /* broker_send_fn over the ROUTER: [routing id][reply]. With
  * ZMQ_ROUTER_MANDATORY an unknown peer fails at once instead of vanishing. */
@@ -136,7 +135,7 @@ open_router(void *ctx, const broker_config *core)
     if (sock == NULL)
         return NULL;
     int one = 1, linger_ms = 1000;
-    int64_t max_msg = (int64_t)core->max_item_size + MESSAGE_OVERHEAD;
+    int64_t max_msg = (int64_t)core->max_item_size + IPCQ_MESSAGE_OVERHEAD;
     zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);

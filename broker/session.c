@@ -65,13 +65,8 @@ session_lost(broker *b, session *s)
     while ((l = list_first(&s->waiters)) != NULL) {
         waiter *w = LIST_ENTRY(l, waiter, in_session);
         broker_mark_dirty(b, w->queue); /* the next waiter may now be served */
-        deadline_remove(&b->deadlines, &w->deadline);
-        list_remove(&w->in_queue);
+        waiter_detach(b, w);
         list_remove(&w->in_session);
-        if (w->kind == WAIT_GET)
-            w->queue->ngetters--;
-        else if (w->kind == WAIT_PUT)
-            w->queue->nputters--;
         item_fifo_free(&w->items);
         free(w);
     }

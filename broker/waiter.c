@@ -10,9 +10,12 @@ static list_link *
 queue_list(queue *q, wait_kind kind)
 {
     switch (kind) {
-    case WAIT_GET: return &q->getters;
-    case WAIT_PUT: return &q->putters;
-    case WAIT_JOIN: break;
+    case WAIT_GET:
+        return &q->getters;
+    case WAIT_PUT:
+        return &q->putters;
+    case WAIT_JOIN:
+        break;
     }
     return &q->joiners;
 }
@@ -20,13 +23,25 @@ queue_list(queue *q, wait_kind kind)
 static size_t *
 queue_count(queue *q, wait_kind kind)
 {
-    static size_t untracked;
     switch (kind) {
-    case WAIT_GET: return &q->ngetters;
-    case WAIT_PUT: return &q->nputters;
-    case WAIT_JOIN: break;
+    case WAIT_GET:
+        return &q->ngetters;
+    case WAIT_PUT:
+        return &q->nputters;
+    case WAIT_JOIN:
+        break;
     }
-    return &untracked;
+    return &q->njoiners;
+}
+
+/* Takes w out of its queue's list and count, and out of the deadline heap;
+ * it stays in its session's list. */
+void
+waiter_detach(broker *b, waiter *w)
+{
+    deadline_remove(&b->deadlines, &w->deadline);
+    list_remove(&w->in_queue);
+    (*queue_count(w->queue, w->kind))--;
 }
 
 waiter *
@@ -55,10 +70,8 @@ void
 waiter_end(broker *b, waiter *w)
 {
     session *s = w->session;
-    deadline_remove(&b->deadlines, &w->deadline);
-    list_remove(&w->in_queue);
+    waiter_detach(b, w);
     list_remove(&w->in_session);
-    (*queue_count(w->queue, w->kind))--;
     item_fifo_free(&w->items);
     free(w);
     session_release_if_idle(b, s);

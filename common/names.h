@@ -6,6 +6,10 @@
 
 #define IPCQ_NAME_MAX 255
 
+/* Room above the max item size for the rest of a request's encoding: the
+ * broker's socket drops any message over max item size + this. */
+#define IPCQ_MESSAGE_OVERHEAD (64 * 1024)
+
 /* The wire protocol version this build speaks. */
 #define IPCQ_PROTOCOL_VERSION 1
 

@@ -69,8 +69,7 @@ client_fail(ipcq_client *c, const char *queue, int status, const char *detail)
         size_t n = strnlen(detail, sizeof c->error - 1);
         memcpy(c->error, detail, n);
         c->error[n] = '\0';
-    }
-    else if (queue != NULL)
+    } else if (queue != NULL)
         snprintf(c->error, sizeof c->error, "%s: %s", queue, ipcq_strerror(status));
     else
         snprintf(c->error, sizeof c->error, "%s", ipcq_strerror(status));
@@ -129,6 +128,7 @@ connect_socket(ipcq_client *c)
         abandon_inherited(c);
     if (c->sock != NULL)
         return IPCQ_OK;
+    c->broker_max_item = 0;
     c->ctx = zmq_ctx_new();
     if (c->ctx == NULL)
         return client_fail(c, NULL, IPCQ_ESYSTEM, "cannot create a ZeroMQ context");
@@ -138,8 +138,7 @@ connect_socket(ipcq_client *c)
         zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_connect(c->sock, c->endpoint) != 0) {
         char detail[600];
-        snprintf(detail, sizeof detail, "%s: cannot connect: %s", c->endpoint,
-                 zmq_strerror(errno));
+        snprintf(detail, sizeof detail, "%s: cannot connect: %s", c->endpoint, zmq_strerror(errno));
         if (c->sock)
             zmq_close(c->sock);
         zmq_ctx_term(c->ctx);
@@ -152,6 +151,7 @@ connect_socket(ipcq_client *c)
 static int
 unavailable(ipcq_client *c, const char *why)
 {
+    c->broker_max_item = 0; /* the next broker may have another limit */
     char detail[600];
     snprintf(detail, sizeof detail, "%s: broker unavailable: %s", c->endpoint, why);
     return client_fail(c, NULL, IPCQ_EUNAVAILABLE, detail);
@@ -294,8 +294,8 @@ client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__R
             if (!send_request(c, &ping, now))
                 return unavailable(c, "connection lost");
         }
-        int64_t wake = ping_id ? ping_sent + PING_TIMEOUT_MS * 1000
-                               : last_heard + HEARTBEAT_MS * 1000;
+        int64_t wake =
+            ping_id ? ping_sent + PING_TIMEOUT_MS * 1000 : last_heard + HEARTBEAT_MS * 1000;
         if (deadline < wake)
             wake = deadline;
         zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};

@@ -13,6 +13,7 @@ struct ipcq_client {
     pid_t pid;        /* the process that owns ctx and sock */
     void *ctx, *sock; /* NULL until first use in this process */
     uint64_t next_id;
+    uint64_t broker_max_item; /* learned by ping; 0 until known on this connection */
     char error[512];
 };
 
@@ -22,8 +23,7 @@ struct ipcq_client {
  * and, while waiting, checks with heartbeats that the broker is alive and
  * still holds the request. On IPCQ_OK *reply holds the broker's answer,
  * whatever its status; free it with ipcqwire__reply__free_unpacked(). */
-int client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms,
-                Ipcqwire__Reply **reply);
+int client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply);
 
 /* Starts a request of type op on queue (NULL: none): checks the handle, the
  * name (Q1) and the timeout, and clears the handle's error text. */

@@ -10,7 +10,7 @@
 
 int
 client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char *queue,
-      int64_t timeout_ms)
+             int64_t timeout_ms)
 {
     if (c == NULL)
         return IPCQ_EINVAL;
@@ -40,7 +40,7 @@ client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char
 
 int
 client_finish(ipcq_client *c, Ipcqwire__Request *req, const char *queue, int64_t wait_ms,
-       Ipcqwire__Reply **out)
+              Ipcqwire__Reply **out)
 {
     Ipcqwire__Reply *r;
     int rc = client_call(c, req, wait_ms, &r);
@@ -65,6 +65,27 @@ simple(ipcq_client *c, Ipcqwire__Op op, const char *queue, int64_t timeout_ms)
     return rc != IPCQ_OK ? rc : client_finish(c, &req, queue, timeout_ms, NULL);
 }
 
+/* An item the broker's socket would drop unread (over its max item size by
+ * more than IPCQ_MESSAGE_OVERHEAD) is refused here, with the broker's limit,
+ * learned by one ping per connection. Smaller ones the broker judges. */
+static int
+check_item_size(ipcq_client *c, const char *queue, size_t len)
+{
+    if (len <= IPCQ_MESSAGE_OVERHEAD)
+        return IPCQ_OK;
+    if (c->broker_max_item == 0) {
+        int rc = ipcq_ping(c);
+        if (rc != IPCQ_OK)
+            return rc;
+    }
+    if (len <= c->broker_max_item)
+        return IPCQ_OK;
+    char detail[400];
+    snprintf(detail, sizeof detail, "%s: item of %zu bytes is over the max item size of %llu",
+             queue, len, (unsigned long long)c->broker_max_item);
+    return client_fail(c, NULL, IPCQ_ETOOBIG, detail);
+}
+
 int
 ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
 {
@@ -74,6 +95,8 @@ ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_
         return rc;
     if (data == NULL && len > 0)
         return client_fail(c, queue, IPCQ_EINVAL, NULL);
+    if ((rc = check_item_size(c, queue, len)) != IPCQ_OK)
+        return rc;
     ProtobufCBinaryData item = {len, (uint8_t *)(data ? data : "")};
     req.n_items = 1;
     req.items = &item;
@@ -186,5 +209,14 @@ ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
 int
 ipcq_ping(ipcq_client *c)
 {
-    return simple(c, IPCQWIRE__OP__OP_PING, NULL, IPCQ_NOWAIT);
+    Ipcqwire__Request req;
+    Ipcqwire__Reply *r = NULL;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_PING, NULL, IPCQ_NOWAIT);
+    if (rc == IPCQ_OK)
+        rc = client_finish(c, &req, NULL, IPCQ_NOWAIT, &r);
+    if (rc == IPCQ_OK) {
+        c->broker_max_item = r->has_max_item_size ? r->max_item_size : 0;
+        ipcqwire__reply__free_unpacked(r, NULL);
+    }
+    return rc;
 }

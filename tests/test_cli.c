@@ -644,7 +644,7 @@ stat_shows_the_broker_and_every_queue(void **state)
     RUN(&r, tb, "stat", "--json");
     expect_exit(&r, 0);
     char pid[64];
-    snprintf(pid, sizeof pid, "\"pid\":%d}", (int)tb->pid);
+    snprintf(pid, sizeof pid, "\"pid\":%d,", (int)tb->pid);
     static const char *const want[] = {
         "{\"broker\":{\"queues\":2,",
         "\"sessions\":",

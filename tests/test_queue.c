@@ -294,9 +294,11 @@ task_done_and_join(void **state)
     assert_true(now_ms() - t0 >= 100);
     child_args a = {*state, "tasks", NULL, IPCQ_FOREVER};
     pid_t joiner = fork_child(child_join, &a);
+    wait_queue_field(c, "tasks", IPCQ_QUEUE_JOINERS, 1, WAIT_MS);
     /* The joiner waits: one task done is not enough. */
     assert_ipcq_ok(c, ipcq_task_done(c, "tasks"));
     assert_int_equal(queue_field(c, "tasks", IPCQ_QUEUE_UNFINISHED), 1);
+    assert_int_equal(queue_field(c, "tasks", IPCQ_QUEUE_JOINERS), 1);
     assert_ipcq_ok(c, ipcq_task_done(c, "tasks"));
     assert_int_equal(reap_child(joiner, WAIT_MS), 0);
     assert_ipcq_ok(c, ipcq_join(c, "tasks", IPCQ_NOWAIT));
@@ -320,6 +322,7 @@ deleting_a_queue_wakes_its_waiters(void **state)
     child_args j = {*state, "doomed-full", NULL, IPCQ_FOREVER};
     pid_t joiner = fork_child(child_join, &j);
     wait_queue_field(c, "doomed-full", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+    wait_queue_field(c, "doomed-full", IPCQ_QUEUE_JOINERS, 1, WAIT_MS);
 
     assert_ipcq_ok(c, ipcq_delete(c, "doomed"));
     assert_ipcq_ok(c, ipcq_delete(c, "doomed-full"));
@@ -369,6 +372,7 @@ shutdown_immediate_drops_items_and_releases_join(void **state)
     put_str(c, "now", "3");
     child_args j = {*state, "now", NULL, IPCQ_FOREVER};
     pid_t joiner = fork_child(child_join, &j);
+    wait_queue_field(c, "now", IPCQ_QUEUE_JOINERS, 1, WAIT_MS);
     assert_ipcq_ok(c, ipcq_shutdown(c, "now", true));
     assert_int_equal(reap_child(joiner, WAIT_MS), 0);
     void *data;
@@ -422,14 +426,34 @@ items_are_binary_safe_from_empty_to_16mib(void **state)
 }
 
 static void
+an_item_over_a_small_broker_limit_is_too_big_not_unavailable(void **state)
+{
+    test_broker tb;
+    broker_start(&tb, "--max-item-size", "1024", NULL);
+    ipcq_client *c = client_on(&tb);
+    static char item[200 * 1024];
+    /* Over the limit but within the socket's: the broker answers. */
+    assert_ipcq_status(c, ipcq_put(c, "capped", item, 1025, IPCQ_NOWAIT), IPCQ_ETOOBIG);
+    /* Far over: the broker's socket would drop it unread, so the library
+     * refuses it first, naming the broker's limit. */
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_put(c, "capped", item, sizeof item, IPCQ_NOWAIT), IPCQ_ETOOBIG);
+    assert_true(now_ms() - t0 < 1000);
+    assert_string_equal(ipcq_client_error(c),
+                        "capped: item of 204800 bytes is over the max item size of 1024");
+    assert_ipcq_ok(c, ipcq_put(c, "capped", item, 1024, IPCQ_NOWAIT));
+    ipcq_client_close(&c);
+    broker_stop(&tb);
+}
+
+static void
 maxsize_conflict_names_both_values(void **state)
 {
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_create(c, "sized", 5));
     assert_ipcq_ok(c, ipcq_create(c, "sized", 5));
     assert_ipcq_status(c, ipcq_create(c, "sized", 10), IPCQ_ECONFLICT);
-    assert_string_equal(ipcq_client_error(c),
-                        "sized: queue exists with maxsize 5, asked for 10");
+    assert_string_equal(ipcq_client_error(c), "sized: queue exists with maxsize 5, asked for 10");
     assert_int_equal(queue_field(c, "sized", IPCQ_QUEUE_MAXSIZE), 5);
     /* maxsize <= 0 means unbounded. */
     assert_ipcq_ok(c, ipcq_create(c, "unb", -3));
@@ -504,6 +528,7 @@ main(void)
         T(shutdown_fails_puts_and_drains_gets),
         T(shutdown_immediate_drops_items_and_releases_join),
         T(items_are_binary_safe_from_empty_to_16mib),
+        cmocka_unit_test(an_item_over_a_small_broker_limit_is_too_big_not_unavailable),
         T(maxsize_conflict_names_both_values),
         T(missing_queue_and_bad_names_are_errors),
         T(stat_reports_every_queue_and_the_broker),

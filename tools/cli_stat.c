@@ -23,6 +23,7 @@ static const column columns[] = {
     {"BYTES", "bytes", IPCQ_QUEUE_BYTES},
     {"GETTERS", "getters", IPCQ_QUEUE_GETTERS},
     {"PUTTERS", "putters", IPCQ_QUEUE_PUTTERS},
+    {"JOINERS", "joiners", IPCQ_QUEUE_JOINERS},
     {"UNFINISHED", "unfinished", IPCQ_QUEUE_UNFINISHED},
     {"LEASED", "leased", IPCQ_QUEUE_LEASED},
     {"OLDEST_MS", "oldest_ms", IPCQ_QUEUE_OLDEST_MS},
@@ -48,6 +49,7 @@ static const broker_key broker_keys[] = {
     {"unroutable", IPCQ_BROKER_UNROUTABLE},
     {"max_item_size", IPCQ_BROKER_MAX_ITEM_SIZE},
     {"pid", IPCQ_BROKER_PID},
+    {"disconnects", IPCQ_BROKER_DISCONNECTS},
 };
 
 typedef struct row_ref {

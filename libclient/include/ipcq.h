@@ -152,6 +152,7 @@ typedef enum ipcq_queue_field {
     IPCQ_QUEUE_PUTS,       /* items accepted since creation */
     IPCQ_QUEUE_GETS,       /* items handed out since creation */
     IPCQ_QUEUE_SHUTDOWN,   /* 1 once shut down */
+    IPCQ_QUEUE_JOINERS,    /* blocked in join */
 } ipcq_queue_field;
 
 typedef enum ipcq_broker_field {
