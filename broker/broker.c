@@ -39,6 +39,7 @@ broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx)
     table_init(&b->queues);
     table_init(&b->sessions);
     deadline_heap_init(&b->deadlines);
+    deadline_heap_init(&b->leases);
     list_init(&b->dirty);
     b->instance = random_instance();
     b->started_us = b->now_us = ipcq_now_us();
@@ -72,6 +73,7 @@ broker_free(broker *b)
     table_free(&b->queues);
     table_free(&b->sessions); /* empty: a session lives only with state */
     deadline_heap_free(&b->deadlines);
+    deadline_heap_free(&b->leases);
     free(b->out);
     free(b);
 }
@@ -116,7 +118,10 @@ int64_t
 broker_next_wakeup_us(const broker *b)
 {
     const deadline_entry *e = deadline_peek(&b->deadlines);
+    const deadline_entry *lease = deadline_peek(&b->leases);
     int64_t at = e ? e->at_us : INT64_MAX;
+    if (lease && lease->at_us < at)
+        at = lease->at_us;
     if (b->sessions.count > 0 && b->next_probe_us < at)
         at = b->next_probe_us;
     return at;
@@ -145,6 +150,13 @@ broker_tick(broker *b, int64_t now_us)
     deadline_entry *e;
     while ((e = deadline_peek(&b->deadlines)) != NULL && e->at_us <= now_us)
         expire(b, LIST_ENTRY(e, waiter, deadline));
+    /* A lease ran out: the item goes back (D2), its session may be idle. */
+    while ((e = deadline_peek(&b->leases)) != NULL && e->at_us <= now_us) {
+        delivery *d = LIST_ENTRY(e, delivery, lease);
+        session *s = d->session;
+        delivery_return(b, d);
+        session_release_if_idle(b, s);
+    }
     if (now_us >= b->next_probe_us) {
         session_probe_all(b);
         b->next_probe_us = now_us + b->cfg.probe_interval_ms * 1000;

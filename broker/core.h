@@ -44,7 +44,9 @@ typedef struct item_fifo {
 typedef struct queue {
     char *name; /* NUL-terminated copy; name_len excludes the NUL */
     size_t name_len;
-    int64_t maxsize; /* 0: unbounded */
+    int64_t maxsize;         /* 0: unbounded */
+    uint32_t max_deliveries; /* past it, an item goes to NAME.dlq; 0: no limit */
+    uint64_t dead_lettered;
     item_fifo items;
     list_link getters, putters, joiners, deliveries;
     size_t ngetters, nputters, njoiners, nleased;
@@ -66,11 +68,13 @@ typedef struct waiter {
     list_link in_session;
     deadline_entry deadline;
     uint32_t max_items; /* get */
+    int64_t lease_ms;   /* get: > 0 takes the items on a lease */
     item_fifo items;    /* put: the items it waits to add */
 } waiter;
 
 typedef struct delivery {
     uint64_t tag;
+    deadline_entry lease; /* in broker->leases when the item is on a lease */
     item *item;
     queue *queue;
     session *session;
@@ -89,9 +93,10 @@ struct broker {
     broker_config cfg;
     broker_send_fn send;
     void *send_ctx;
-    table queues;   /* name -> queue */
-    table sessions; /* routing id -> session */
-    deadline_heap deadlines;
+    table queues;            /* name -> queue */
+    table sessions;          /* routing id -> session */
+    deadline_heap deadlines; /* waiters' timeouts */
+    deadline_heap leases;    /* leased deliveries' expiries */
     list_link dirty;
     uint64_t next_tag;
     uint64_t instance;
@@ -118,6 +123,8 @@ bool queue_has_room(const queue *q, size_t n);
 void queue_add_items(broker *b, queue *q, item_fifo *items); /* accepted puts */
 item *queue_take_head(broker *b, queue *q);
 void queue_return_head(broker *b, queue *q, item *it); /* back to the head */
+/* Back to the head, or past max-deliveries to NAME.dlq (D6). */
+void queue_redeliver(broker *b, queue *q, item *it);
 void queue_drop_items(broker *b, queue *q);
 queue *broker_find_queue(broker *b, const void *name, size_t len);
 queue *broker_create_queue(broker *b, const void *name, size_t len, int64_t maxsize);
@@ -139,9 +146,17 @@ void session_release_if_idle(broker *b, session *s);
 /* The client went away: its waiters end unanswered, its deliveries return to
  * the head of their queues. Frees the session. */
 void session_lost(broker *b, session *s);
-bool session_deliver(broker *b, session *s, queue *q, item *it, uint64_t *tag);
-void session_confirm(broker *b, session *s, uint64_t tag);
-void session_release(broker *b, session *s, uint64_t tag);
+/* Tracks it as handed to s; lease_ms > 0 puts it on a lease. */
+bool session_deliver(broker *b, session *s, queue *q, item *it, int64_t lease_ms, uint64_t *tag);
+/* The delivery of s with this tag, or NULL (gone back, acked, unknown). */
+delivery *session_find_delivery(session *s, uint64_t tag);
+/* The client is done with the item: it is gone for good. */
+void delivery_done(broker *b, delivery *d);
+/* The item goes back to the head of its queue, or, past the queue's
+ * max-deliveries, to its dead-letter queue (D6). */
+void delivery_return(broker *b, delivery *d);
+/* Renews a lease to end lease_ms from now; false if out of memory. */
+bool delivery_extend(broker *b, delivery *d, int64_t lease_ms);
 void delivery_drop_all(broker *b, queue *q); /* queue deleted: items gone */
 void session_probe_all(broker *b);
 

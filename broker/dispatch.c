@@ -138,9 +138,15 @@ handle_get(request *r)
         if (r->timeout_ms == 0)
             return fail(r, IPCQ_EMPTY, "queue is empty");
     }
+    int64_t lease_ms = r->msg->has_lease_ms ? r->msg->lease_ms : 0;
+    if (lease_ms < 0) {
+        r->b->bad_requests++;
+        return fail(r, IPCQ_EINVAL, "negative lease %lld ms", (long long)lease_ms);
+    }
     waiter *w = wait_here(r, WAIT_GET);
     if (w == NULL)
         return;
+    w->lease_ms = lease_ms;
     if (r->msg->has_max_items && r->msg->max_items > 1)
         w->max_items = r->msg->max_items;
     broker_mark_dirty(r->b, q);
@@ -217,6 +223,10 @@ fill_queue_stat(broker *b, const queue *q, Ipcqwire__QueueStat *st)
     st->shutdown = q->shutdown;
     st->has_joiners = 1;
     st->joiners = q->njoiners;
+    st->has_max_deliveries = 1;
+    st->max_deliveries = q->max_deliveries;
+    st->has_dead_lettered = 1;
+    st->dead_lettered = q->dead_lettered;
 }
 
 static void
@@ -263,26 +273,97 @@ handle_stat(request *r)
     free(stats), free(ptrs);
 }
 
+/* Applies done or return to each of the request's tags the session holds;
+ * unknown tags (already returned, or never handed out) are skipped. */
+static void
+for_each_tag(request *r, void (*apply)(broker *, delivery *), bool newest_first)
+{
+    session *s = session_get(r->b, r->peer, r->peer_len, false);
+    if (s == NULL)
+        return;
+    size_t n = r->msg->n_tags;
+    for (size_t k = 0; k < n; k++) {
+        delivery *d = session_find_delivery(s, r->msg->tags[newest_first ? n - 1 - k : k]);
+        if (d != NULL)
+            apply(r->b, d);
+    }
+    session_release_if_idle(r->b, s);
+}
+
 /* Confirm, release and cancel are one-way: no reply. */
 static void
 handle_confirm(request *r)
 {
-    session *s = session_get(r->b, r->peer, r->peer_len, false);
-    for (size_t i = 0; s && i < r->msg->n_tags; i++)
-        session_confirm(r->b, s, r->msg->tags[i]);
-    if (s)
-        session_release_if_idle(r->b, s);
+    for_each_tag(r, delivery_done, false);
 }
 
 static void
 handle_release(request *r)
 {
-    session *s = session_get(r->b, r->peer, r->peer_len, false);
     /* Newest first, so the items keep their order at the head. */
-    for (size_t i = r->msg->n_tags; s && i-- > 0;)
-        session_release(r->b, s, r->msg->tags[i]);
-    if (s)
-        session_release_if_idle(r->b, s);
+    for_each_tag(r, delivery_return, true);
+}
+
+/* The lease named by tags[0]: NULL after answering IPCQ_ELEASE. */
+static delivery *
+held_lease(request *r, session **s)
+{
+    *s = session_get(r->b, r->peer, r->peer_len, false);
+    delivery *d = *s && r->msg->n_tags == 1 ? session_find_delivery(*s, r->msg->tags[0]) : NULL;
+    if (d == NULL)
+        fail(r, IPCQ_ELEASE, "lease %llu is not held: it expired, or was acked or released",
+             r->msg->n_tags ? (unsigned long long)r->msg->tags[0] : 0ULL);
+    return d;
+}
+
+static void
+handle_ack(request *r)
+{
+    session *s;
+    delivery *d = held_lease(r, &s);
+    if (d == NULL)
+        return;
+    delivery_done(r->b, d);
+    session_release_if_idle(r->b, s);
+    answer(r, IPCQ_OK, NULL);
+}
+
+static void
+handle_return(request *r)
+{
+    session *s;
+    delivery *d = held_lease(r, &s);
+    if (d == NULL)
+        return;
+    delivery_return(r->b, d);
+    session_release_if_idle(r->b, s);
+    answer(r, IPCQ_OK, NULL);
+}
+
+static void
+handle_extend(request *r)
+{
+    int64_t lease_ms = r->msg->has_lease_ms ? r->msg->lease_ms : 0;
+    if (lease_ms <= 0) {
+        r->b->bad_requests++;
+        return fail(r, IPCQ_EINVAL, "a lease must be longer than 0 ms, not %lld",
+                    (long long)lease_ms);
+    }
+    session *s;
+    delivery *d = held_lease(r, &s);
+    if (d == NULL)
+        return;
+    if (!delivery_extend(r->b, d, lease_ms))
+        return fail(r, IPCQ_ENOMEM, "broker out of memory");
+    answer(r, IPCQ_OK, NULL);
+}
+
+static void
+handle_configure(request *r)
+{
+    if (r->msg->has_max_deliveries)
+        r->q->max_deliveries = r->msg->max_deliveries;
+    answer(r, IPCQ_OK, NULL);
 }
 
 static void
@@ -321,6 +402,10 @@ static const handler handlers[] = {
     [IPCQWIRE__OP__OP_TASK_DONE] = {handle_task_done, NEEDS_NAME | NEEDS_QUEUE, true},
     [IPCQWIRE__OP__OP_JOIN] = {handle_join, NEEDS_NAME | NEEDS_QUEUE | TAKES_TIMEOUT, true},
     [IPCQWIRE__OP__OP_SHUTDOWN] = {handle_shutdown, NEEDS_NAME | NEEDS_QUEUE, true},
+    [IPCQWIRE__OP__OP_ACK] = {handle_ack, 0, true},
+    [IPCQWIRE__OP__OP_EXTEND] = {handle_extend, 0, true},
+    [IPCQWIRE__OP__OP_RETURN] = {handle_return, 0, true},
+    [IPCQWIRE__OP__OP_CONFIGURE] = {handle_configure, NEEDS_NAME | NEEDS_QUEUE, true},
 };
 
 /* Checks a request's items before anything changes, so that a refused put

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "names.h"
 
 item *
 item_new(const void *data, size_t len, int64_t now_us)
@@ -98,6 +99,7 @@ queue_new(const void *name, size_t name_len, int64_t maxsize)
     q->name[name_len] = '\0';
     q->name_len = name_len;
     q->maxsize = maxsize > 0 ? maxsize : 0;
+    q->max_deliveries = IPCQ_DEFAULT_MAX_DELIVERIES;
     list_init(&q->getters);
     list_init(&q->putters);
     list_init(&q->joiners);
@@ -160,6 +162,46 @@ queue_return_head(broker *b, queue *q, item *it)
         b->total_bytes += it->len;
     }
     broker_mark_dirty(b, q);
+}
+
+/* Moves an item that was delivered too often to NAME.dlq, as a new task
+ * there; in its own queue it counts as done, so join does not wait on it.
+ * A name too long for a ".dlq" suffix, or no memory: the item is dropped,
+ * and still counted. */
+static void
+dead_letter(broker *b, queue *q, item *it)
+{
+    static const char suffix[] = ".dlq";
+    char name[IPCQ_NAME_MAX + 1];
+    q->dead_lettered++;
+    if (q->unfinished)
+        q->unfinished--;
+    broker_mark_dirty(b, q);
+    queue *dlq = NULL;
+    if (q->name_len + sizeof suffix - 1 <= IPCQ_NAME_MAX) {
+        memcpy(name, q->name, q->name_len);
+        memcpy(name + q->name_len, suffix, sizeof suffix);
+        size_t len = q->name_len + sizeof suffix - 1;
+        dlq = broker_find_queue(b, name, len);
+        if (dlq == NULL && (dlq = broker_create_queue(b, name, len, 0)) != NULL)
+            dlq->max_deliveries = 0;
+    }
+    if (dlq == NULL) {
+        free(it);
+        return;
+    }
+    item_fifo one = {0};
+    item_fifo_push_tail(&one, it);
+    queue_add_items(b, dlq, &one);
+}
+
+void
+queue_redeliver(broker *b, queue *q, item *it)
+{
+    if (q->max_deliveries > 0 && it->deliveries >= q->max_deliveries)
+        dead_letter(b, q, it);
+    else
+        queue_return_head(b, q, it);
 }
 
 void

@@ -19,49 +19,53 @@ broker_mark_dirty(broker *b, queue *q)
 }
 
 /* Hands up to max_items from the head of q to the getter w, each tracked as
- * an unconfirmed delivery before the reply leaves. If the reply cannot be
- * routed, session_lost() returns those deliveries to the head in order. */
+ * a delivery (on a lease if the getter asked) before the reply leaves. If
+ * the reply cannot be routed, session_lost() returns those deliveries to
+ * the head in order, their delivery counts unchanged. */
 static void
 hand_to_getter(broker *b, queue *q, waiter *w)
 {
     session *s = w->session;
     size_t n = q->items.count < w->max_items ? q->items.count : w->max_items;
-    Ipcqwire__Item *items = calloc(n, sizeof *items);
+    Ipcqwire__Item *wire = calloc(n, sizeof *wire);
     Ipcqwire__Item **ptrs = calloc(n, sizeof *ptrs);
-    if (items == NULL || ptrs == NULL) {
-        free(items), free(ptrs);
+    item **handed = calloc(n, sizeof *handed);
+    if (wire == NULL || ptrs == NULL || handed == NULL) {
+        free(wire), free(ptrs), free(handed);
         waiter_answer(b, w, IPCQ_ENOMEM, "broker out of memory");
         return;
     }
-    size_t handed = 0;
-    for (; handed < n; handed++) {
+    size_t count = 0;
+    for (; count < n; count++) {
         item *it = queue_take_head(b, q);
         uint64_t tag;
-        if (!session_deliver(b, s, q, it, &tag)) {
+        if (!session_deliver(b, s, q, it, w->lease_ms, &tag)) {
             queue_return_head(b, q, it);
             break;
         }
-        it->deliveries++;
-        ipcqwire__item__init(&items[handed]);
-        items[handed].data.data = it->data;
-        items[handed].data.len = it->len;
-        items[handed].tag = tag;
-        items[handed].has_deliveries = 1;
-        items[handed].deliveries = it->deliveries;
-        ptrs[handed] = &items[handed];
+        handed[count] = it;
+        ipcqwire__item__init(&wire[count]);
+        wire[count].data.data = it->data;
+        wire[count].data.len = it->len;
+        wire[count].tag = tag;
+        wire[count].has_deliveries = 1;
+        wire[count].deliveries = it->deliveries + 1;
+        ptrs[count] = &wire[count];
     }
     Ipcqwire__Reply r = IPCQWIRE__REPLY__INIT;
     r.id = w->req_id;
-    r.status = handed ? IPCQ_OK : IPCQ_ENOMEM;
-    r.n_items = handed;
+    r.status = count ? IPCQ_OK : IPCQ_ENOMEM;
+    r.n_items = count;
     r.items = ptrs;
     if (reply_send(b, s->id, s->id_len, &r)) {
-        q->gets += handed;
+        for (size_t i = 0; i < count; i++)
+            handed[i]->deliveries++;
+        q->gets += count;
         waiter_end(b, w);
     } else {
         session_lost(b, s);
     }
-    free(items), free(ptrs);
+    free(wire), free(ptrs), free(handed);
 }
 
 /* Admits the oldest putter: answer first, add only if the answer was routed. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "core.h"
 
 session *
@@ -42,20 +43,34 @@ session_release_if_idle(broker *b, session *s)
 static void
 delivery_free(broker *b, delivery *d)
 {
+    deadline_remove(&b->leases, &d->lease);
     list_remove(&d->in_session);
     list_remove(&d->in_queue);
     d->queue->nleased--;
     free(d);
 }
 
-/* The item goes back to the head of its queue, one delivery more. */
-static void
+void
 delivery_return(broker *b, delivery *d)
 {
     queue *q = d->queue;
     item *it = d->item;
     delivery_free(b, d);
-    queue_return_head(b, q, it);
+    queue_redeliver(b, q, it);
+}
+
+void
+delivery_done(broker *b, delivery *d)
+{
+    free(d->item);
+    delivery_free(b, d);
+}
+
+bool
+delivery_extend(broker *b, delivery *d, int64_t lease_ms)
+{
+    deadline_remove(&b->leases, &d->lease);
+    return deadline_add(&b->leases, &d->lease, ipcq_deadline_us(b->now_us, lease_ms));
 }
 
 void
@@ -78,11 +93,17 @@ session_lost(broker *b, session *s)
 }
 
 bool
-session_deliver(broker *b, session *s, queue *q, item *it, uint64_t *tag)
+session_deliver(broker *b, session *s, queue *q, item *it, int64_t lease_ms, uint64_t *tag)
 {
     delivery *d = malloc(sizeof *d);
     if (d == NULL)
         return false;
+    deadline_entry_init(&d->lease);
+    if (lease_ms > 0 &&
+        !deadline_add(&b->leases, &d->lease, ipcq_deadline_us(b->now_us, lease_ms))) {
+        free(d);
+        return false;
+    }
     d->tag = ++b->next_tag;
     d->item = it;
     d->queue = q;
@@ -94,8 +115,8 @@ session_deliver(broker *b, session *s, queue *q, item *it, uint64_t *tag)
     return true;
 }
 
-static delivery *
-find_delivery(session *s, uint64_t tag)
+delivery *
+session_find_delivery(session *s, uint64_t tag)
 {
     for (list_link *l = s->deliveries.next; l != &s->deliveries; l = l->next) {
         delivery *d = LIST_ENTRY(l, delivery, in_session);
@@ -106,32 +127,13 @@ find_delivery(session *s, uint64_t tag)
 }
 
 void
-session_confirm(broker *b, session *s, uint64_t tag)
-{
-    delivery *d = find_delivery(s, tag);
-    if (d == NULL)
-        return; /* already returned (the session was thought lost) or unknown */
-    free(d->item);
-    delivery_free(b, d);
-}
-
-void
-session_release(broker *b, session *s, uint64_t tag)
-{
-    delivery *d = find_delivery(s, tag);
-    if (d != NULL)
-        delivery_return(b, d);
-}
-
-void
 delivery_drop_all(broker *b, queue *q)
 {
     list_link *l;
     while ((l = list_first(&q->deliveries)) != NULL) {
         delivery *d = LIST_ENTRY(l, delivery, in_queue);
         session *s = d->session;
-        free(d->item);
-        delivery_free(b, d);
+        delivery_done(b, d);
         session_release_if_idle(b, s);
     }
 }

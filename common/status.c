@@ -8,23 +8,44 @@ const char *
 ipcq_strerror(int status)
 {
     switch ((ipcq_status)status) {
-    case IPCQ_OK: return "success";
-    case IPCQ_EMPTY: return "queue is empty";
-    case IPCQ_FULL: return "queue is full";
-    case IPCQ_ETIMEDOUT: return "timed out with tasks unfinished";
-    case IPCQ_EINVAL: return "invalid argument";
-    case IPCQ_ENOQUEUE: return "no such queue";
-    case IPCQ_ECONFLICT: return "queue exists with a different maxsize";
-    case IPCQ_EDELETED: return "queue deleted";
-    case IPCQ_ESHUTDOWN: return "queue is shut down";
-    case IPCQ_ETASKDONE: return "task_done() called too many times";
-    case IPCQ_ETOOBIG: return "item too large";
-    case IPCQ_EUNAVAILABLE: return "broker unavailable";
-    case IPCQ_ESTOPPING: return "broker shutting down";
-    case IPCQ_EPROTO: return "protocol error";
-    case IPCQ_EVERSION: return "protocol version not supported";
-    case IPCQ_ENOMEM: return "out of memory";
-    case IPCQ_ESYSTEM: return "system error";
+    case IPCQ_OK:
+        return "success";
+    case IPCQ_EMPTY:
+        return "queue is empty";
+    case IPCQ_FULL:
+        return "queue is full";
+    case IPCQ_ETIMEDOUT:
+        return "timed out with tasks unfinished";
+    case IPCQ_EINVAL:
+        return "invalid argument";
+    case IPCQ_ENOQUEUE:
+        return "no such queue";
+    case IPCQ_ECONFLICT:
+        return "queue exists with a different maxsize";
+    case IPCQ_EDELETED:
+        return "queue deleted";
+    case IPCQ_ESHUTDOWN:
+        return "queue is shut down";
+    case IPCQ_ETASKDONE:
+        return "task_done() called too many times";
+    case IPCQ_ETOOBIG:
+        return "item too large";
+    case IPCQ_EUNAVAILABLE:
+        return "broker unavailable";
+    case IPCQ_ESTOPPING:
+        return "broker shutting down";
+    case IPCQ_EPROTO:
+        return "protocol error";
+    case IPCQ_EVERSION:
+        return "protocol version not supported";
+    case IPCQ_ENOMEM:
+        return "out of memory";
+    case IPCQ_ESYSTEM:
+        return "system error";
+    case IPCQ_ELEASE:
+        return "lease not held: it expired, or was acked or released";
+    case IPCQ_ETASK:
+        return "task failed";
     }
     return "unknown status";
 }

@@ -36,6 +36,11 @@ int client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const 
 int client_finish(ipcq_client *c, Ipcqwire__Request *req, const char *queue, int64_t wait_ms,
                   Ipcqwire__Reply **out);
 
+/* Gets one item (lease_ms > 0: on a lease, else confirmed at once, D1) into
+ * a buffer the caller frees with ipcq_free(); tag and deliveries may be NULL. */
+int client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t timeout_ms,
+                   void **data, size_t *len, uint64_t *tag, uint32_t *deliveries);
+
 /* Sends a one-way request (confirm, release, cancel); best effort. */
 void client_send_oneway(ipcq_client *c, Ipcqwire__Request *req);
 

@@ -123,7 +123,8 @@ confirm_items(ipcq_client *c, const Ipcqwire__Reply *r)
 }
 
 int
-ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
+client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t timeout_ms, void **data,
+               size_t *len, uint64_t *tag, uint32_t *deliveries)
 {
     if (data == NULL || len == NULL)
         return IPCQ_EINVAL;
@@ -133,29 +134,44 @@ ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t ti
     int rc = client_begin(c, &req, IPCQWIRE__OP__OP_GET, queue, timeout_ms);
     if (rc != IPCQ_OK)
         return rc;
+    if (lease_ms > 0) {
+        req.has_lease_ms = 1;
+        req.lease_ms = lease_ms;
+    }
     Ipcqwire__Reply *r = NULL;
     rc = client_finish(c, &req, queue, timeout_ms, &r);
     if (rc != IPCQ_OK)
         return rc;
+    void *copy = NULL;
     if (r->n_items != 1) {
-        /* Hand back whatever came, so nothing is lost. */
-        client_release_items(c, r);
-        ipcqwire__reply__free_unpacked(r, NULL);
-        return client_fail(c, queue, IPCQ_EPROTO, NULL);
+        rc = client_fail(c, queue, IPCQ_EPROTO, NULL);
+    } else if ((copy = malloc(r->items[0]->data.len ? r->items[0]->data.len : 1)) == NULL) {
+        rc = client_fail(c, queue, IPCQ_ENOMEM, NULL);
     }
-    const ProtobufCBinaryData *d = &r->items[0]->data;
-    void *copy = malloc(d->len ? d->len : 1);
-    if (copy == NULL) {
+    if (rc != IPCQ_OK) {
+        client_release_items(c, r); /* hand back whatever came: nothing is lost */
         ipcqwire__reply__free_unpacked(r, NULL);
-        return client_fail(c, queue, IPCQ_ENOMEM, NULL);
+        return rc;
     }
-    if (d->len)
-        memcpy(copy, d->data, d->len);
-    confirm_items(c, r);
+    const Ipcqwire__Item *it = r->items[0];
+    if (it->data.len)
+        memcpy(copy, it->data.data, it->data.len);
     *data = copy;
-    *len = d->len;
+    *len = it->data.len;
+    if (tag)
+        *tag = it->tag;
+    if (deliveries)
+        *deliveries = it->has_deliveries ? it->deliveries : 1;
+    if (lease_ms <= 0)
+        confirm_items(c, r);
     ipcqwire__reply__free_unpacked(r, NULL);
     return IPCQ_OK;
+}
+
+int
+ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
+{
+    return client_get_one(c, queue, 0, timeout_ms, data, len, NULL, NULL);
 }
 
 void

@@ -6,7 +6,7 @@
 #include "client.h"
 #include "names.h"
 
-#define QUEUE_FIELDS (IPCQ_QUEUE_JOINERS + 1)
+#define QUEUE_FIELDS (IPCQ_QUEUE_DEAD_LETTERED + 1)
 #define BROKER_FIELDS (IPCQ_BROKER_DISCONNECTS + 1)
 
 typedef struct queue_row {
@@ -38,6 +38,8 @@ fill_row(queue_row *row, const Ipcqwire__QueueStat *q)
     row->f[IPCQ_QUEUE_GETS] = (int64_t)q->gets;
     row->f[IPCQ_QUEUE_SHUTDOWN] = q->has_shutdown && q->shutdown;
     row->f[IPCQ_QUEUE_JOINERS] = (int64_t)q->joiners;
+    row->f[IPCQ_QUEUE_MAX_DELIVERIES] = q->max_deliveries;
+    row->f[IPCQ_QUEUE_DEAD_LETTERED] = (int64_t)q->dead_lettered;
 }
 
 static void

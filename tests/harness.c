@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,9 +35,14 @@ spawn(test_broker *tb)
     for (int i = 0; i < tb->nextra; i++)
         argv[n++] = tb->extra[i];
     argv[n] = NULL;
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* Dies with the test process, even one killed by a failed check:
+         * an orphaned broker would hold ctest's output pipe open. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(127);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -57,7 +63,7 @@ spawn(test_broker *tb)
 }
 
 void
-broker_start(test_broker *tb, ...)
+test_broker_start(test_broker *tb, ...)
 {
     memset(tb, 0, sizeof *tb);
     snprintf(tb->dir, sizeof tb->dir, "/tmp/ipcq-test-XXXXXX");
@@ -73,7 +79,7 @@ broker_start(test_broker *tb, ...)
 }
 
 void
-broker_restart(test_broker *tb)
+test_broker_restart(test_broker *tb)
 {
     assert_int_equal(tb->pid, 0);
     spawn(tb);
@@ -91,7 +97,7 @@ remove_dir(test_broker *tb)
 }
 
 int
-broker_stop_status(test_broker *tb)
+test_broker_stop_status(test_broker *tb)
 {
     int status = 0;
     if (tb->pid > 0) {
@@ -104,13 +110,13 @@ broker_stop_status(test_broker *tb)
 }
 
 void
-broker_stop(test_broker *tb)
+test_broker_stop(test_broker *tb)
 {
-    assert_int_equal(broker_stop_status(tb), 0);
+    assert_int_equal(test_broker_stop_status(tb), 0);
 }
 
 void
-broker_kill(test_broker *tb)
+test_broker_kill(test_broker *tb)
 {
     if (tb->pid > 0)
         kill_child(tb->pid);
@@ -247,7 +253,7 @@ fixture_broker_up(void **state)
     test_broker *tb = calloc(1, sizeof *tb);
     assert_non_null(tb);
     *state = tb;
-    broker_start(tb, NULL);
+    test_broker_start(tb, NULL);
     return 0;
 }
 
@@ -256,7 +262,7 @@ fixture_broker_down(void **state)
 {
     test_broker *tb = *state;
     kill_all_children();
-    int status = broker_stop_status(tb);
+    int status = test_broker_stop_status(tb);
     free(tb);
     assert_int_equal(status, 0);
     return 0;

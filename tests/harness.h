@@ -19,12 +19,12 @@
 #include "ipcq.h"
 
 /* Fails the test with the status text and the handle's error line. */
-#define assert_ipcq_status(c, expr, want)                                                         \
-    do {                                                                                       \
-        int rc_ = (expr);                                                                      \
-        if (rc_ != (want))                                                                     \
-            fail_msg("%s: got %d (%s) '%s', want %d (%s)", #expr, rc_, ipcq_strerror(rc_),     \
-                     ipcq_client_error(c), (int)(want), ipcq_strerror(want));                  \
+#define assert_ipcq_status(c, expr, want)                                                          \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != (want))                                                                         \
+            fail_msg("%s: got %d (%s) '%s', want %d (%s)", #expr, rc_, ipcq_strerror(rc_),         \
+                     ipcq_client_error(c), (int)(want), ipcq_strerror(want));                      \
     } while (0)
 #define assert_ipcq_ok(c, expr) assert_ipcq_status(c, expr, IPCQ_OK)
 
@@ -38,16 +38,16 @@ typedef struct test_broker {
 
 /* Starts ipcqd on a fresh endpoint with optional extra arguments (NULL
  * ended) and waits until it answers a ping. */
-void broker_start(test_broker *tb, ...);
-/* Starts it again on the same endpoint (after broker_kill). */
-void broker_restart(test_broker *tb);
+void test_broker_start(test_broker *tb, ...);
+/* Starts it again on the same endpoint (after test_broker_kill). */
+void test_broker_restart(test_broker *tb);
 /* SIGTERM, reap, and assert that it exited 0 (so a leak under the
  * sanitizers fails the test); removes the directory. */
-void broker_stop(test_broker *tb);
+void test_broker_stop(test_broker *tb);
 /* The same, returning ipcqd's exit status instead of asserting it. */
-int broker_stop_status(test_broker *tb);
+int test_broker_stop_status(test_broker *tb);
 /* SIGKILL and reap, keeping the directory for a restart. */
-void broker_kill(test_broker *tb);
+void test_broker_kill(test_broker *tb);
 
 /* A handle on the test broker. */
 ipcq_client *client_on(const test_broker *tb);

@@ -67,7 +67,7 @@ blocked_forever_call_learns_that_its_broker_died(void **state)
     child_args a = {tb, "orphan", IPCQ_FOREVER};
     pid_t getter = fork_child(child_get, &a);
     wait_queue_field(c, "orphan", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
-    broker_kill(tb);
+    test_broker_kill(tb);
     int64_t t0 = now_ms();
     assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_EUNAVAILABLE);
     print_message("blocked getter told after %lld ms\n", (long long)(now_ms() - t0));
@@ -80,13 +80,13 @@ the_same_handle_works_again_after_a_restart(void **state)
     test_broker *tb = *state;
     ipcq_client *c = client_on(tb);
     assert_ipcq_ok(c, ipcq_put(c, "phoenix", "a", 1, IPCQ_NOWAIT));
-    broker_kill(tb);
+    test_broker_kill(tb);
     assert_ipcq_status(c, ipcq_put(c, "phoenix", "b", 1, IPCQ_NOWAIT), IPCQ_EUNAVAILABLE);
     /* The dead broker's socket file is still there: stale, taken over (B5). */
     char path[300];
     snprintf(path, sizeof path, "%s/broker.sock", tb->dir);
     assert_int_equal(access(path, F_OK), 0);
-    broker_restart(tb);
+    test_broker_restart(tb);
     assert_ipcq_ok(c, ipcq_put(c, "phoenix", "c", 1, IPCQ_NOWAIT));
     void *data;
     size_t len;
@@ -105,8 +105,8 @@ a_restart_while_blocked_is_noticed(void **state)
     child_args a = {tb, "amnesia", 60000};
     pid_t getter = fork_child(child_get, &a);
     wait_queue_field(c, "amnesia", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
-    broker_kill(tb);
-    broker_restart(tb);
+    test_broker_kill(tb);
+    test_broker_restart(tb);
     /* The new broker never heard of the request: the getter is told, long
      * before its own 60 s timeout. */
     int64_t t0 = now_ms();
@@ -124,7 +124,7 @@ sigterm_answers_blocked_clients_and_exits_zero(void **state)
     pid_t getter = fork_child(child_get, &a);
     wait_queue_field(c, "closing", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     ipcq_client_close(&c);
-    assert_int_equal(broker_stop_status(tb), 0);
+    assert_int_equal(test_broker_stop_status(tb), 0);
     assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_ESTOPPING);
 }
 
@@ -204,7 +204,7 @@ one_broker_serves_ipc_and_tcp_at_once(void **state)
     char tcp[64];
     snprintf(tcp, sizeof tcp, "tcp://127.0.0.1:%d", free_tcp_port());
     test_broker tb;
-    broker_start(&tb, "--bind", tcp, NULL);
+    test_broker_start(&tb, "--bind", tcp, NULL);
     ipcq_client *over_ipc = client_on(&tb), *over_tcp;
     assert_int_equal(ipcq_client_open(&over_tcp, tcp), IPCQ_OK);
     assert_ipcq_ok(over_ipc, ipcq_put(over_ipc, "both", "via-ipc", 7, IPCQ_NOWAIT));
@@ -216,7 +216,7 @@ one_broker_serves_ipc_and_tcp_at_once(void **state)
     ipcq_free(data);
     ipcq_client_close(&over_tcp);
     ipcq_client_close(&over_ipc);
-    broker_stop(&tb);
+    test_broker_stop(&tb);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)

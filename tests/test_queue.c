@@ -429,7 +429,7 @@ static void
 an_item_over_a_small_broker_limit_is_too_big_not_unavailable(void **state)
 {
     test_broker tb;
-    broker_start(&tb, "--max-item-size", "1024", NULL);
+    test_broker_start(&tb, "--max-item-size", "1024", NULL);
     ipcq_client *c = client_on(&tb);
     static char item[200 * 1024];
     /* Over the limit but within the socket's: the broker answers. */
@@ -443,7 +443,7 @@ an_item_over_a_small_broker_limit_is_too_big_not_unavailable(void **state)
                         "capped: item of 204800 bytes is over the max item size of 1024");
     assert_ipcq_ok(c, ipcq_put(c, "capped", item, 1024, IPCQ_NOWAIT));
     ipcq_client_close(&c);
-    broker_stop(&tb);
+    test_broker_stop(&tb);
 }
 
 static void

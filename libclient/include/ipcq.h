@@ -67,6 +67,8 @@ typedef enum ipcq_status {
     IPCQ_EVERSION = 14,     /* wire protocol version not supported */
     IPCQ_ENOMEM = 15,       /* out of memory */
     IPCQ_ESYSTEM = 16,      /* an operating-system call failed */
+    IPCQ_ELEASE = 17,       /* the lease is not held: it expired, or was acked or released */
+    IPCQ_ETASK = 18,        /* a pool task failed: its function said so, or it killed its workers */
 } ipcq_status;
 
 /* A string literal naming the status ("queue is empty", ...); never NULL. */
@@ -137,22 +139,164 @@ IPCQ_API int ipcq_full(ipcq_client *c, const char *queue, bool *full);
 /* A round trip to the broker: IPCQ_OK when it answers. */
 IPCQ_API int ipcq_ping(ipcq_client *c);
 
+/*
+ * Leases (explicit acknowledgement) for work that must survive a worker's
+ * death. An item taken on a lease stays out of the queue while the lease
+ * runs; ipcq_ack() removes it for good, ipcq_release() puts it back at the
+ * head, ipcq_extend() renews the lease. If the lease runs out, or the
+ * client dies, the item returns to the head of its queue with its delivery
+ * count raised; an item delivered more than the queue's max-deliveries
+ * times goes to the dead-letter queue "QUEUE.dlq" instead.
+ */
+
+/* The default limit of deliveries of an item before it is dead-lettered. */
+#define IPCQ_DEFAULT_MAX_DELIVERIES 10
+
+/* Gets one item on a lease of lease_ms (> 0). On IPCQ_OK, *data and *len as for
+ * ipcq_get(), *lease identifies the lease (for ack, release, extend) and
+ * *deliveries (may be NULL) is how many times the item was handed out,
+ * this time included. On error the outputs are NULL/0. */
+IPCQ_API int ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data,
+                             size_t *len, uint64_t *lease, uint32_t *deliveries,
+                             int64_t timeout_ms);
+
+/* The work is done: the item is gone for good. IPCQ_ELEASE if the lease is
+ * no longer held (it ran out and the item went back): nothing is counted
+ * twice. Leases belong to the connection that took them: a forked child
+ * cannot ack its parent's. */
+IPCQ_API int ipcq_ack(ipcq_client *c, uint64_t lease);
+
+/* Hands the item back to the head of its queue now. */
+IPCQ_API int ipcq_release(ipcq_client *c, uint64_t lease);
+
+/* Renews the lease: it now runs out lease_ms (> 0) from now. */
+IPCQ_API int ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms);
+
+/* Sets how many deliveries an item of queue may have before it goes to the
+ * dead-letter queue; 0 means no limit. */
+IPCQ_API int ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries);
+
+/*
+ * A private broker, as Python's Manager() starts a server process: a broker
+ * process of the caller's own on a fresh ipc endpoint in a private
+ * temporary directory, stopped by ipcq_broker_stop() — or by the death of
+ * the process that started it.
+ */
+typedef struct ipcq_broker ipcq_broker;
+
+/* Starts the broker and waits until it answers. On error *out is NULL. */
+IPCQ_API int ipcq_broker_start(ipcq_broker **out);
+
+/* The endpoint to give ipcq_client_open(). */
+IPCQ_API const char *ipcq_broker_endpoint(const ipcq_broker *b);
+
+/* The broker's process id. */
+IPCQ_API int ipcq_broker_pid(const ipcq_broker *b);
+
+/* Stops the broker (SIGTERM; SIGKILL if it does not exit in time), reaps it,
+ * removes its directory, frees *b and sets it to NULL. IPCQ_OK if it exited
+ * cleanly. NULL or *b == NULL is a no-op. Call it from the process that
+ * started the broker. */
+IPCQ_API int ipcq_broker_stop(ipcq_broker **b);
+
+/*
+ * A process pool, as Python's multiprocessing.Pool: N forked workers run a
+ * C function from task bytes to result bytes. Tasks and results travel
+ * through broker queues; a worker takes each task on a lease and acks it
+ * after putting the result, so a worker that dies (kill -9) is reaped and
+ * replaced and its task is done again. A task that kills every worker that
+ * takes it ends with IPCQ_ETASK instead of looping for ever.
+ *
+ * Completion callbacks run in the parent, in the thread that calls into the
+ * pool (ipcq_pool_apply, _map, _wait, _poll, _join): there is no hidden
+ * thread. A pool serves one thread at a time.
+ */
+typedef struct ipcq_pool ipcq_pool;
+typedef struct ipcq_async ipcq_async;
+
+/* The work, run in a worker: reads task[0..task_len), and on success stores
+ * a malloc()ed result (or NULL with *result_len 0) and returns 0; any other
+ * return value fails the task with IPCQ_ETASK. */
+typedef int (*ipcq_task_fn)(const void *task, size_t task_len, void **result, size_t *result_len,
+                            void *arg);
+
+/* Called once per apply_async task, in the parent: status IPCQ_OK with the
+ * result (borrowed for the call), or the error. */
+typedef void (*ipcq_callback)(int status, const void *result, size_t result_len, void *arg);
+
+/* Starts workers (>= 1) forked processes running fn(task, ..., arg). With
+ * endpoint NULL the pool starts a private broker of its own (see
+ * ipcq_broker_start) and stops it when freed. On error *out is NULL. */
+IPCQ_API int ipcq_pool_start(ipcq_pool **out, const char *endpoint, int workers, ipcq_task_fn fn,
+                             void *arg);
+
+/* Runs one task and waits for its result (ipcq_free() it). IPCQ_ETIMEDOUT if
+ * it did not finish within timeout_ms (the task still runs). */
+IPCQ_API int ipcq_pool_apply(ipcq_pool *p, const void *task, size_t task_len, void **result,
+                             size_t *result_len, int64_t timeout_ms);
+
+/* Submits one task; callback (may be NULL) runs when it completes. With
+ * handle != NULL, *handle can be waited on and must be freed with
+ * ipcq_async_free(). Borrows task for the call only. */
+IPCQ_API int ipcq_pool_apply_async(ipcq_pool *p, const void *task, size_t task_len,
+                                   ipcq_callback callback, void *callback_arg, ipcq_async **handle);
+
+/* Waits until the task completed: returns the task's status (IPCQ_OK, or
+ * IPCQ_ETASK...) or IPCQ_ETIMEDOUT if it has not completed in time. */
+IPCQ_API int ipcq_async_wait(ipcq_async *h, int64_t timeout_ms);
+
+/* The result of a completed task, borrowed until ipcq_async_free(). */
+IPCQ_API int ipcq_async_result(const ipcq_async *h, const void **result, size_t *result_len);
+
+IPCQ_API void ipcq_async_free(ipcq_async **h);
+
+/* Runs n tasks and fills results[i]/result_lens[i] in task order (each
+ * freed with ipcq_free(); NULL/0 for a task that failed). Returns IPCQ_OK
+ * if every task succeeded, else the first failure's status. */
+IPCQ_API int ipcq_pool_map(ipcq_pool *p, size_t n, const void *const *tasks,
+                           const size_t *task_lens, void **results, size_t *result_lens,
+                           int64_t timeout_ms);
+
+/* Runs completions that arrived (callbacks, dead-worker replacement) and
+ * waits at most timeout_ms for one. */
+IPCQ_API int ipcq_pool_poll(ipcq_pool *p, int64_t timeout_ms);
+
+/* No more tasks: workers finish what was submitted, then exit. */
+IPCQ_API int ipcq_pool_close(ipcq_pool *p);
+
+/* After close: waits until every task completed and every worker exited and
+ * was reaped. IPCQ_ETIMEDOUT if that took longer than timeout_ms. */
+IPCQ_API int ipcq_pool_join(ipcq_pool *p, int64_t timeout_ms);
+
+/* Stops every worker now (SIGTERM, then SIGKILL) and reaps it; tasks not
+ * completed end with IPCQ_ESHUTDOWN. */
+IPCQ_API int ipcq_pool_terminate(ipcq_pool *p);
+
+/* Writes up to cap worker pids into pids; returns the number of workers. */
+IPCQ_API size_t ipcq_pool_workers(const ipcq_pool *p, int *pids, size_t cap);
+
+/* Terminates the pool if needed, stops its private broker, frees *p and sets
+ * it to NULL. */
+IPCQ_API void ipcq_pool_free(ipcq_pool **p);
+
 /* Statistics: one snapshot of a queue (or of every queue) and the broker. */
 typedef struct ipcq_stats ipcq_stats;
 
 typedef enum ipcq_queue_field {
-    IPCQ_QUEUE_SIZE,       /* items in the queue */
-    IPCQ_QUEUE_MAXSIZE,    /* the bound; 0 = unbounded */
-    IPCQ_QUEUE_BYTES,      /* bytes of the items in the queue */
-    IPCQ_QUEUE_GETTERS,    /* blocked getters */
-    IPCQ_QUEUE_PUTTERS,    /* blocked putters */
-    IPCQ_QUEUE_UNFINISHED, /* tasks not yet marked done */
-    IPCQ_QUEUE_LEASED,     /* items handed out, receipt not yet confirmed */
-    IPCQ_QUEUE_OLDEST_MS,  /* age of the oldest item; 0 when empty */
-    IPCQ_QUEUE_PUTS,       /* items accepted since creation */
-    IPCQ_QUEUE_GETS,       /* items handed out since creation */
-    IPCQ_QUEUE_SHUTDOWN,   /* 1 once shut down */
-    IPCQ_QUEUE_JOINERS,    /* blocked in join */
+    IPCQ_QUEUE_SIZE,           /* items in the queue */
+    IPCQ_QUEUE_MAXSIZE,        /* the bound; 0 = unbounded */
+    IPCQ_QUEUE_BYTES,          /* bytes of the items in the queue */
+    IPCQ_QUEUE_GETTERS,        /* blocked getters */
+    IPCQ_QUEUE_PUTTERS,        /* blocked putters */
+    IPCQ_QUEUE_UNFINISHED,     /* tasks not yet marked done */
+    IPCQ_QUEUE_LEASED,         /* items handed out, receipt not yet confirmed */
+    IPCQ_QUEUE_OLDEST_MS,      /* age of the oldest item; 0 when empty */
+    IPCQ_QUEUE_PUTS,           /* items accepted since creation */
+    IPCQ_QUEUE_GETS,           /* items handed out since creation */
+    IPCQ_QUEUE_SHUTDOWN,       /* 1 once shut down */
+    IPCQ_QUEUE_JOINERS,        /* blocked in join */
+    IPCQ_QUEUE_MAX_DELIVERIES, /* deliveries before NAME.dlq; 0 = no limit */
+    IPCQ_QUEUE_DEAD_LETTERED,  /* items moved to NAME.dlq */
 } ipcq_queue_field;
 
 typedef enum ipcq_broker_field {

@@ -1,0 +1,75 @@
+/* Leases (D2): take an item, then ack, release or extend it; and the
+ * dead-letter limit (D6). Each is one request through client_call(). */
+#include <stdio.h>
+
+#include "client.h"
+
+int
+ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data, size_t *len,
+                uint64_t *lease, uint32_t *deliveries, int64_t timeout_ms)
+{
+    if (lease != NULL)
+        *lease = 0;
+    if (deliveries != NULL)
+        *deliveries = 0;
+    if (c == NULL || lease == NULL || data == NULL || len == NULL)
+        return IPCQ_EINVAL;
+    if (lease_ms <= 0) {
+        *data = NULL;
+        *len = 0;
+        char detail[320];
+        snprintf(detail, sizeof detail, "%s: a lease must be longer than 0 ms, not %lld",
+                 queue ? queue : "", (long long)lease_ms);
+        return client_fail(c, NULL, IPCQ_EINVAL, detail);
+    }
+    return client_get_one(c, queue, lease_ms, timeout_ms, data, len, lease, deliveries);
+}
+
+/* One request about one lease. */
+static int
+lease_request(ipcq_client *c, Ipcqwire__Op op, uint64_t lease, int64_t lease_ms)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, op, NULL, IPCQ_NOWAIT);
+    if (rc != IPCQ_OK)
+        return rc;
+    req.n_tags = 1;
+    req.tags = &lease;
+    if (lease_ms > 0) {
+        req.has_lease_ms = 1;
+        req.lease_ms = lease_ms;
+    }
+    return client_finish(c, &req, NULL, IPCQ_NOWAIT, NULL);
+}
+
+int
+ipcq_ack(ipcq_client *c, uint64_t lease)
+{
+    return lease_request(c, IPCQWIRE__OP__OP_ACK, lease, 0);
+}
+
+int
+ipcq_release(ipcq_client *c, uint64_t lease)
+{
+    return lease_request(c, IPCQWIRE__OP__OP_RETURN, lease, 0);
+}
+
+int
+ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms)
+{
+    if (c != NULL && lease_ms <= 0)
+        return client_fail(c, NULL, IPCQ_EINVAL, "a lease must be longer than 0 ms");
+    return lease_request(c, IPCQWIRE__OP__OP_EXTEND, lease, lease_ms);
+}
+
+int
+ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_CONFIGURE, queue, IPCQ_NOWAIT);
+    if (rc != IPCQ_OK)
+        return rc;
+    req.has_max_deliveries = 1;
+    req.max_deliveries = max_deliveries;
+    return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
+}
