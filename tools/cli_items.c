@@ -135,6 +135,13 @@ write_item(const void *data, size_t len)
     return cli_flush_stdout();
 }
 
+/* How long an item may take to reach stdout before the broker takes it
+ * back: a reader that stalls longer than this sees it again elsewhere. */
+#define WRITE_LEASE_MS 60000
+
+/* Each item is taken on a lease and acked only once it was written, so an
+ * item whose write failed (a closed pipe, a full disk) goes back to the
+ * head of its queue instead of being lost. */
 int
 cmd_get(ipcq_client *c, const cli_opts *o)
 {
@@ -142,13 +149,19 @@ cmd_get(ipcq_client *c, const cli_opts *o)
     for (int64_t i = 0; i < o->count; i++) {
         void *data;
         size_t len;
-        int rc = ipcq_get(c, queue, &data, &len, o->timeout_ms);
+        uint64_t lease;
+        int rc =
+            ipcq_get_leased(c, queue, WRITE_LEASE_MS, &data, &len, &lease, NULL, o->timeout_ms);
         if (rc != IPCQ_OK)
             return cli_fail(c, queue, rc);
-        rc = write_item(data, len);
+        int written = write_item(data, len);
         ipcq_free(data);
-        if (rc != CLI_OK)
-            return rc;
+        if (written != CLI_OK) {
+            ipcq_release(c, lease);
+            return written;
+        }
+        if ((rc = ipcq_ack(c, lease)) != IPCQ_OK)
+            return cli_fail(c, queue, rc);
     }
     return CLI_OK;
 }
