@@ -35,9 +35,14 @@ hand_to_getter(broker *b, queue *q, waiter *w)
         waiter_answer(b, w, IPCQ_ENOMEM, "broker out of memory");
         return;
     }
-    size_t count = 0;
+    size_t count = 0, bytes = 0;
     for (; count < n; count++) {
+        /* A batch stops before it would outgrow one item's worth of bytes
+         * (it always carries at least one item). */
+        if (count > 0 && bytes + q->items.head->len > b->cfg.max_item_size)
+            break;
         item *it = queue_take_head(b, q);
+        bytes += it->len;
         uint64_t tag;
         if (!session_deliver(b, s, q, it, w->lease_ms, &tag)) {
             queue_return_head(b, q, it);

@@ -65,24 +65,31 @@ simple(ipcq_client *c, Ipcqwire__Op op, const char *queue, int64_t timeout_ms)
     return rc != IPCQ_OK ? rc : client_finish(c, &req, queue, timeout_ms, NULL);
 }
 
-/* An item the broker's socket would drop unread (over its max item size by
- * more than IPCQ_MESSAGE_OVERHEAD) is refused here, with the broker's limit,
- * learned by one ping per connection. Smaller ones the broker judges. */
+/* A put the broker's socket would drop unread (a message over its max item
+ * size + IPCQ_MESSAGE_OVERHEAD) is refused here, with the broker's limit,
+ * learned by one ping per connection; the broker judges smaller ones.
+ * largest is the largest item, total the bytes of all of them. */
 static int
-check_item_size(ipcq_client *c, const char *queue, size_t len)
+check_put_size(ipcq_client *c, const char *queue, size_t largest, size_t total)
 {
-    if (len <= IPCQ_MESSAGE_OVERHEAD)
+    if (total <= IPCQ_MESSAGE_OVERHEAD / 2)
         return IPCQ_OK;
     if (c->broker_max_item == 0) {
         int rc = ipcq_ping(c);
         if (rc != IPCQ_OK)
             return rc;
     }
-    if (len <= c->broker_max_item)
-        return IPCQ_OK;
     char detail[400];
-    snprintf(detail, sizeof detail, "%s: item of %zu bytes is over the max item size of %llu",
-             queue, len, (unsigned long long)c->broker_max_item);
+    if (largest > c->broker_max_item) {
+        snprintf(detail, sizeof detail, "%s: item of %zu bytes is over the max item size of %llu",
+                 queue, largest, (unsigned long long)c->broker_max_item);
+    } else if (total > c->broker_max_item + IPCQ_MESSAGE_OVERHEAD / 2) {
+        snprintf(detail, sizeof detail,
+                 "%s: a batch of %zu bytes is over the broker's message limit of %llu", queue,
+                 total, (unsigned long long)c->broker_max_item + IPCQ_MESSAGE_OVERHEAD / 2);
+    } else {
+        return IPCQ_OK;
+    }
     return client_fail(c, NULL, IPCQ_ETOOBIG, detail);
 }
 
@@ -95,7 +102,7 @@ ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_
         return rc;
     if (data == NULL && len > 0)
         return client_fail(c, queue, IPCQ_EINVAL, NULL);
-    if ((rc = check_item_size(c, queue, len)) != IPCQ_OK)
+    if ((rc = check_put_size(c, queue, len, len)) != IPCQ_OK)
         return rc;
     ProtobufCBinaryData item = {len, (uint8_t *)(data ? data : "")};
     req.n_items = 1;
@@ -172,6 +179,82 @@ int
 ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
 {
     return client_get_one(c, queue, 0, timeout_ms, data, len, NULL, NULL);
+}
+
+int
+ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
+              const size_t *lens, int64_t timeout_ms)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_PUT, queue, timeout_ms);
+    if (rc != IPCQ_OK)
+        return rc;
+    if (n == 0 || items == NULL || lens == NULL)
+        return client_fail(c, queue, IPCQ_EINVAL, NULL);
+    ProtobufCBinaryData *wire = malloc(n * sizeof *wire);
+    if (wire == NULL)
+        return client_fail(c, queue, IPCQ_ENOMEM, NULL);
+    size_t largest = 0, total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i] == NULL && lens[i] > 0) {
+            free(wire);
+            return client_fail(c, queue, IPCQ_EINVAL, NULL);
+        }
+        wire[i] = (ProtobufCBinaryData){lens[i], (uint8_t *)(items[i] ? items[i] : "")};
+        largest = lens[i] > largest ? lens[i] : largest;
+        total += lens[i] + 8; /* each item's own encoding overhead, roughly */
+    }
+    rc = check_put_size(c, queue, largest, total);
+    if (rc == IPCQ_OK) {
+        req.n_items = n;
+        req.items = wire;
+        rc = client_finish(c, &req, queue, timeout_ms, NULL);
+    }
+    free(wire);
+    return rc;
+}
+
+int
+ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
+              size_t *got, int64_t timeout_ms)
+{
+    if (got != NULL)
+        *got = 0;
+    if (max == 0 || max > UINT32_MAX || items == NULL || lens == NULL || got == NULL)
+        return c ? client_fail(c, queue, IPCQ_EINVAL, NULL) : IPCQ_EINVAL;
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_GET, queue, timeout_ms);
+    if (rc != IPCQ_OK)
+        return rc;
+    req.has_max_items = 1;
+    req.max_items = (uint32_t)max;
+    Ipcqwire__Reply *r = NULL;
+    rc = client_finish(c, &req, queue, timeout_ms, &r);
+    if (rc != IPCQ_OK)
+        return rc;
+    size_t n = r->n_items;
+    if (n == 0 || n > max) {
+        client_release_items(c, r);
+        ipcqwire__reply__free_unpacked(r, NULL);
+        return client_fail(c, queue, IPCQ_EPROTO, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ProtobufCBinaryData *d = &r->items[i]->data;
+        if ((items[i] = malloc(d->len ? d->len : 1)) == NULL) {
+            while (i-- > 0)
+                free(items[i]);
+            client_release_items(c, r); /* nothing is lost */
+            ipcqwire__reply__free_unpacked(r, NULL);
+            return client_fail(c, queue, IPCQ_ENOMEM, NULL);
+        }
+        if (d->len)
+            memcpy(items[i], d->data, d->len);
+        lens[i] = d->len;
+    }
+    confirm_items(c, r);
+    *got = n;
+    ipcqwire__reply__free_unpacked(r, NULL);
+    return IPCQ_OK;
 }
 
 void

@@ -109,6 +109,19 @@ IPCQ_API int ipcq_put(ipcq_client *c, const char *queue, const void *data, size_
 IPCQ_API int ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len,
                       int64_t timeout_ms);
 
+/* Puts n (>= 1) items in one request, accepted all together in order (or
+ * none: on a bounded queue it waits for room for all n; n over maxsize is
+ * IPCQ_EINVAL). Borrows items[i][0..lens[i]). */
+IPCQ_API int ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
+                           const size_t *lens, int64_t timeout_ms);
+
+/* Gets up to max (>= 1) items in one request, blocking (by the usual timeout
+ * rules) only for the first: *got items are stored in items[0..*got) and
+ * lens[0..*got), each freed with ipcq_free(). IPCQ_EMPTY with *got 0 when
+ * none arrived in time. */
+IPCQ_API int ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items,
+                           size_t *lens, size_t *got, int64_t timeout_ms);
+
 /* Frees what ipcq_get() returned. NULL is a no-op. */
 IPCQ_API void ipcq_free(void *p);
 
