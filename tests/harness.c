@@ -143,6 +143,23 @@ queue_field(ipcq_client *c, const char *queue, ipcq_queue_field f)
     return v;
 }
 
+void
+put_text(ipcq_client *c, const char *queue, const char *s)
+{
+    assert_ipcq_ok(c, ipcq_put(c, queue, s, strlen(s), IPCQ_FOREVER));
+}
+
+void
+expect_get(ipcq_client *c, const char *queue, const char *want, int64_t timeout_ms)
+{
+    void *data;
+    size_t len;
+    assert_ipcq_ok(c, ipcq_get(c, queue, &data, &len, timeout_ms));
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data, want, len);
+    ipcq_free(data);
+}
+
 /* The field, or 0 while the queue does not exist yet. */
 static int64_t
 field_or_zero(ipcq_client *c, const char *queue, ipcq_queue_field f)

@@ -52,6 +52,11 @@ void test_broker_kill(test_broker *tb);
 /* A handle on the test broker. */
 ipcq_client *client_on(const test_broker *tb);
 
+/* Puts the string s (without its NUL) on queue, waiting for room. */
+void put_text(ipcq_client *c, const char *queue, const char *s);
+/* Gets one item within timeout_ms and checks that it is exactly want. */
+void expect_get(ipcq_client *c, const char *queue, const char *want, int64_t timeout_ms);
+
 /* Monotonic milliseconds. */
 int64_t now_ms(void);
 

@@ -84,17 +84,6 @@ child_get_forever(void *arg)
 }
 
 static void
-get_expect(ipcq_client *c, const char *queue, const char *want, int64_t timeout_ms)
-{
-    void *data;
-    size_t len;
-    assert_ipcq_ok(c, ipcq_get(c, queue, &data, &len, timeout_ms));
-    assert_int_equal(len, strlen(want));
-    assert_memory_equal(data, want, len);
-    ipcq_free(data);
-}
-
-static void
 getter_killed_while_blocked_never_swallows_a_later_item(void **state)
 {
     ipcq_client *c = client_on(*state);
@@ -104,7 +93,7 @@ getter_killed_while_blocked_never_swallows_a_later_item(void **state)
     kill_child(getter);
     /* Put at once, before the broker may have noticed the death. */
     assert_ipcq_ok(c, ipcq_put(c, "victim", "after-death", 11, IPCQ_FOREVER));
-    get_expect(c, "victim", "after-death", WAIT_MS);
+    expect_get(c, "victim", "after-death", WAIT_MS);
     wait_queue_field(c, "victim", IPCQ_QUEUE_GETTERS, 0, WAIT_MS);
     assert_int_equal(queue_field(c, "victim", IPCQ_QUEUE_LEASED), 0);
     ipcq_client_close(&c);
@@ -148,7 +137,7 @@ putter_killed_while_blocked_never_adds(void **state)
     wait_queue_field(c, "tight", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
     kill_child(putter);
     wait_queue_field(c, "tight", IPCQ_QUEUE_PUTTERS, 0, WAIT_MS);
-    get_expect(c, "tight", "first", IPCQ_NOWAIT);
+    expect_get(c, "tight", "first", IPCQ_NOWAIT);
     void *data;
     size_t len;
     assert_ipcq_status(c, ipcq_get(c, "tight", &data, &len, 100), IPCQ_EMPTY);
@@ -170,7 +159,7 @@ client_killed_holding_an_unconfirmed_item_does_not_lose_it(void **state)
     assert_int_equal(queue_field(c, "held", IPCQ_QUEUE_SIZE), 0);
     kill_child(getter);
     /* The item returns to the head of the queue for a live getter. */
-    get_expect(c, "held", "precious", WAIT_MS);
+    expect_get(c, "held", "precious", WAIT_MS);
     assert_int_equal(queue_field(c, "held", IPCQ_QUEUE_LEASED), 0);
     ipcq_client_close(&c);
 }
@@ -188,8 +177,8 @@ returned_item_goes_back_to_the_head(void **state)
     wait_queue_field(c, "order", IPCQ_QUEUE_LEASED, 1, WAIT_MS);
     kill_child(getter);
     wait_queue_field(c, "order", IPCQ_QUEUE_SIZE, 2, WAIT_MS);
-    get_expect(c, "order", "one", IPCQ_NOWAIT);
-    get_expect(c, "order", "two", IPCQ_NOWAIT);
+    expect_get(c, "order", "one", IPCQ_NOWAIT);
+    expect_get(c, "order", "two", IPCQ_NOWAIT);
     ipcq_client_close(&c);
 }
 
@@ -210,7 +199,7 @@ late_reply_with_an_item_goes_back_to_the_queue(void **state)
      * that no longer waits for it, which hands the item back. */
     assert_ipcq_ok(late, ipcq_ping(late));
     wait_queue_field(other, "late", IPCQ_QUEUE_SIZE, 1, WAIT_MS);
-    get_expect(other, "late", "x", IPCQ_NOWAIT);
+    expect_get(other, "late", "x", IPCQ_NOWAIT);
     ipcq_client_close(&late);
     ipcq_client_close(&other);
 }
@@ -233,7 +222,7 @@ get_abandoned_by_its_client_never_consumes_a_later_item(void **state)
     assert_int_equal(queue_field(other, "abandoned", IPCQ_QUEUE_GETTERS), 0);
     assert_ipcq_ok(other, ipcq_put(other, "abandoned", "kept", 4, IPCQ_NOWAIT));
     assert_int_equal(queue_field(other, "abandoned", IPCQ_QUEUE_SIZE), 1);
-    get_expect(other, "abandoned", "kept", IPCQ_NOWAIT);
+    expect_get(other, "abandoned", "kept", IPCQ_NOWAIT);
     ipcq_client_close(&quitter);
     ipcq_client_close(&other);
 }

@@ -11,12 +11,6 @@
 
 #define WAIT_MS 10000
 
-static void
-put_str(ipcq_client *c, const char *queue, const char *s)
-{
-    assert_ipcq_ok(c, ipcq_put(c, queue, s, strlen(s), IPCQ_FOREVER));
-}
-
 /* Takes one item on a lease and checks its bytes and delivery count. */
 static uint64_t
 lease_expect(ipcq_client *c, const char *queue, int64_t lease_ms, const char *want,
@@ -40,7 +34,7 @@ static void
 ack_removes_the_item_for_good(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "work", "job");
+    put_text(c, "work", "job");
     uint64_t lease = lease_expect(c, "work", 60000, "job", 1, IPCQ_NOWAIT);
     assert_int_equal(queue_field(c, "work", IPCQ_QUEUE_LEASED), 1);
     assert_int_equal(queue_field(c, "work", IPCQ_QUEUE_SIZE), 0);
@@ -59,8 +53,8 @@ static void
 release_puts_the_item_back_at_the_head(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "back", "first");
-    put_str(c, "back", "second");
+    put_text(c, "back", "first");
+    put_text(c, "back", "second");
     uint64_t lease = lease_expect(c, "back", 60000, "first", 1, IPCQ_NOWAIT);
     assert_ipcq_ok(c, ipcq_release(c, lease));
     assert_ipcq_status(c, ipcq_ack(c, lease), IPCQ_ELEASE);
@@ -75,7 +69,7 @@ static void
 an_expired_lease_returns_the_item_and_refuses_the_late_ack(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "expiry", "slow");
+    put_text(c, "expiry", "slow");
     int64_t t0 = now_ms();
     uint64_t first = lease_expect(c, "expiry", 200, "slow", 1, IPCQ_NOWAIT);
     /* Back at the head after the lease, and handed out again. */
@@ -93,7 +87,7 @@ static void
 extend_keeps_the_item_while_the_work_goes_on(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "long", "task");
+    put_text(c, "long", "task");
     uint64_t lease = lease_expect(c, "long", 150, "task", 1, IPCQ_NOWAIT);
     int64_t until = now_ms() + 600;
     while (now_ms() < until) {
@@ -163,7 +157,7 @@ static void
 a_worker_killed_holding_a_lease_loses_nothing(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "jobs", "survives");
+    put_text(c, "jobs", "survives");
     int ready[2], go[2];
     assert_int_equal(pipe(ready), 0);
     assert_int_equal(pipe(go), 0);
@@ -183,7 +177,7 @@ static void
 a_worker_stopped_past_its_lease_has_its_late_ack_refused(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "stalled", "redo");
+    put_text(c, "stalled", "redo");
     int ready[2], go[2];
     assert_int_equal(pipe(ready), 0);
     assert_int_equal(pipe(go), 0);
@@ -227,7 +221,7 @@ a_poison_item_ends_in_the_dead_letter_queue(void **state)
     ipcq_client *c = client_on(*state);
     /* Alone in its queue, so that each worker blocks until the broker has
      * taken the item back from the one before. */
-    put_str(c, "poison", "kills");
+    put_text(c, "poison", "kills");
     assert_ipcq_ok(c, ipcq_set_max_deliveries(c, "poison", 3));
     assert_int_equal(queue_field(c, "poison", IPCQ_QUEUE_MAX_DELIVERIES), 3);
     worker_args a = {*state, "poison", 60000, -1, -1};
@@ -241,7 +235,7 @@ a_poison_item_ends_in_the_dead_letter_queue(void **state)
     /* The dead letter counts as done in its queue: join does not wait on it. */
     assert_int_equal(queue_field(c, "poison", IPCQ_QUEUE_UNFINISHED), 0);
     assert_ipcq_ok(c, ipcq_join(c, "poison", IPCQ_NOWAIT));
-    put_str(c, "poison", "fine");
+    put_text(c, "poison", "fine");
     uint64_t lease = lease_expect(c, "poison", 60000, "fine", 1, IPCQ_NOWAIT);
     assert_ipcq_ok(c, ipcq_ack(c, lease));
     /* In the dead-letter queue it keeps its count, and is not limited. */

@@ -53,34 +53,17 @@ child_join(void *arg)
 }
 
 static void
-get_expect(ipcq_client *c, const char *queue, const char *want, int64_t timeout_ms)
-{
-    void *data;
-    size_t len;
-    assert_ipcq_ok(c, ipcq_get(c, queue, &data, &len, timeout_ms));
-    assert_int_equal(len, strlen(want));
-    assert_memory_equal(data, want, len);
-    ipcq_free(data);
-}
-
-static void
-put_str(ipcq_client *c, const char *queue, const char *s)
-{
-    assert_ipcq_ok(c, ipcq_put(c, queue, s, strlen(s), IPCQ_FOREVER));
-}
-
-static void
 items_come_out_in_put_order(void **state)
 {
     ipcq_client *c = client_on(*state);
     char buf[16];
     for (int i = 0; i < 100; i++) {
         snprintf(buf, sizeof buf, "%d", i);
-        put_str(c, "fifo", buf);
+        put_text(c, "fifo", buf);
     }
     for (int i = 0; i < 100; i++) {
         snprintf(buf, sizeof buf, "%d", i);
-        get_expect(c, "fifo", buf, IPCQ_NOWAIT);
+        expect_get(c, "fifo", buf, IPCQ_NOWAIT);
     }
     ipcq_client_close(&c);
 }
@@ -92,7 +75,7 @@ get_forever_blocks_until_a_put(void **state)
     child_args a = {*state, "forever", NULL, IPCQ_FOREVER};
     pid_t getter = fork_child(child_get, &a);
     wait_queue_field(c, "forever", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
-    put_str(c, "forever", "7");
+    put_text(c, "forever", "7");
     assert_int_equal(reap_child(getter, WAIT_MS), 7);
     ipcq_client_close(&c);
 }
@@ -143,8 +126,8 @@ put_on_full_queue_fails_at_once_or_after_timeout(void **state)
 {
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_create(c, "small", 2));
-    put_str(c, "small", "a");
-    put_str(c, "small", "b");
+    put_text(c, "small", "a");
+    put_text(c, "small", "b");
     int64_t t0 = now_ms();
     assert_ipcq_status(c, ipcq_put(c, "small", "c", 1, IPCQ_NOWAIT), IPCQ_FULL);
     assert_true(now_ms() - t0 < 100);
@@ -155,8 +138,8 @@ put_on_full_queue_fails_at_once_or_after_timeout(void **state)
     /* The timed-out put added nothing, then or later (Q11). */
     assert_int_equal(queue_field(c, "small", IPCQ_QUEUE_SIZE), 2);
     assert_int_equal(queue_field(c, "small", IPCQ_QUEUE_PUTTERS), 0);
-    get_expect(c, "small", "a", IPCQ_NOWAIT);
-    get_expect(c, "small", "b", IPCQ_NOWAIT);
+    expect_get(c, "small", "a", IPCQ_NOWAIT);
+    expect_get(c, "small", "b", IPCQ_NOWAIT);
     void *data;
     size_t len;
     assert_ipcq_status(c, ipcq_get(c, "small", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
@@ -193,9 +176,9 @@ blocked_getters_are_served_in_arrival_order(void **state)
         getters[i] = fork_child(child_get, &a);
         wait_queue_field(c, "fair", IPCQ_QUEUE_GETTERS, i + 1, WAIT_MS);
     }
-    put_str(c, "fair", "1");
-    put_str(c, "fair", "2");
-    put_str(c, "fair", "3");
+    put_text(c, "fair", "1");
+    put_text(c, "fair", "2");
+    put_text(c, "fair", "3");
     for (int i = 0; i < 3; i++)
         assert_int_equal(reap_child(getters[i], WAIT_MS), i + 1);
     ipcq_client_close(&c);
@@ -206,7 +189,7 @@ blocked_putters_are_admitted_in_arrival_order(void **state)
 {
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_create(c, "fairput", 1));
-    put_str(c, "fairput", "0");
+    put_text(c, "fairput", "0");
     const char *items[] = {"1", "2", "3"};
     child_args a[3];
     pid_t putters[3];
@@ -215,9 +198,9 @@ blocked_putters_are_admitted_in_arrival_order(void **state)
         putters[i] = fork_child(child_put, &a[i]);
         wait_queue_field(c, "fairput", IPCQ_QUEUE_PUTTERS, i + 1, WAIT_MS);
     }
-    get_expect(c, "fairput", "0", IPCQ_NOWAIT);
+    expect_get(c, "fairput", "0", IPCQ_NOWAIT);
     for (int i = 0; i < 3; i++)
-        get_expect(c, "fairput", items[i], WAIT_MS);
+        expect_get(c, "fairput", items[i], WAIT_MS);
     for (int i = 0; i < 3; i++)
         assert_int_equal(reap_child(putters[i], WAIT_MS), 0);
     ipcq_client_close(&c);
@@ -230,7 +213,7 @@ put_hands_its_item_straight_to_a_waiting_getter(void **state)
     child_args a = {*state, "handoff", NULL, IPCQ_FOREVER};
     pid_t getter = fork_child(child_get, &a);
     wait_queue_field(c, "handoff", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
-    put_str(c, "handoff", "5");
+    put_text(c, "handoff", "5");
     /* Straight to the getter: the queue never held it for another caller. */
     void *data;
     size_t len;
@@ -245,14 +228,14 @@ get_on_full_queue_admits_the_oldest_putter(void **state)
 {
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_create(c, "admit", 1));
-    put_str(c, "admit", "old");
+    put_text(c, "admit", "old");
     child_args a = {*state, "admit", "new", IPCQ_FOREVER};
     pid_t putter = fork_child(child_put, &a);
     wait_queue_field(c, "admit", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
-    get_expect(c, "admit", "old", IPCQ_NOWAIT);
+    expect_get(c, "admit", "old", IPCQ_NOWAIT);
     assert_int_equal(reap_child(putter, WAIT_MS), 0);
     assert_int_equal(queue_field(c, "admit", IPCQ_QUEUE_SIZE), 1);
-    get_expect(c, "admit", "new", IPCQ_NOWAIT);
+    expect_get(c, "admit", "new", IPCQ_NOWAIT);
     ipcq_client_close(&c);
 }
 
@@ -271,10 +254,10 @@ qsize_empty_and_full_are_exact(void **state)
         assert_ipcq_ok(c, ipcq_full(c, "sizes", &full));
         assert_int_equal(full, i == 3);
         if (i < 3)
-            put_str(c, "sizes", "x");
+            put_text(c, "sizes", "x");
     }
     /* An unbounded queue is never full. */
-    put_str(c, "endless", "x");
+    put_text(c, "endless", "x");
     assert_ipcq_ok(c, ipcq_full(c, "endless", &full));
     assert_false(full);
     assert_ipcq_status(c, ipcq_qsize(c, "nowhere", &n), IPCQ_ENOQUEUE);
@@ -285,8 +268,8 @@ static void
 task_done_and_join(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "tasks", "a");
-    put_str(c, "tasks", "b");
+    put_text(c, "tasks", "a");
+    put_text(c, "tasks", "b");
     assert_int_equal(queue_field(c, "tasks", IPCQ_QUEUE_UNFINISHED), 2);
     assert_ipcq_status(c, ipcq_join(c, "tasks", IPCQ_NOWAIT), IPCQ_ETIMEDOUT);
     int64_t t0 = now_ms();
@@ -316,7 +299,7 @@ deleting_a_queue_wakes_its_waiters(void **state)
     wait_queue_field(c, "doomed", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
 
     assert_ipcq_ok(c, ipcq_create(c, "doomed-full", 1));
-    put_str(c, "doomed-full", "x");
+    put_text(c, "doomed-full", "x");
     child_args p = {*state, "doomed-full", "y", IPCQ_FOREVER};
     pid_t putter = fork_child(child_put, &p);
     child_args j = {*state, "doomed-full", NULL, IPCQ_FOREVER};
@@ -346,16 +329,16 @@ shutdown_fails_puts_and_drains_gets(void **state)
     assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_ESHUTDOWN);
 
     assert_ipcq_ok(c, ipcq_create(c, "closing", 2));
-    put_str(c, "closing", "1");
-    put_str(c, "closing", "2");
+    put_text(c, "closing", "1");
+    put_text(c, "closing", "2");
     child_args p = {*state, "closing", "3", IPCQ_FOREVER};
     pid_t putter = fork_child(child_put, &p);
     wait_queue_field(c, "closing", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
     assert_ipcq_ok(c, ipcq_shutdown(c, "closing", false));
     assert_int_equal(reap_child(putter, WAIT_MS), 100 + IPCQ_ESHUTDOWN);
     assert_ipcq_status(c, ipcq_put(c, "closing", "4", 1, IPCQ_NOWAIT), IPCQ_ESHUTDOWN);
-    get_expect(c, "closing", "1", IPCQ_NOWAIT);
-    get_expect(c, "closing", "2", IPCQ_FOREVER);
+    expect_get(c, "closing", "1", IPCQ_NOWAIT);
+    expect_get(c, "closing", "2", IPCQ_FOREVER);
     void *data;
     size_t len;
     assert_ipcq_status(c, ipcq_get(c, "closing", &data, &len, IPCQ_FOREVER), IPCQ_ESHUTDOWN);
@@ -367,9 +350,9 @@ static void
 shutdown_immediate_drops_items_and_releases_join(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "now", "1");
-    put_str(c, "now", "2");
-    put_str(c, "now", "3");
+    put_text(c, "now", "1");
+    put_text(c, "now", "2");
+    put_text(c, "now", "3");
     child_args j = {*state, "now", NULL, IPCQ_FOREVER};
     pid_t joiner = fork_child(child_join, &j);
     wait_queue_field(c, "now", IPCQ_QUEUE_JOINERS, 1, WAIT_MS);
@@ -485,8 +468,8 @@ static void
 stat_reports_every_queue_and_the_broker(void **state)
 {
     ipcq_client *c = client_on(*state);
-    put_str(c, "s1", "abc");
-    put_str(c, "s2", "de");
+    put_text(c, "s1", "abc");
+    put_text(c, "s2", "de");
     ipcq_stats *s;
     assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
     assert_int_equal(ipcq_stats_count(s), 2);
