@@ -13,8 +13,7 @@ typedef struct bound_endpoint {
 
 /* Binds zmq socket sock to endpoint. On failure returns -1 and writes a
  * one-line reason into err. */
-int bind_endpoint(void *sock, const char *endpoint, bound_endpoint *out, char *err,
-                  size_t err_cap);
+int bind_endpoint(void *sock, const char *endpoint, bound_endpoint *out, char *err, size_t err_cap);
 
 /* Removes the socket file and releases the lock. */
 void unbind_endpoint(bound_endpoint *be);

@@ -120,6 +120,8 @@ void item_fifo_free(item_fifo *f);
 queue *queue_new(const void *name, size_t name_len, int64_t maxsize);
 void queue_free(queue *q); /* the queue must have no waiters or deliveries */
 bool queue_has_room(const queue *q, size_t n);
+/* Shut down, empty, and nothing out that could come back: gets now fail. */
+bool queue_drained(const queue *q);
 void queue_add_items(broker *b, queue *q, item_fifo *items); /* accepted puts */
 item *queue_take_head(broker *b, queue *q);
 void queue_return_head(broker *b, queue *q, item *it); /* back to the head */

@@ -11,8 +11,8 @@
 #define DEADLINE_NONE ((size_t)-1)
 
 typedef struct deadline_entry {
-    int64_t at_us;  /* absolute, monotonic */
-    size_t index;   /* position in the heap, DEADLINE_NONE when not in it */
+    int64_t at_us; /* absolute, monotonic */
+    size_t index;  /* position in the heap, DEADLINE_NONE when not in it */
 } deadline_entry;
 
 typedef struct deadline_heap {

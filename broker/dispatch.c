@@ -133,7 +133,7 @@ handle_get(request *r)
 {
     queue *q = r->q;
     if (q->items.count == 0) {
-        if (q->shutdown)
+        if (queue_drained(q))
             return fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
         if (r->timeout_ms == 0)
             return fail(r, IPCQ_EMPTY, "queue is empty");

@@ -119,6 +119,12 @@ queue_free(queue *q)
 }
 
 bool
+queue_drained(const queue *q)
+{
+    return q->shutdown && q->items.count == 0 && q->nleased == 0;
+}
+
+bool
 queue_has_room(const queue *q, size_t n)
 {
     return q->maxsize == 0 || q->items.count + n <= (uint64_t)q->maxsize;

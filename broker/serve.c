@@ -6,7 +6,8 @@
  *     answered first, and its items are added only if the answer could be
  *     routed, so a dead putter never adds (D3);
  *   - joiners are answered once no task is unfinished;
- *   - on a shut-down queue, putters fail and getters fail once it is empty. */
+ *   - on a shut-down queue, putters fail, and getters fail once it is
+ *     drained: empty, with nothing out on a lease that could come back. */
 #include <stdlib.h>
 
 #include "core.h"
@@ -112,7 +113,7 @@ serve_queue(broker *b, queue *q)
                 continue;
             }
         }
-        if (q->shutdown && q->items.count == 0 && (w = first_waiter(&q->getters)) != NULL) {
+        if (queue_drained(q) && (w = first_waiter(&q->getters)) != NULL) {
             waiter_answer(b, w, IPCQ_ESHUTDOWN, "queue is shut down");
             continue;
         }

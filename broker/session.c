@@ -43,6 +43,8 @@ session_release_if_idle(broker *b, session *s)
 static void
 delivery_free(broker *b, delivery *d)
 {
+    if (d->queue->shutdown)
+        broker_mark_dirty(b, d->queue); /* the last one out lets getters fail */
     deadline_remove(&b->leases, &d->lease);
     list_remove(&d->in_session);
     list_remove(&d->in_queue);

@@ -115,6 +115,16 @@ ipcq_client_close(ipcq_client **cp)
     *cp = NULL;
 }
 
+void
+client_disconnect(ipcq_client *c)
+{
+    if (c == NULL || c->sock == NULL || c->pid != getpid())
+        return;
+    zmq_close(c->sock);
+    zmq_ctx_term(c->ctx);
+    c->ctx = c->sock = NULL;
+}
+
 const char *
 ipcq_client_error(const ipcq_client *c)
 {

@@ -25,6 +25,10 @@ struct ipcq_client {
  * whatever its status; free it with ipcqwire__reply__free_unpacked(). */
 int client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply);
 
+/* Closes the handle's connection (and stops its ZeroMQ threads) but keeps
+ * the handle: the next call reconnects. Called before the library forks. */
+void client_disconnect(ipcq_client *c);
+
 /* Starts a request of type op on queue (NULL: none): checks the handle, the
  * name (Q1) and the timeout, and clears the handle's error text. */
 int client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char *queue,

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "client.h"
 #include "clock.h"
 #include "ipcq.h"
 #include "table.h"
@@ -61,6 +63,7 @@ struct ipcq_pool {
     int nworkers;
     uint64_t next_id;
     table pending; /* id -> ipcq_async, not completed yet */
+    bool started;  /* its queues exist: freeing deletes them */
     bool closed, terminated;
 };
 
@@ -114,6 +117,11 @@ run_task(ipcq_pool *p, ipcq_client *c, const unsigned char *msg, size_t len)
 static void
 worker_main(ipcq_pool *p)
 {
+    /* The caller's handlers and mask would keep SIGTERM from ending it. */
+    child_reset_signal_handlers();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     /* Die with the parent: a worker is never left behind. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != p->owner)
@@ -140,6 +148,10 @@ worker_main(ipcq_pool *p)
 static pid_t
 spawn_worker(ipcq_pool *p)
 {
+    /* No ZeroMQ thread of the pool's runs across fork(): libzmq is not
+     * fork-safe, and a lock one of them held would be held for ever in the
+     * child. The connection reopens by itself on next use. */
+    client_disconnect(p->client);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0)
@@ -299,6 +311,7 @@ ipcq_pool_start(ipcq_pool **out, const char *endpoint, int workers, ipcq_task_fn
         ipcq_pool_free(&p);
         return rc;
     }
+    p->started = true;
     *out = p;
     return IPCQ_OK;
 }
@@ -538,7 +551,9 @@ ipcq_pool_free(ipcq_pool **pp)
         if (live_workers(p) > 0)
             ipcq_pool_terminate(p);
         fail_pending(p, IPCQ_ESHUTDOWN);
-        if (p->client != NULL && p->own_broker == NULL) {
+        /* A pool that never started (no broker, say) has nothing to delete
+         * and should not spend a timeout per queue finding that out. */
+        if (p->started && p->own_broker == NULL) {
             ipcq_delete(p->client, p->tasks);
             ipcq_delete(p->client, p->results);
             ipcq_delete(p->client, p->dead);

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "clock.h"
 #include "ipcq.h"
 #include "log.h"
@@ -100,27 +101,6 @@ remove_dir(const char *dir)
     rmdir(dir);
 }
 
-/* Signals the caller's program installed handlers for would run the caller's
- * code in the broker: they get the default action back. Faults keep theirs
- * (a sanitizer's or crash reporter's), SIGPIPE is ignored as ipcqd does, and
- * signals the caller ignores stay ignored. */
-static void
-reset_signal_handlers(void)
-{
-    for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction sa;
-        if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP ||
-            sig == SIGABRT || sig == SIGSYS || sigaction(sig, NULL, &sa) != 0)
-            continue;
-        if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
-            memset(&sa, 0, sizeof sa);
-            sa.sa_handler = SIG_DFL;
-            sigaction(sig, &sa, NULL);
-        }
-    }
-    signal(SIGPIPE, SIG_IGN);
-}
-
 /* stdin and stdout become /dev/null (stderr too, if the caller had it
  * closed: a descriptor 0-2 left free could become a broker socket), and
  * every other inherited descriptor is closed. */
@@ -150,7 +130,7 @@ run_child(const ipcq_broker *b, pid_t parent)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
         _exit(1); /* the starter is already gone */
-    reset_signal_handlers();
+    child_reset_signal_handlers();
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);

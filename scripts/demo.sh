@@ -22,7 +22,7 @@ trap 'kill "$broker" 2>/dev/null; wait "$broker" 2>/dev/null; rm -rf "$dir"' EXI
 for _ in $(seq 1 100); do "$ipcq" ping >/dev/null 2>&1 && break; done
 "$ipcq" ping
 
-run() { echo "\$ ipcq $*"; "$ipcq" "$@"; }
+run() { printf '$ ipcq'; printf ' %q' "$@"; echo; "$ipcq" "$@"; }
 run create jobs --maxsize 4
 run put jobs "first job" "second job"
 echo '$ printf "line one\nline two\n" | ipcq put jobs --lines'

@@ -245,6 +245,46 @@ a_poison_item_ends_in_the_dead_letter_queue(void **state)
     ipcq_client_close(&c);
 }
 
+/* Child: one plain get, forever; exits 0 with an item, else 100 + status. */
+static int
+child_get(void *arg)
+{
+    worker_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    void *data;
+    size_t len;
+    int rc = ipcq_get(c, a->queue, &data, &len, IPCQ_FOREVER);
+    ipcq_free(data);
+    ipcq_client_close(&c);
+    return rc == IPCQ_OK ? 0 : 100 + rc;
+}
+
+static void
+shut_down_getters_wait_for_items_out_on_a_lease(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    put_text(c, "ending", "one");
+    put_text(c, "ending", "two");
+    uint64_t one = lease_expect(c, "ending", 60000, "one", 1, IPCQ_NOWAIT);
+    uint64_t two = lease_expect(c, "ending", 60000, "two", 1, IPCQ_NOWAIT);
+    assert_ipcq_ok(c, ipcq_shutdown(c, "ending", false));
+    /* Empty, but two items may still come back: a getter waits. */
+    worker_args a = {*state, "ending", 0, -1, -1};
+    pid_t getter = fork_child(child_get, &a);
+    wait_queue_field(c, "ending", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    assert_ipcq_ok(c, ipcq_release(c, one));
+    assert_int_equal(reap_child(getter, WAIT_MS), 0);
+    /* The last lease is acked: nothing can come back, getters fail. */
+    getter = fork_child(child_get, &a);
+    wait_queue_field(c, "ending", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
+    assert_ipcq_ok(c, ipcq_ack(c, two));
+    assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_ESHUTDOWN);
+    void *data;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "ending", &data, &len, IPCQ_FOREVER), IPCQ_ESHUTDOWN);
+    ipcq_client_close(&c);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
 
 int
@@ -259,6 +299,7 @@ main(void)
         T(a_worker_killed_holding_a_lease_loses_nothing),
         T(a_worker_stopped_past_its_lease_has_its_late_ack_refused),
         T(a_poison_item_ends_in_the_dead_letter_queue),
+        T(shut_down_getters_wait_for_items_out_on_a_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

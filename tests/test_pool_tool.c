@@ -1,0 +1,689 @@
+/* ipcq-pool (SPEC §6), run as a real program: each run forks and execs the
+ * binary with pipes for stdout and stderr (or a terminal for stderr),
+ * collects its output and reaps it. The tests check what the tool reports
+ * about its children — every pid and parent pid — and that none of them,
+ * nor the private broker, is left once it has exited, even after Ctrl-C.
+ * The test process is a child subreaper, so a child the tool failed to reap
+ * would be reparented here, where the check finds it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "pool_ledger.h"
+
+#define RUN_TIMEOUT_MS 45000  /* a whole run, under the sanitizers */
+#define STOP_TIMEOUT_MS 10000 /* from the stop signal until the tool has exited */
+#define MAX_PIDS 64
+
+typedef struct buffer {
+    char *data;
+    size_t len, cap;
+} buffer;
+
+typedef struct tool_run {
+    pid_t pid;
+    int out_fd, err_fd; /* -1 once at end of file */
+    buffer out, err;    /* NUL-terminated */
+    int status;
+    int64_t started_ms;
+} tool_run;
+
+/* What the tool said about its processes. */
+typedef struct children {
+    pid_t pids[MAX_PIDS]; /* every child line's pid */
+    pid_t ppids[MAX_PIDS];
+    int n;
+    int producers, consumers, workers;
+    pid_t broker; /* 0: no private broker */
+} children;
+
+/* A tool started and not reaped yet, so that a failed test's teardown can
+ * stop it. */
+static pid_t running;
+
+static void
+buffer_add(buffer *b, const char *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        b->cap = (b->len + len + 1) * 2;
+        b->data = realloc(b->data, b->cap);
+        assert_non_null(b->data);
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Starts ipcq-pool with args (NULL ended). With err_tty, stderr is the
+ * slave of a new pseudo-terminal whose master is read instead of a pipe. */
+static void
+tool_start_argv(tool_run *r, bool err_tty, const char *const *args)
+{
+    const char *argv[48];
+    int n = 0;
+    argv[n++] = IPCQ_POOL_PATH;
+    for (; *args != NULL && n < 47; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    int out[2], err[2];
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    if (err_tty) {
+        err[0] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        assert_true(err[0] >= 0);
+        assert_int_equal(grantpt(err[0]), 0);
+        assert_int_equal(unlockpt(err[0]), 0);
+        err[1] = open(ptsname(err[0]), O_RDWR | O_NOCTTY | O_CLOEXEC);
+        assert_true(err[1] >= 0);
+    } else {
+        assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+    }
+    memset(r, 0, sizeof *r);
+    buffer_add(&r->out, "", 0);
+    buffer_add(&r->err, "", 0);
+    r->started_ms = now_ms();
+    fflush(NULL);
+    r->pid = fork();
+    assert_true(r->pid >= 0);
+    if (r->pid == 0) {
+        int null_fd = open("/dev/null", O_RDONLY);
+        dup2(null_fd, 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    running = r->pid;
+    close(out[1]), close(err[1]);
+    r->out_fd = out[0];
+    r->err_fd = err[0];
+}
+
+#define TOOL_START(r, ...) tool_start_argv(r, false, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Reads what is there, waiting at most wait_ms; false once both ends closed. */
+static bool
+tool_pump(tool_run *r, int wait_ms)
+{
+    if (r->out_fd < 0 && r->err_fd < 0)
+        return false;
+    struct pollfd p[2] = {{r->out_fd, POLLIN, 0}, {r->err_fd, POLLIN, 0}};
+    if (poll(p, 2, wait_ms) <= 0)
+        return true;
+    int *fds[2] = {&r->out_fd, &r->err_fd};
+    buffer *bufs[2] = {&r->out, &r->err};
+    for (int i = 0; i < 2; i++) {
+        if (*fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        char buf[65536];
+        ssize_t n = read(*fds[i], buf, sizeof buf);
+        if (n > 0)
+            buffer_add(bufs[i], buf, (size_t)n);
+        else if (n == 0 || errno != EINTR) /* EIO: a terminal's last slave closed */
+            close_fd(fds[i]);
+    }
+    return true;
+}
+
+/* Collects the output until both ends close, and reaps the tool. */
+static void
+tool_finish(tool_run *r)
+{
+    while (tool_pump(r, 100)) {
+        if (now_ms() - r->started_ms > RUN_TIMEOUT_MS) {
+            kill_child(r->pid);
+            running = 0;
+            fail_msg("ipcq-pool did not finish within %d ms; stdout '%s'", RUN_TIMEOUT_MS,
+                     r->out.data);
+        }
+    }
+    running = 0;
+    r->status = reap_child(r->pid, STOP_TIMEOUT_MS);
+}
+
+static void
+tool_free(tool_run *r)
+{
+    close_fd(&r->out_fd);
+    close_fd(&r->err_fd);
+    free(r->out.data);
+    free(r->err.data);
+    memset(r, 0, sizeof *r);
+}
+
+#define RUN(r, ...)                                                                                \
+    do {                                                                                           \
+        TOOL_START(r, __VA_ARGS__);                                                                \
+        tool_finish(r);                                                                            \
+    } while (0)
+
+static void
+expect_exit(const tool_run *r, int want)
+{
+    if (r->status != want)
+        fail_msg("ipcq-pool exited %d, want %d; stdout '%s', stderr '%s'", r->status, want,
+                 r->out.data, r->err.data);
+}
+
+static void
+expect_out_has(const tool_run *r, const char *needle)
+{
+    if (strstr(r->out.data, needle) == NULL)
+        fail_msg("stdout '%s' lacks '%s' (stderr '%s')", r->out.data, needle, r->err.data);
+}
+
+static void
+expect_err_has(const tool_run *r, const char *needle)
+{
+    if (strstr(r->err.data, needle) == NULL)
+        fail_msg("stderr '%s' lacks '%s'", r->err.data, needle);
+}
+
+/* stderr is a pipe here: no progress line may show. */
+static void
+expect_no_progress(const tool_run *r)
+{
+    if (strchr(r->err.data, '\r') != NULL || strstr(r->err.data, "/s") != NULL)
+        fail_msg("progress output on a pipe: stderr '%s'", r->err.data);
+}
+
+/* Reads the child lines ("consumer 1: pid 123, ppid 100") and the private
+ * broker's line out of the tool's stdout. */
+static void
+parse_children(const char *out, children *ch)
+{
+    memset(ch, 0, sizeof *ch);
+    for (const char *line = out; line != NULL && *line != '\0';) {
+        char role[16];
+        int index, pid, ppid;
+        if (sscanf(line, "%15[a-z] %d: pid %d, ppid %d", role, &index, &pid, &ppid) == 4 &&
+            ch->n < MAX_PIDS) {
+            ch->pids[ch->n] = pid;
+            ch->ppids[ch->n++] = ppid;
+            ch->producers += strcmp(role, "producer") == 0;
+            ch->consumers += strcmp(role, "consumer") == 0;
+            ch->workers += strcmp(role, "worker") == 0;
+        } else if (sscanf(line, "broker: pid %d,", &pid) == 1) {
+            ch->broker = pid;
+        }
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+}
+
+/* Every child reported is a child of the tool. */
+static void
+expect_parent(const children *ch, pid_t tool)
+{
+    for (int i = 0; i < ch->n; i++)
+        if (ch->ppids[i] != tool)
+            fail_msg("child %d reports parent %d, not the tool (%d)", (int)ch->pids[i],
+                     (int)ch->ppids[i], (int)tool);
+}
+
+/* pid names no process: the tool reaped it. A process the tool left behind
+ * was reparented to this subreaper: it is killed and reaped here, and the
+ * test fails. */
+static void
+expect_gone(pid_t pid, const char *what)
+{
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+        fail_msg("%s %d was left for someone else to reap", what, (int)pid);
+    if (kill(pid, 0) == 0 || errno != ESRCH) {
+        kill_child(pid);
+        fail_msg("%s %d is still running after the tool exited", what, (int)pid);
+    }
+}
+
+static void
+expect_all_gone(const children *ch)
+{
+    for (int i = 0; i < ch->n; i++)
+        expect_gone(ch->pids[i], "child");
+    if (ch->broker > 0)
+        expect_gone(ch->broker, "the private broker");
+}
+
+/* ---- the exactly-once ledger, on its own (tools/pool_ledger.c) ----------- */
+
+#define ITEM_SIZE 40
+
+/* The record a consumer writes for item (producer, seq) as it was put. */
+static pool_record
+record_of(uint32_t producer, uint64_t seq)
+{
+    unsigned char item[ITEM_SIZE];
+    pool_item_build(item, sizeof item, producer, seq);
+    pool_record r = {.producer = producer, .seq = seq, .deliveries = 1};
+    r.hash = pool_item_hash(item, sizeof item);
+    uint32_t p;
+    uint64_t q;
+    assert_true(pool_item_parse(item, sizeof item, &p, &q));
+    assert_int_equal(p, producer);
+    assert_int_equal(q, seq);
+    return r;
+}
+
+/* 2 producers sharing 5 items: producer 0 puts seq 0..2, producer 1 seq 0..1. */
+static void
+ledger_with_every_item(pool_ledger *l)
+{
+    assert_true(pool_ledger_init(l, 5, 2, ITEM_SIZE));
+    assert_int_equal(pool_share(5, 2, 0), 3);
+    assert_int_equal(pool_share(5, 2, 1), 2);
+    for (uint64_t seq = 0; seq < 3; seq++) {
+        pool_record r = record_of(0, seq);
+        pool_ledger_add(l, &r);
+    }
+    for (uint64_t seq = 0; seq < 2; seq++) {
+        pool_record r = record_of(1, seq);
+        pool_ledger_add(l, &r);
+    }
+}
+
+static void
+ledger_counts_every_item_once(void **state)
+{
+    pool_ledger l;
+    ledger_with_every_item(&l);
+    assert_true(pool_ledger_complete(&l));
+    pool_verdict v;
+    assert_true(pool_ledger_verdict(&l, &v));
+    assert_int_equal(v.lost + v.duplicated + v.redelivered + v.bad, 0);
+    pool_ledger_free(&l);
+}
+
+static void
+ledger_reports_lost_and_duplicated_items(void **state)
+{
+    pool_ledger l;
+    assert_true(pool_ledger_init(&l, 5, 2, ITEM_SIZE));
+    pool_record r = record_of(0, 1);
+    pool_ledger_add(&l, &r);
+    pool_ledger_add(&l, &r);
+    assert_false(pool_ledger_complete(&l));
+    pool_verdict v;
+    assert_false(pool_ledger_verdict(&l, &v));
+    assert_int_equal(v.lost, 4);
+    assert_int_equal(v.duplicated, 1);
+    pool_ledger_free(&l);
+}
+
+/* The one repeat a kill between record and ack explains is the killed
+ * consumer's last record, once; any other repeat is a duplicate. */
+static void
+ledger_forgives_only_a_killed_consumers_unacked_item(void **state)
+{
+    pool_ledger l;
+    ledger_with_every_item(&l);
+    pool_record last = record_of(1, 0), other = record_of(0, 2);
+    pool_ledger_add(&l, &last); /* redelivered to another consumer */
+    pool_ledger_allow_redelivery(&l, &last);
+    pool_verdict v;
+    assert_true(pool_ledger_verdict(&l, &v));
+    assert_int_equal(v.redelivered, 1);
+    assert_int_equal(v.duplicated, 0);
+
+    pool_ledger_add(&l, &last); /* a third time: no kill explains it */
+    pool_ledger_add(&l, &other);
+    assert_false(pool_ledger_verdict(&l, &v));
+    assert_int_equal(v.redelivered, 1);
+    assert_int_equal(v.duplicated, 2);
+    assert_int_equal(v.lost, 0);
+    pool_ledger_free(&l);
+}
+
+static void
+ledger_rejects_records_of_items_never_put(void **state)
+{
+    pool_ledger l;
+    ledger_with_every_item(&l);
+    pool_record wrong_hash = record_of(0, 0), no_seq = record_of(1, 2),
+                no_producer = record_of(2, 0), unreadable = {.producer = POOL_RECORD_BAD};
+    wrong_hash.hash ^= 1;
+    pool_ledger_add(&l, &wrong_hash);
+    pool_ledger_add(&l, &no_seq);
+    pool_ledger_add(&l, &no_producer);
+    pool_ledger_add(&l, &unreadable);
+    pool_verdict v;
+    assert_false(pool_ledger_verdict(&l, &v));
+    assert_int_equal(v.bad, 4);
+    assert_int_equal(v.duplicated, 0);
+    pool_ledger_free(&l);
+}
+
+/* ---- prodcons ------------------------------------------------------------ */
+
+static void
+prodcons_reports_every_child_and_verifies(void **state)
+{
+    tool_run r;
+    RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "2000");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "verified: each of the 2000 items arrived exactly once");
+    expect_out_has(&r, "items/s");
+    expect_out_has(&r, "MB/s");
+    expect_no_progress(&r);
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_int_equal(ch.producers, 2);
+    assert_int_equal(ch.consumers, 2);
+    assert_int_equal(ch.n, 4);
+    expect_parent(&ch, r.pid);
+    assert_true(ch.broker > 0);
+    expect_all_gone(&ch);
+    tool_free(&r);
+}
+
+static void
+prodcons_survives_a_killed_consumer(void **state)
+{
+    tool_run r;
+    RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "5000", "--maxsize",
+        "16", "--size", "200", "--kill-one");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "killed consumer");
+    expect_out_has(&r, "verified: each of the 5000 items arrived exactly once");
+    expect_no_progress(&r);
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_int_equal(ch.producers, 2);
+    assert_int_equal(ch.consumers, 3); /* two, and the one that replaced the killed one */
+    expect_parent(&ch, r.pid);
+    expect_all_gone(&ch);
+    tool_free(&r);
+}
+
+static void
+prodcons_on_a_given_broker(void **state)
+{
+    test_broker *tb = *state;
+    tool_run r;
+    RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "1000", "--broker",
+        tb->endpoint);
+    expect_exit(&r, 0);
+    expect_out_has(&r, "verified: each of the 1000 items arrived exactly once");
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_int_equal(ch.n, 4);
+    assert_int_equal(ch.broker, 0); /* no private broker */
+    expect_parent(&ch, r.pid);
+    expect_all_gone(&ch);
+    tool_free(&r);
+    /* the run's queue was removed from the shared broker */
+    ipcq_client *c = client_on(tb);
+    ipcq_stats *s = NULL;
+    assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
+    for (size_t i = 0; i < ipcq_stats_count(s); i++)
+        if (strncmp(ipcq_stats_name(s, i), "ipcq-pool.", 10) == 0)
+            fail_msg("queue %s was left on the broker", ipcq_stats_name(s, i));
+    ipcq_stats_free(&s);
+    ipcq_client_close(&c);
+}
+
+/* ---- primes -------------------------------------------------------------- */
+
+static void
+primes_sums_below_100000(void **state)
+{
+    tool_run r;
+    RUN(&r, "primes", "--limit", "100000", "--workers", "2");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "primes below 100000: 454396537");
+    expect_out_has(&r, "checked: a single-process sieve gives 454396537");
+    expect_no_progress(&r);
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_int_equal(ch.workers, 2);
+    expect_parent(&ch, r.pid);
+    expect_all_gone(&ch);
+    tool_free(&r);
+}
+
+static void
+primes_survives_a_killed_worker(void **state)
+{
+    tool_run r;
+    RUN(&r, "primes", "--limit", "100000", "--workers", "2", "--kill-one");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "killed worker");
+    expect_out_has(&r, "primes below 100000: 454396537");
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_true(ch.workers >= 3); /* two, and at least the replacement */
+    expect_parent(&ch, r.pid);
+    expect_all_gone(&ch);
+    tool_free(&r);
+}
+
+static void
+primes_compares_worker_counts(void **state)
+{
+    tool_run r;
+    RUN(&r, "primes", "--limit", "200000", "--compare", "1,2");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "speed-up");
+    const char *table = strstr(r.out.data, "workers");
+    assert_non_null(table);
+    int rows = 0;
+    for (const char *l = strchr(table, '\n'); l != NULL; l = strchr(l + 1, '\n')) {
+        int w;
+        double secs, speedup;
+        if (sscanf(l + 1, "%d %lf %lf", &w, &secs, &speedup) == 3 && w == rows + 1)
+            rows++;
+    }
+    assert_int_equal(rows, 2);
+    expect_out_has(&r, "checked: a single-process sieve gives 1709600813");
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_int_equal(ch.workers, 3); /* a fresh pool for each count */
+    expect_all_gone(&ch);
+    tool_free(&r);
+}
+
+static void
+primes_on_a_given_broker(void **state)
+{
+    test_broker *tb = *state;
+    tool_run r;
+    RUN(&r, "primes", "--limit", "100000", "--workers", "2", "--broker", tb->endpoint);
+    expect_exit(&r, 0);
+    expect_out_has(&r, "454396537");
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_int_equal(ch.broker, 0);
+    expect_all_gone(&ch);
+    tool_free(&r);
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+/* Reads stdout until it reports want children, then sends sig and expects
+ * the tool to exit 128 + sig in time with no process of its run left. */
+static void
+stop_mid_run(tool_run *r, int want, int sig)
+{
+    children ch;
+    int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
+    do {
+        tool_pump(r, 100);
+        parse_children(r->out.data, &ch);
+        if (now_ms() > deadline)
+            fail_msg("the tool reported %d of %d children; stdout '%s', stderr '%s'", ch.n, want,
+                     r->out.data, r->err.data);
+    } while (ch.n < want);
+    for (int i = 0; i < ch.n; i++) /* they exist now, mid-run */
+        assert_int_equal(kill(ch.pids[i], 0), 0);
+    int64_t sent = now_ms();
+    assert_int_equal(kill(r->pid, sig), 0);
+    while (tool_pump(r, 100))
+        if (now_ms() - sent > STOP_TIMEOUT_MS)
+            break;
+    running = 0;
+    r->status = reap_child(r->pid, STOP_TIMEOUT_MS - (now_ms() - sent));
+    expect_exit(r, 128 + sig);
+    expect_err_has(r, "every child was stopped");
+    parse_children(r->out.data, &ch);
+    expect_parent(&ch, r->pid);
+    expect_all_gone(&ch);
+}
+
+static void
+sigint_stops_prodcons_and_leaves_no_process(void **state)
+{
+    tool_run r;
+    TOOL_START(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "5000000",
+               "--maxsize", "10");
+    stop_mid_run(&r, 4, SIGINT);
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_true(ch.broker > 0);
+    tool_free(&r);
+}
+
+static void
+sigterm_stops_primes_and_leaves_no_process(void **state)
+{
+    tool_run r;
+    TOOL_START(&r, "primes", "--limit", "1000000000", "--chunk", "1000000", "--workers", "2");
+    stop_mid_run(&r, 2, SIGTERM);
+    tool_free(&r);
+}
+
+/* ---- progress, help, usage -------------------------------------------------- */
+
+static void
+progress_shows_on_a_terminal(void **state)
+{
+    tool_run r;
+    tool_start_argv(&r, true,
+                    (const char *const[]){"prodcons", "--producers", "1", "--consumers", "1",
+                                          "--items", "500", NULL});
+    tool_finish(&r);
+    expect_exit(&r, 0);
+    expect_err_has(&r, "\rprodcons: ");
+    expect_err_has(&r, " items/s");
+    tool_free(&r);
+}
+
+static void
+unreachable_broker_exits_3(void **state)
+{
+    tool_run r;
+    RUN(&r, "prodcons", "--producers", "1", "--consumers", "1", "--items", "10", "--broker",
+        "ipc:///nonexistent-ipcq-dir/broker.sock");
+    expect_exit(&r, 3);
+    expect_err_has(&r, "ipcq-pool: prodcons: ");
+    expect_err_has(&r, "broker unavailable");
+    children ch;
+    parse_children(r.out.data, &ch);
+    assert_int_equal(ch.n, 0); /* nothing was forked */
+    tool_free(&r);
+}
+
+static void
+help_and_usage_errors(void **state)
+{
+    tool_run r;
+    RUN(&r, "--help");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "Usage: ipcq-pool");
+    expect_out_has(&r, "prodcons");
+    expect_out_has(&r, "primes");
+    tool_free(&r);
+    RUN(&r, "prodcons", "--help");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "--kill-one");
+    tool_free(&r);
+    RUN(&r, "primes", "--help");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "--compare");
+    tool_free(&r);
+
+    RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "10", "--bogus");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "ipcq-pool: prodcons: unrecognized option '--bogus'");
+    tool_free(&r);
+    RUN(&r, "prodcons", "--producers", "2", "--consumers", "2");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "ipcq-pool: prodcons: missing --items");
+    tool_free(&r);
+    RUN(&r, "primes", "--limit", "-5", "--workers", "2");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "ipcq-pool: primes: invalid --limit");
+    tool_free(&r);
+    RUN(&r, "primes", "--limit", "100", "--compare", "1,,2");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "invalid --compare");
+    tool_free(&r);
+    RUN(&r, "juggle");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "ipcq-pool: unknown mode 'juggle'");
+    tool_free(&r);
+}
+
+static int
+teardown(void **state)
+{
+    if (running > 0)
+        kill_child(running);
+    running = 0;
+    return 0;
+}
+
+static int
+teardown_broker(void **state)
+{
+    teardown(state);
+    return fixture_broker_down(state);
+}
+
+#define T(fn) cmocka_unit_test_teardown(fn, teardown)
+#define TB(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, teardown_broker)
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    /* Orphans of the tool come here, where expect_gone() finds them. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        perror("prctl(PR_SET_CHILD_SUBREAPER)");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ledger_counts_every_item_once),
+        cmocka_unit_test(ledger_reports_lost_and_duplicated_items),
+        cmocka_unit_test(ledger_forgives_only_a_killed_consumers_unacked_item),
+        cmocka_unit_test(ledger_rejects_records_of_items_never_put),
+        T(prodcons_reports_every_child_and_verifies),
+        T(prodcons_survives_a_killed_consumer),
+        TB(prodcons_on_a_given_broker),
+        T(primes_sums_below_100000),
+        T(primes_survives_a_killed_worker),
+        T(primes_compares_worker_counts),
+        TB(primes_on_a_given_broker),
+        T(sigint_stops_prodcons_and_leaves_no_process),
+        T(sigterm_stops_primes_and_leaves_no_process),
+        T(progress_shows_on_a_terminal),
+        T(unreachable_broker_exits_3),
+        T(help_and_usage_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,22 @@
+/*
+ * The modes of ipcq-pool. Each is a program of its own under the tool's
+ * name: it reads its options, prints its help, runs, and returns the exit
+ * status (pool_proc.h).
+ */
+#ifndef IPCQ_POOL_MODES_H
+#define IPCQ_POOL_MODES_H
+
+typedef struct pool_mode {
+    const char *name;
+    const char *synopsis;              /* after "ipcq-pool " */
+    const char *summary;               /* one line */
+    int (*run)(int argc, char **argv); /* the words after the mode's name */
+} pool_mode;
+
+extern const pool_mode pool_prodcons_mode; /* pool_prodcons.c */
+extern const pool_mode pool_primes_mode;   /* pool_primes.c */
+
+/* "Exit status: ..." for every help text. */
+extern const char pool_exit_help[];
+
+#endif
