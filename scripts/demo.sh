@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the demo: a private broker on a
-# temporary endpoint, items put and got through it with the ipcq CLI, and
-# the broker stopped again.
+# Installs what is missing, builds, and runs the demo: a broker on a
+# temporary endpoint, items put and got through it with the ipcq CLI, the
+# broker stopped again; then forked producers and consumers, and a process
+# pool, each surviving kill -9 of one of its processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,3 +38,12 @@ echo '$ ipcq get jobs --timeout 0.2'
 kill -TERM "$broker"
 wait "$broker"
 echo "demo: broker stopped cleanly"
+
+# Processes and pool workers, each run with a private broker of its own.
+pool="$build/tools/ipcq-pool"
+echo
+echo "\$ ipcq-pool prodcons --producers 2 --consumers 2 --items 20000 --kill-one"
+"$pool" prodcons --producers 2 --consumers 2 --items 20000 --kill-one
+echo
+echo "\$ ipcq-pool primes --workers 2 --limit 100000 --kill-one"
+"$pool" primes --workers 2 --limit 100000 --kill-one
