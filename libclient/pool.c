@@ -210,6 +210,16 @@ complete_message(ipcq_pool *p, unsigned char *msg, size_t len, bool dead)
         free(result);
 }
 
+/* True once pid has exited and been reaped, by us now or by someone else
+ * (a caller's SIGCHLD handler that reaps every child: ECHILD). */
+static bool
+worker_exited(pid_t pid)
+{
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    return r == pid || (r < 0 && errno == ECHILD);
+}
+
 static size_t
 live_workers(const ipcq_pool *p)
 {
@@ -224,8 +234,7 @@ static void
 reap_and_replace(ipcq_pool *p)
 {
     for (int i = 0; i < p->nworkers; i++) {
-        int status;
-        if (p->workers[i] <= 0 || waitpid(p->workers[i], &status, WNOHANG) != p->workers[i])
+        if (p->workers[i] <= 0 || !worker_exited(p->workers[i]))
             continue;
         bool work_left = !p->closed || p->pending.count > 0;
         p->workers[i] = !p->terminated && work_left ? spawn_worker(p) : 0;
@@ -363,13 +372,16 @@ ipcq_async_wait(ipcq_async *h, int64_t timeout_ms)
     if (h == NULL || timeout_ms < IPCQ_FOREVER)
         return IPCQ_EINVAL;
     int64_t deadline = ipcq_deadline_us(ipcq_now_us(), timeout_ms);
+    /* Polls at least once, so that a timeout of 0 sees what has arrived. */
     while (h->status == PENDING) {
-        int64_t left_ms = (deadline - ipcq_now_us()) / 1000;
-        if (h->pool == NULL || (timeout_ms >= 0 && left_ms <= 0 && timeout_ms != IPCQ_FOREVER))
-            return h->pool ? IPCQ_ETIMEDOUT : IPCQ_ESHUTDOWN;
-        int rc = ipcq_pool_poll(h->pool, deadline == INT64_MAX ? SLICE_MS : left_ms);
-        if (rc != IPCQ_OK && rc != IPCQ_EMPTY)
+        if (h->pool == NULL)
+            return IPCQ_ESHUTDOWN;
+        int64_t left_ms = deadline == INT64_MAX ? SLICE_MS : (deadline - ipcq_now_us()) / 1000;
+        int rc = ipcq_pool_poll(h->pool, left_ms > 0 ? left_ms : 0);
+        if (rc != IPCQ_OK)
             return rc;
+        if (h->status == PENDING && deadline != INT64_MAX && ipcq_now_us() >= deadline)
+            return IPCQ_ETIMEDOUT;
     }
     return h->status;
 }
@@ -513,8 +525,7 @@ ipcq_pool_terminate(ipcq_pool *p)
     int64_t deadline = ipcq_now_us() + TERM_GRACE_MS * 1000;
     while (live_workers(p) > 0) {
         for (int i = 0; i < p->nworkers; i++) {
-            int status;
-            if (p->workers[i] > 0 && waitpid(p->workers[i], &status, WNOHANG) == p->workers[i])
+            if (p->workers[i] > 0 && worker_exited(p->workers[i]))
                 p->workers[i] = 0;
             else if (p->workers[i] > 0 && ipcq_now_us() > deadline)
                 kill(p->workers[i], SIGKILL);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +128,14 @@ async_wait_times_out_then_completes(void **state)
     assert_int_equal(ipcq_async_wait(h, 50), IPCQ_ETIMEDOUT);
     assert_true(now_ms() - t0 >= 50);
     assert_int_equal(ipcq_async_wait(h, WAIT_MS), IPCQ_OK);
+    ipcq_async_free(&h);
+    /* A timeout of 0 still collects a result that has arrived. */
+    assert_int_equal(ipcq_pool_apply_async(p, "sq 6", 4, NULL, NULL, &h), IPCQ_OK);
+    int64_t deadline = now_ms() + WAIT_MS;
+    int rc;
+    while ((rc = ipcq_async_wait(h, 0)) == IPCQ_ETIMEDOUT)
+        assert_true(now_ms() < deadline);
+    assert_int_equal(rc, IPCQ_OK);
     ipcq_async_free(&h);
     ipcq_pool_free(&p);
 }
@@ -283,6 +292,33 @@ a_pool_without_a_broker_starts_its_own(void **state)
     ipcq_pool_free(&p);
 }
 
+static void
+reap_all(int sig)
+{
+    (void)sig;
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+}
+
+static void
+join_survives_a_caller_that_reaps_every_child(void **state)
+{
+    struct sigaction sa = {.sa_handler = reap_all}, old;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
+    ipcq_pool *p = pool_on(*state, 2);
+    void *r;
+    size_t len;
+    int rc = ipcq_pool_apply(p, "sq 7", 4, &r, &len, WAIT_MS);
+    expect_result(rc, r, len, "49");
+    assert_int_equal(ipcq_pool_close(p), IPCQ_OK);
+    assert_int_equal(ipcq_pool_join(p, WAIT_MS), IPCQ_OK);
+    assert_int_equal(ipcq_pool_workers(p, NULL, 0), 0);
+    ipcq_pool_free(&p);
+    sigaction(SIGCHLD, &old, NULL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
 
 int
@@ -299,6 +335,7 @@ main(void)
         T(close_and_join_reap_every_worker),
         T(terminate_stops_workers_and_fails_pending_tasks),
         cmocka_unit_test(a_pool_without_a_broker_starts_its_own),
+        T(join_survives_a_caller_that_reaps_every_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
