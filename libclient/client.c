@@ -33,6 +33,8 @@
 #define HEARTBEAT_MS 1000       /* quiet time before a waiting call pings */
 #define PING_TIMEOUT_MS 2000    /* how long a ping may go unanswered */
 #define LINGER_MS 500           /* close: time to flush confirmations */
+#define DEFAULT_PUT_WINDOW 256  /* async puts in flight before put_async waits */
+#define CLOSE_FLUSH_MS 2000     /* close: how long async puts may take to settle */
 
 /* Contexts inherited through fork() are abandoned, never closed (that would
  * reach into the parent's I/O threads); keeping them listed here keeps them
@@ -60,6 +62,8 @@ abandon_inherited(ipcq_client *c)
     }
     c->ctx = c->sock = NULL;
     c->pid = getpid();
+    c->ninflight = 0; /* the parent's puts: their answers go to the parent */
+    c->async_status = IPCQ_OK;
 }
 
 int
@@ -94,6 +98,7 @@ ipcq_client_open(ipcq_client **out, const char *endpoint)
         return IPCQ_ENOMEM;
     }
     c->pid = getpid();
+    c->window = DEFAULT_PUT_WINDOW;
     *out = c;
     return IPCQ_OK;
 }
@@ -106,6 +111,9 @@ ipcq_client_close(ipcq_client **cp)
     ipcq_client *c = *cp;
     if (c->pid != getpid())
         abandon_inherited(c);
+    if (c->ninflight > 0)
+        ipcq_flush(c, CLOSE_FLUSH_MS); /* as multiprocessing.Queue's close + join_thread */
+    free(c->inflight);
     if (c->sock)
         zmq_close(c->sock);
     if (c->ctx)
@@ -162,6 +170,14 @@ static int
 unavailable(ipcq_client *c, const char *why)
 {
     c->broker_max_item = 0; /* the next broker may have another limit */
+    /* Async puts still in flight may or may not have been taken: say so. */
+    if (c->ninflight > 0 && c->async_status == IPCQ_OK) {
+        c->async_status = IPCQ_EUNAVAILABLE;
+        snprintf(c->async_error, sizeof c->async_error,
+                 "async put: %zu puts unconfirmed when the broker became unavailable",
+                 c->ninflight);
+    }
+    c->ninflight = 0;
     char detail[600];
     snprintf(detail, sizeof detail, "%s: broker unavailable: %s", c->endpoint, why);
     return client_fail(c, NULL, IPCQ_EUNAVAILABLE, detail);
@@ -262,6 +278,95 @@ receive_reply(ipcq_client *c)
     return r;
 }
 
+/* A reply to one of the async puts in flight: settles it, keeping the first
+ * error for flush or the next call. False if r answers something else. */
+static bool
+settle_async(ipcq_client *c, const Ipcqwire__Reply *r)
+{
+    for (size_t i = 0; i < c->ninflight; i++) {
+        if (c->inflight[i] != r->id)
+            continue;
+        c->inflight[i] = c->inflight[--c->ninflight];
+        if (r->status != IPCQ_OK && c->async_status == IPCQ_OK) {
+            c->async_status = r->status;
+            const char *text = r->error && r->error[0] ? r->error : ipcq_strerror(r->status);
+            snprintf(c->async_error, sizeof c->async_error, "async put: %s", text);
+        }
+        return true;
+    }
+    return false;
+}
+
+/* Receives until the reply to want_id arrives (want_id != 0; it is handed
+ * over in *reply) or, with want_id 0, until at most async_target async puts
+ * are in flight; fails IPCQ_EUNAVAILABLE at deadline_us or when heartbeats
+ * show the broker gone. Replies to async puts are settled on the way, late
+ * replies handed back. */
+static int
+await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t deadline,
+              Ipcqwire__Reply **reply)
+{
+    int64_t last_heard = ipcq_now_us();
+    uint64_t ping_id = 0;
+    int64_t ping_sent = 0;
+    for (;;) {
+        if (want_id == 0 && c->ninflight <= async_target)
+            return IPCQ_OK;
+        int64_t now = ipcq_now_us();
+        if (now >= deadline && want_id == 0) /* flush: puts still wait for room */
+            return client_fail(c, NULL, IPCQ_ETIMEDOUT, "async puts still in flight");
+        if (now >= deadline) {
+            cancel_request(c, want_id);
+            return unavailable(c, "no answer in time");
+        }
+        if (ping_id != 0 && now - ping_sent >= PING_TIMEOUT_MS * 1000) {
+            if (want_id != 0)
+                cancel_request(c, want_id);
+            return unavailable(c, "no answer to a heartbeat");
+        }
+        if (ping_id == 0 && now - last_heard >= HEARTBEAT_MS * 1000) {
+            /* Is the broker alive, and does it still hold the request? */
+            Ipcqwire__Request ping;
+            init_request(c, &ping, IPCQWIRE__OP__OP_PING);
+            ping.has_pending_id = want_id != 0;
+            ping.pending_id = want_id;
+            ping_id = ping.id;
+            ping_sent = now;
+            if (!send_request(c, &ping, now))
+                return unavailable(c, "connection lost");
+        }
+        int64_t wake =
+            ping_id ? ping_sent + PING_TIMEOUT_MS * 1000 : last_heard + HEARTBEAT_MS * 1000;
+        if (deadline < wake)
+            wake = deadline;
+        zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
+        int64_t wait_us = wake - now;
+        if (zmq_poll(&it, 1, wait_us > 0 ? (long)((wait_us + 999) / 1000) : 0) <= 0)
+            continue;
+        Ipcqwire__Reply *r;
+        while ((r = receive_reply(c)) != NULL) {
+            last_heard = ipcq_now_us();
+            if (want_id != 0 && r->id == want_id) {
+                *reply = r;
+                return IPCQ_OK;
+            }
+            if (ping_id != 0 && r->id == ping_id) {
+                bool lost = r->has_pending && !r->pending;
+                ping_id = 0;
+                ipcqwire__reply__free_unpacked(r, NULL);
+                if (lost)
+                    return unavailable(c, "the broker no longer holds the request (restarted?)");
+                continue;
+            }
+            if (!settle_async(c, r))
+                client_release_items(c, r);
+            ipcqwire__reply__free_unpacked(r, NULL);
+            if (want_id == 0 && c->ninflight <= async_target)
+                return IPCQ_OK;
+        }
+    }
+}
+
 int
 client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply)
 {
@@ -280,55 +385,67 @@ client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__R
     req->id = ++c->next_id;
     if (!send_request(c, req, connect_deadline))
         return unavailable(c, "no connection");
+    return await_replies(c, req->id, 0, deadline, reply);
+}
 
-    int64_t last_heard = ipcq_now_us();
-    uint64_t ping_id = 0;
-    int64_t ping_sent = 0;
-    for (;;) {
-        now = ipcq_now_us();
-        if (now >= deadline) {
-            cancel_request(c, req->id);
-            return unavailable(c, "no answer in time");
-        }
-        if (ping_id != 0 && now - ping_sent >= PING_TIMEOUT_MS * 1000) {
-            cancel_request(c, req->id);
-            return unavailable(c, "no answer to a heartbeat");
-        }
-        if (ping_id == 0 && now - last_heard >= HEARTBEAT_MS * 1000) {
-            Ipcqwire__Request ping;
-            init_request(c, &ping, IPCQWIRE__OP__OP_PING);
-            ping.has_pending_id = 1;
-            ping.pending_id = req->id;
-            ping_id = ping.id;
-            ping_sent = now;
-            if (!send_request(c, &ping, now))
-                return unavailable(c, "connection lost");
-        }
-        int64_t wake =
-            ping_id ? ping_sent + PING_TIMEOUT_MS * 1000 : last_heard + HEARTBEAT_MS * 1000;
-        if (deadline < wake)
-            wake = deadline;
-        zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
-        int64_t wait_us = wake - now;
-        if (zmq_poll(&it, 1, wait_us > 0 ? (long)((wait_us + 999) / 1000) : 0) <= 0)
-            continue;
-        Ipcqwire__Reply *r;
-        while ((r = receive_reply(c)) != NULL) {
-            last_heard = ipcq_now_us();
-            if (r->id == req->id) {
-                *reply = r;
-                return IPCQ_OK;
-            }
-            if (ping_id != 0 && r->id == ping_id) {
-                bool lost = r->has_pending && !r->pending;
-                ping_id = 0;
-                ipcqwire__reply__free_unpacked(r, NULL);
-                if (lost)
-                    return unavailable(c, "the broker no longer holds the request (restarted?)");
-                continue;
-            }
-            client_release_items(c, r);
-            ipcqwire__reply__free_unpacked(r, NULL);
-        }
+int
+client_send_async(ipcq_client *c, Ipcqwire__Request *req)
+{
+    int rc = connect_socket(c);
+    if (rc != IPCQ_OK)
+        return rc;
+    if (c->ninflight >= c->window) {
+        /* The window is full: wait for the oldest answers. */
+        rc = await_replies(c, 0, c->window - 1, INT64_MAX, NULL);
+        if (rc != IPCQ_OK)
+            return rc;
     }
+    if (c->ninflight == c->inflight_cap) {
+        size_t cap = c->inflight_cap ? c->inflight_cap * 2 : 64;
+        uint64_t *grown = realloc(c->inflight, cap * sizeof *grown);
+        if (grown == NULL)
+            return client_fail(c, NULL, IPCQ_ENOMEM, NULL);
+        c->inflight = grown;
+        c->inflight_cap = cap;
+    }
+    req->version = IPCQ_PROTOCOL_VERSION;
+    req->id = ++c->next_id;
+    if (!send_request(c, req, ipcq_deadline_us(ipcq_now_us(), CONNECT_TIMEOUT_MS)))
+        return unavailable(c, "no connection");
+    c->inflight[c->ninflight++] = req->id;
+    return IPCQ_OK;
+}
+
+int
+client_take_async_error(ipcq_client *c)
+{
+    int status = c->async_status;
+    if (status != IPCQ_OK) {
+        client_fail(c, NULL, status, c->async_error);
+        c->async_status = IPCQ_OK;
+    }
+    return status;
+}
+
+int
+ipcq_flush(ipcq_client *c, int64_t timeout_ms)
+{
+    if (c == NULL || timeout_ms < IPCQ_FOREVER)
+        return IPCQ_EINVAL;
+    c->error[0] = '\0';
+    if (c->ninflight > 0 && c->pid == getpid()) {
+        int rc = await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), timeout_ms), NULL);
+        if (rc != IPCQ_OK)
+            return rc;
+    }
+    return client_take_async_error(c);
+}
+
+int
+ipcq_set_put_window(ipcq_client *c, size_t window)
+{
+    if (c == NULL || window == 0)
+        return IPCQ_EINVAL;
+    c->window = window;
+    return IPCQ_OK;
 }

@@ -14,6 +14,10 @@ struct ipcq_client {
     void *ctx, *sock; /* NULL until first use in this process */
     uint64_t next_id;
     uint64_t broker_max_item; /* learned by ping; 0 until known on this connection */
+    uint64_t *inflight;       /* ids of async puts not answered yet */
+    size_t ninflight, inflight_cap, window;
+    int async_status; /* first failure of an async put not reported yet */
+    char async_error[512];
     char error[512];
 };
 
@@ -44,6 +48,14 @@ int client_finish(ipcq_client *c, Ipcqwire__Request *req, const char *queue, int
  * a buffer the caller frees with ipcq_free(); tag and deliveries may be NULL. */
 int client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t timeout_ms,
                    void **data, size_t *len, uint64_t *tag, uint32_t *deliveries);
+
+/* Sends req without waiting for its answer, as one of at most window async
+ * puts in flight (waiting for the oldest answers when the window is full). */
+int client_send_async(ipcq_client *c, Ipcqwire__Request *req);
+
+/* Reports (and forgets) the first failure of an async put, if any: the
+ * handle's error text says what failed. IPCQ_OK when there was none. */
+int client_take_async_error(ipcq_client *c);
 
 /* Sends a one-way request (confirm, release, cancel); best effort. */
 void client_send_oneway(ipcq_client *c, Ipcqwire__Request *req);

@@ -16,6 +16,10 @@ client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char
         return IPCQ_EINVAL;
     c->error[0] = '\0';
     ipcqwire__request__init(req);
+    /* An async put failed since the last call: this call reports it. */
+    int failed = client_take_async_error(c);
+    if (failed != IPCQ_OK)
+        return failed;
     req->op = op;
     if (timeout_ms < IPCQ_FOREVER) {
         char detail[320];
@@ -179,6 +183,23 @@ int
 ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
 {
     return client_get_one(c, queue, 0, timeout_ms, data, len, NULL, NULL);
+}
+
+int
+ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_PUT, queue, IPCQ_FOREVER);
+    if (rc != IPCQ_OK)
+        return rc;
+    if (data == NULL && len > 0)
+        return client_fail(c, queue, IPCQ_EINVAL, NULL);
+    if ((rc = check_put_size(c, queue, len, len)) != IPCQ_OK)
+        return rc;
+    ProtobufCBinaryData item = {len, (uint8_t *)(data ? data : "")};
+    req.n_items = 1;
+    req.items = &item;
+    return client_send_async(c, &req);
 }
 
 int

@@ -122,6 +122,23 @@ IPCQ_API int ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const vo
 IPCQ_API int ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items,
                            size_t *lens, size_t *got, int64_t timeout_ms);
 
+/* Puts one item without waiting for the broker's answer, as Python's
+ * multiprocessing.Queue.put returns before the item reaches the pipe: up to
+ * a window of puts (ipcq_set_put_window, default 256) stay in flight, and
+ * when it is full this call waits for the oldest answers. Puts wait for room
+ * as IPCQ_FOREVER does, in order. A put that fails is reported, with its
+ * error text, by ipcq_flush() or else by the next call on the handle;
+ * ipcq_client_close() flushes first. Copies data before it returns. */
+IPCQ_API int ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len);
+
+/* Waits until every async put was answered; returns the first failure among
+ * them (IPCQ_OK if none), IPCQ_ETIMEDOUT if some still wait (for room) when
+ * timeout_ms passes, or IPCQ_EUNAVAILABLE if the broker went away. */
+IPCQ_API int ipcq_flush(ipcq_client *c, int64_t timeout_ms);
+
+/* How many async puts may be in flight at once (>= 1). */
+IPCQ_API int ipcq_set_put_window(ipcq_client *c, size_t window);
+
 /* Frees what ipcq_get() returned. NULL is a no-op. */
 IPCQ_API void ipcq_free(void *p);
 

@@ -1,0 +1,152 @@
+/* Async puts: a window of puts in flight, answered in order, with failures
+ * reported by flush or by the next call, and nothing lost on close or fork. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define WAIT_MS 10000
+
+static void
+expect_sequence(ipcq_client *c, const char *queue, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        expect_get(c, queue, want, IPCQ_NOWAIT);
+    }
+    void *data;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, queue, &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
+}
+
+static void
+put_numbers(ipcq_client *c, const char *queue, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char item[16];
+        int len = snprintf(item, sizeof item, "%d", i);
+        assert_ipcq_ok(c, ipcq_put_async(c, queue, item, (size_t)len));
+    }
+}
+
+static void
+async_puts_arrive_in_order_after_flush(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    put_numbers(c, "stream", 2000); /* several windows' worth */
+    assert_ipcq_ok(c, ipcq_flush(c, WAIT_MS));
+    assert_int_equal(queue_field(c, "stream", IPCQ_QUEUE_SIZE), 2000);
+    expect_sequence(c, "stream", 2000);
+    ipcq_client_close(&c);
+}
+
+static void
+a_failed_async_put_is_reported_by_flush(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "closed", 0));
+    assert_ipcq_ok(c, ipcq_shutdown(c, "closed", false));
+    assert_ipcq_ok(c, ipcq_put_async(c, "closed", "x", 1));
+    assert_ipcq_status(c, ipcq_flush(c, WAIT_MS), IPCQ_ESHUTDOWN);
+    assert_string_equal(ipcq_client_error(c), "async put: closed: queue is shut down");
+    /* Reported once. */
+    assert_ipcq_ok(c, ipcq_flush(c, WAIT_MS));
+    ipcq_client_close(&c);
+}
+
+static void
+a_failed_async_put_is_reported_by_the_next_call(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "closed", 0));
+    assert_ipcq_ok(c, ipcq_shutdown(c, "closed", false));
+    assert_ipcq_ok(c, ipcq_put_async(c, "closed", "x", 1));
+    /* The broker answers the put before this ping: the answer is settled
+     * while the ping waits, and the call after reports it. */
+    assert_ipcq_ok(c, ipcq_ping(c));
+    assert_ipcq_status(c, ipcq_ping(c), IPCQ_ESHUTDOWN);
+    assert_ipcq_ok(c, ipcq_ping(c));
+    ipcq_client_close(&c);
+}
+
+static void
+flush_times_out_while_puts_wait_for_room_and_loses_none(void **state)
+{
+    ipcq_client *c = client_on(*state), *reader = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "narrow", 1));
+    assert_ipcq_ok(c, ipcq_set_put_window(c, 8));
+    put_numbers(c, "narrow", 3); /* 0 fits; 1 and 2 wait in the broker */
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_flush(c, 100), IPCQ_ETIMEDOUT);
+    assert_true(now_ms() - t0 >= 100);
+    wait_queue_field(reader, "narrow", IPCQ_QUEUE_PUTTERS, 2, WAIT_MS);
+    for (int i = 0; i < 3; i++) {
+        char want[4];
+        snprintf(want, sizeof want, "%d", i);
+        expect_get(reader, "narrow", want, WAIT_MS);
+    }
+    assert_ipcq_ok(c, ipcq_flush(c, WAIT_MS));
+    assert_ipcq_status(c, ipcq_set_put_window(c, 0), IPCQ_EINVAL);
+    ipcq_client_close(&reader);
+    ipcq_client_close(&c);
+}
+
+static void
+close_flushes_what_is_in_flight(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    put_numbers(c, "closing", 100);
+    ipcq_client_close(&c);
+    ipcq_client *reader = client_on(*state);
+    expect_sequence(reader, "closing", 100);
+    ipcq_client_close(&reader);
+}
+
+typedef struct child_args {
+    ipcq_client *inherited;
+} child_args;
+
+static int
+child_put_async(void *arg)
+{
+    child_args *a = arg;
+    for (int i = 0; i < 50; i++)
+        if (ipcq_put_async(a->inherited, "from-child", "c", 1) != IPCQ_OK)
+            return 1;
+    return ipcq_flush(a->inherited, WAIT_MS) == IPCQ_OK ? 0 : 2;
+}
+
+static void
+a_forked_child_has_its_own_window(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "parent", 1));
+    put_numbers(c, "parent", 2); /* one waits for room in the broker */
+    child_args a = {c};
+    pid_t child = fork_child(child_put_async, &a);
+    assert_int_equal(reap_child(child, WAIT_MS), 0);
+    assert_int_equal(queue_field(c, "from-child", IPCQ_QUEUE_SIZE), 50);
+    /* The parent's own put in flight is still the parent's. */
+    expect_get(c, "parent", "0", IPCQ_NOWAIT);
+    assert_ipcq_ok(c, ipcq_flush(c, WAIT_MS));
+    expect_get(c, "parent", "1", IPCQ_NOWAIT);
+    ipcq_client_close(&c);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(async_puts_arrive_in_order_after_flush),
+        T(a_failed_async_put_is_reported_by_flush),
+        T(a_failed_async_put_is_reported_by_the_next_call),
+        T(flush_times_out_while_puts_wait_for_room_and_loses_none),
+        T(close_flushes_what_is_in_flight),
+        T(a_forked_child_has_its_own_window),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
