@@ -49,6 +49,7 @@ static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static void
 abandon_inherited(ipcq_client *c)
 {
+    client_prefetch_free(c); /* the parent's leases: freed here, not handed back */
     if (c->ctx != NULL) {
         abandoned *a = malloc(sizeof *a);
         if (a != NULL) {
@@ -113,6 +114,7 @@ ipcq_client_close(ipcq_client **cp)
         abandon_inherited(c);
     if (c->ninflight > 0)
         ipcq_flush(c, CLOSE_FLUSH_MS); /* as multiprocessing.Queue's close + join_thread */
+    client_prefetch_free(c);
     free(c->inflight);
     if (c->sock)
         zmq_close(c->sock);

@@ -8,6 +8,8 @@
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
 
+typedef struct client_prefetch client_prefetch;
+
 struct ipcq_client {
     char *endpoint;
     pid_t pid;        /* the process that owns ctx and sock */
@@ -16,7 +18,8 @@ struct ipcq_client {
     uint64_t broker_max_item; /* learned by ping; 0 until known on this connection */
     uint64_t *inflight;       /* ids of async puts not answered yet */
     size_t ninflight, inflight_cap, window;
-    int async_status; /* first failure of an async put not reported yet */
+    int async_status;          /* first failure of an async put not reported yet */
+    client_prefetch *prefetch; /* NULL unless ipcq_set_prefetch turned it on */
     char async_error[512];
     char error[512];
 };
@@ -56,6 +59,12 @@ int client_send_async(ipcq_client *c, Ipcqwire__Request *req);
 /* Reports (and forgets) the first failure of an async put, if any: the
  * handle's error text says what failed. IPCQ_OK when there was none. */
 int client_take_async_error(ipcq_client *c);
+
+/* ipcq_get with prefetch on (prefetch.c). */
+int client_prefetch_get(ipcq_client *c, const char *queue, int64_t timeout_ms, void **data,
+                        size_t *len);
+/* Hands the buffered items back and turns prefetch off. */
+void client_prefetch_free(ipcq_client *c);
 
 /* Sends a one-way request (confirm, release, cancel); best effort. */
 void client_send_oneway(ipcq_client *c, Ipcqwire__Request *req);

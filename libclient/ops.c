@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "names.h"
@@ -182,6 +183,9 @@ client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t time
 int
 ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
 {
+    if (c != NULL && c->prefetch != NULL && data != NULL && len != NULL && queue != NULL &&
+        timeout_ms >= IPCQ_FOREVER && c->pid == getpid())
+        return client_prefetch_get(c, queue, timeout_ms, data, len);
     return client_get_one(c, queue, 0, timeout_ms, data, len, NULL, NULL);
 }
 

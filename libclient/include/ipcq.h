@@ -139,6 +139,16 @@ IPCQ_API int ipcq_flush(ipcq_client *c, int64_t timeout_ms);
 /* How many async puts may be in flight at once (>= 1). */
 IPCQ_API int ipcq_set_put_window(ipcq_client *c, size_t window);
 
+/* Consumer prefetch, opt-in: with max > 1, ipcq_get() takes up to max
+ * items of a queue in one request, on a lease of lease_ms (> 0), and hands
+ * them out one per call; each is confirmed as it is handed over. Buffered
+ * items are reserved for this handle (other getters do not see them) but
+ * stay safe: they return to the head of their queue if the process dies or
+ * the lease runs out, and are handed back at once on close, on a get from
+ * another queue, or when prefetch is turned off (max <= 1). A child forked
+ * with a handle inherits neither the buffer nor the setting. */
+IPCQ_API int ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms);
+
 /* Frees what ipcq_get() returned. NULL is a no-op. */
 IPCQ_API void ipcq_free(void *p);
 
