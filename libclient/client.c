@@ -176,8 +176,7 @@ unavailable(ipcq_client *c, const char *why)
     if (c->ninflight > 0 && c->async_status == IPCQ_OK) {
         c->async_status = IPCQ_EUNAVAILABLE;
         snprintf(c->async_error, sizeof c->async_error,
-                 "async put: %zu puts unconfirmed when the broker became unavailable",
-                 c->ninflight);
+                 "%zu async puts unconfirmed when the broker became unavailable", c->ninflight);
     }
     c->ninflight = 0;
     char detail[600];
@@ -292,7 +291,7 @@ settle_async(ipcq_client *c, const Ipcqwire__Reply *r)
         if (r->status != IPCQ_OK && c->async_status == IPCQ_OK) {
             c->async_status = r->status;
             const char *text = r->error && r->error[0] ? r->error : ipcq_strerror(r->status);
-            snprintf(c->async_error, sizeof c->async_error, "async put: %s", text);
+            snprintf(c->async_error, sizeof c->async_error, "%s", text);
         }
         return true;
     }

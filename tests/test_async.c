@@ -50,7 +50,7 @@ a_failed_async_put_is_reported_by_flush(void **state)
     assert_ipcq_ok(c, ipcq_shutdown(c, "closed", false));
     assert_ipcq_ok(c, ipcq_put_async(c, "closed", "x", 1));
     assert_ipcq_status(c, ipcq_flush(c, WAIT_MS), IPCQ_ESHUTDOWN);
-    assert_string_equal(ipcq_client_error(c), "async put: closed: queue is shut down");
+    assert_string_equal(ipcq_client_error(c), "closed: queue is shut down");
     /* Reported once. */
     assert_ipcq_ok(c, ipcq_flush(c, WAIT_MS));
     ipcq_client_close(&c);

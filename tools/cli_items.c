@@ -59,11 +59,25 @@ read_all(char **out, size_t *out_len)
     return CLI_OK;
 }
 
+/* Without a timeout, items stream as async puts (a window in flight, one
+ * flush at the end): the same items in the same order, without a round
+ * trip each. A failure stops the stream at the next item, or at the flush.
+ * With --timeout or --nowait each put waits for its own answer. */
 static int
 put_one(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
 {
-    int rc = ipcq_put(c, queue, data, len, timeout_ms);
+    int rc = timeout_ms == IPCQ_FOREVER ? ipcq_put_async(c, queue, data, len)
+                                        : ipcq_put(c, queue, data, len, timeout_ms);
     return rc == IPCQ_OK ? CLI_OK : cli_fail(c, queue, rc);
+}
+
+static int
+flush_puts(ipcq_client *c, const char *queue, int rc)
+{
+    int flushed = ipcq_flush(c, IPCQ_FOREVER);
+    if (rc == CLI_OK && flushed != IPCQ_OK)
+        return cli_fail(c, queue, flushed);
+    return rc;
 }
 
 /* Each line of stdin is one item, without its newline; a last line with
@@ -114,13 +128,13 @@ cmd_put(ipcq_client *c, const cli_opts *o)
             return cli_fail(c, queue, rc);
     }
     if (o->seen & OPT_LINES)
-        return put_lines(c, queue, o->timeout_ms);
+        return flush_puts(c, queue, put_lines(c, queue, o->timeout_ms));
     if (o->nargs == 1)
-        return put_stdin(c, queue, o->timeout_ms);
+        return flush_puts(c, queue, put_stdin(c, queue, o->timeout_ms));
     int rc = CLI_OK;
     for (int i = 1; i < o->nargs && rc == CLI_OK; i++)
         rc = put_one(c, queue, o->args[i], strlen(o->args[i]), o->timeout_ms);
-    return rc;
+    return flush_puts(c, queue, rc);
 }
 
 /* Writes one item and its newline, and flushes so that a reader sees each
