@@ -136,7 +136,10 @@ open_router(void *ctx, const broker_config *core)
         return NULL;
     int one = 1, linger_ms = 1000;
     int64_t max_msg = (int64_t)core->max_item_size + IPCQ_MESSAGE_OVERHEAD;
+    int hwm = IPCQ_PEER_HWM;
     zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
     return sock;

@@ -10,6 +10,16 @@
  * broker's socket drops any message over max item size + this. */
 #define IPCQ_MESSAGE_OVERHEAD (64 * 1024)
 
+/* Messages queued per peer on each side (ZMQ_SNDHWM/RCVHWM). libzmq's
+ * default of 1000 is below what a window of async puts can have in flight:
+ * the broker would find a live client's pipe full and take it for gone.
+ * A client this far behind is stuck, and is treated as gone. */
+#define IPCQ_PEER_HWM 100000
+
+/* The largest put window and prefetch a client may ask for: well inside
+ * IPCQ_PEER_HWM, with room for probes and other replies. */
+#define IPCQ_MAX_WINDOW 65536
+
 /* The wire protocol version this build speaks. */
 #define IPCQ_PROTOCOL_VERSION 1
 

@@ -153,8 +153,10 @@ connect_socket(ipcq_client *c)
     if (c->ctx == NULL)
         return client_fail(c, NULL, IPCQ_ESYSTEM, "cannot create a ZeroMQ context");
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
-    int one = 1, linger = LINGER_MS;
+    int one = 1, linger = LINGER_MS, hwm = IPCQ_PEER_HWM;
     if (c->sock == NULL || zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_connect(c->sock, c->endpoint) != 0) {
         char detail[600];
@@ -445,7 +447,7 @@ ipcq_flush(ipcq_client *c, int64_t timeout_ms)
 int
 ipcq_set_put_window(ipcq_client *c, size_t window)
 {
-    if (c == NULL || window == 0)
+    if (c == NULL || window == 0 || window > IPCQ_MAX_WINDOW)
         return IPCQ_EINVAL;
     c->window = window;
     return IPCQ_OK;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "names.h"
 
 typedef struct prefetched {
     void *data;
@@ -70,7 +71,7 @@ client_prefetch_free(ipcq_client *c)
 int
 ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms)
 {
-    if (c == NULL || (max > 1 && lease_ms <= 0) || max > UINT32_MAX)
+    if (c == NULL || (max > 1 && lease_ms <= 0) || max > IPCQ_MAX_WINDOW)
         return IPCQ_EINVAL;
     client_prefetch_free(c);
     if (max <= 1)

@@ -135,6 +135,56 @@ a_forked_child_has_its_own_window(void **state)
     ipcq_client_close(&c);
 }
 
+enum { STREAM = 20000 };
+
+/* Child: prefetching consumer; exits 0 if it got 0..STREAM-1 in order. */
+static int
+child_consume_stream(void *arg)
+{
+    const test_broker *tb = arg;
+    ipcq_client *c = client_on(tb);
+    if (ipcq_set_prefetch(c, 1000, 60000) != IPCQ_OK)
+        return 1;
+    for (int i = 0; i < STREAM; i++) {
+        void *data;
+        size_t len;
+        char want[16];
+        int n = snprintf(want, sizeof want, "%d", i);
+        if (ipcq_get(c, "wide", &data, &len, WAIT_MS) != IPCQ_OK)
+            return 2;
+        int same = len == (size_t)n && memcmp(data, want, len) == 0;
+        ipcq_free(data);
+        if (!same)
+            return 3;
+    }
+    ipcq_client_close(&c);
+    return 0;
+}
+
+static void
+a_wide_window_is_not_mistaken_for_a_dead_client(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    ipcq_stats *s;
+    assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
+    int64_t unroutable0 = ipcq_stats_broker(s, IPCQ_BROKER_UNROUTABLE);
+    ipcq_stats_free(&s);
+    /* Thousands of answers pile up for a producer that is busy sending:
+     * more than libzmq's default high-water mark of 1000. */
+    assert_ipcq_ok(c, ipcq_set_put_window(c, 5000));
+    pid_t consumer = fork_child(child_consume_stream, *state);
+    put_numbers(c, "wide", STREAM);
+    assert_ipcq_ok(c, ipcq_flush(c, WAIT_MS));
+    assert_int_equal(reap_child(consumer, WAIT_MS * 3), 0);
+    assert_int_equal(queue_field(c, "wide", IPCQ_QUEUE_PUTS), STREAM);
+    assert_int_equal(queue_field(c, "wide", IPCQ_QUEUE_GETS), STREAM);
+    assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_UNROUTABLE), unroutable0);
+    ipcq_stats_free(&s);
+    assert_ipcq_status(c, ipcq_set_put_window(c, 65537), IPCQ_EINVAL);
+    ipcq_client_close(&c);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
 
 int
@@ -147,6 +197,7 @@ main(void)
         T(flush_times_out_while_puts_wait_for_room_and_loses_none),
         T(close_flushes_what_is_in_flight),
         T(a_forked_child_has_its_own_window),
+        T(a_wide_window_is_not_mistaken_for_a_dead_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

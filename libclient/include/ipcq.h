@@ -136,10 +136,10 @@ IPCQ_API int ipcq_put_async(ipcq_client *c, const char *queue, const void *data,
  * timeout_ms passes, or IPCQ_EUNAVAILABLE if the broker went away. */
 IPCQ_API int ipcq_flush(ipcq_client *c, int64_t timeout_ms);
 
-/* How many async puts may be in flight at once (>= 1). */
+/* How many async puts may be in flight at once (1 to 65536). */
 IPCQ_API int ipcq_set_put_window(ipcq_client *c, size_t window);
 
-/* Consumer prefetch, opt-in: with max > 1, ipcq_get() takes up to max
+/* Consumer prefetch, opt-in: with max > 1 (at most 65536), ipcq_get() takes up to max
  * items of a queue in one request, on a lease of lease_ms (> 0), and hands
  * them out one per call; each is confirmed as it is handed over. Buffered
  * items are reserved for this handle (other getters do not see them) but
