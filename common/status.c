@@ -15,7 +15,7 @@ ipcq_strerror(int status)
     case IPCQ_FULL:
         return "queue is full";
     case IPCQ_ETIMEDOUT:
-        return "timed out with tasks unfinished";
+        return "timed out with work unfinished";
     case IPCQ_EINVAL:
         return "invalid argument";
     case IPCQ_ENOQUEUE:

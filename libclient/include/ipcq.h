@@ -53,7 +53,7 @@ typedef enum ipcq_status {
     IPCQ_OK = 0,
     IPCQ_EMPTY = 1,         /* get: nothing arrived in time */
     IPCQ_FULL = 2,          /* put: no room in time */
-    IPCQ_ETIMEDOUT = 3,     /* join: tasks still unfinished when the timeout passed */
+    IPCQ_ETIMEDOUT = 3,     /* join, flush, pool waits: work still unfinished at the timeout */
     IPCQ_EINVAL = 4,        /* invalid argument: name, timeout, size */
     IPCQ_ENOQUEUE = 5,      /* no such queue */
     IPCQ_ECONFLICT = 6,     /* the queue exists with a different maxsize */
