@@ -84,6 +84,10 @@ child_prefetch_then_hang(void *arg)
         ipcq_get(c, "held", &data, &len, WAIT_MS) != IPCQ_OK)
         return 1;
     ipcq_free(data);
+    /* The confirm of item 0 is one-way: a round trip after it makes sure the
+     * broker has it before the test kills us. */
+    if (ipcq_ping(c) != IPCQ_OK)
+        return 4;
     char byte = 'x';
     if (write(a->ready_fd, &byte, 1) != 1)
         return 2;
