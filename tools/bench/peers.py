@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""The Python peers of ipcq-bench (issue 4), each at its best and kept small.
+
+    peers.py manager-pc    multiprocessing.Manager().Queue(): producer process -> consumer
+    peers.py manager-local Manager().Queue(): one process, put then get, in a loop
+    peers.py mp-queue      multiprocessing.Queue(maxsize 1000): producer process -> consumer
+    peers.py pool          multiprocessing.Pool.apply_async: tiny tasks per second
+
+Each runs for --seconds (the producer puts for that long; the consumer then
+drains what is left, and that time counts), checks that every item arrived,
+and prints one JSON line: {"peer": ..., "mode": ..., "items_per_s": ..., ...}.
+Items are --size bytes (default 100). The clock starts when every process is
+ready, so process start-up is not counted.
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import signal
+import sys
+import time
+
+CHECK_EVERY = 64  # items between two looks at the clock
+
+
+def report(peer, mode, count, seconds, unit="items/s", **extra):
+    line = {
+        "peer": peer,
+        "mode": mode,
+        "items_per_s": round(count / seconds, 1) if seconds > 0 else 0.0,
+        "unit": unit,
+        "items": count,
+        "seconds": round(seconds, 6),
+        "python": platform.python_version(),
+    }
+    line.update(extra)
+    print(json.dumps(line), flush=True)
+
+
+def producer(q, ready, go, seconds, size):
+    """Puts items of size bytes for seconds, then its count as the stop."""
+    item = b"x" * size
+    ready.set()
+    go.wait()
+    stop = time.monotonic() + seconds
+    n = 0
+    put = q.put
+    while True:
+        for _ in range(CHECK_EVERY):
+            put(item)
+        n += CHECK_EVERY
+        if time.monotonic() >= stop:
+            break
+    put(n)  # an int: the end, and how many items came before it
+
+
+def consume(q):
+    """Gets items until the producer's count; returns how many it got."""
+    got = 0
+    get = q.get
+    while True:
+        item = get()
+        if isinstance(item, int):
+            if item != got:
+                sys.exit(f"peers.py: lost or duplicated items: put {item}, got {got}")
+            return got
+        got += 1
+
+
+def producer_consumer(q, ctx, args):
+    ready, go = ctx.Event(), ctx.Event()
+    p = ctx.Process(target=producer, args=(q, ready, go, args.seconds, args.size), daemon=True)
+    p.start()
+    ready.wait()
+    t0 = time.monotonic()
+    go.set()
+    got = consume(q)
+    seconds = time.monotonic() - t0
+    p.join()
+    if p.exitcode != 0:
+        sys.exit(f"peers.py: the producer exited with {p.exitcode}")
+    return got, seconds
+
+
+def cmd_manager_pc(args):
+    ctx = mp.get_context("fork")
+    with ctx.Manager() as m:
+        got, seconds = producer_consumer(m.Queue(), ctx, args)
+    report("python-manager", "producer-consumer", got, seconds)
+
+
+def cmd_manager_local(args):
+    ctx = mp.get_context("fork")
+    with ctx.Manager() as m:
+        q = m.Queue()
+        item = b"x" * args.size
+        put, get = q.put, q.get
+        put(item)  # the proxy connects on first use
+        get()
+        n = 0
+        t0 = time.monotonic()
+        stop = t0 + args.seconds
+        while True:
+            for _ in range(CHECK_EVERY):
+                put(item)
+                if len(get()) != args.size:
+                    sys.exit("peers.py: got a damaged item")
+            n += CHECK_EVERY
+            if time.monotonic() >= stop:
+                break
+        seconds = time.monotonic() - t0
+    report("python-manager", "one-process put+get", n, seconds, unit="put+get/s")
+
+
+def cmd_mp_queue(args):
+    # Bounded, as a producer that runs for a while must be: unbounded, the
+    # producer's feeder thread piles up items for ten times --seconds, and
+    # what is measured is the consumer draining them alone on the machine.
+    ctx = mp.get_context("fork")
+    got, seconds = producer_consumer(ctx.Queue(args.maxsize), ctx, args)
+    report("python-mp-queue", f"producer-consumer, maxsize {args.maxsize}", got, seconds,
+           maxsize=args.maxsize)
+
+
+def tiny(x):
+    return x
+
+
+def cmd_pool(args):
+    ctx = mp.get_context("fork")
+    with ctx.Pool(args.workers) as pool:
+        pool.apply_async(tiny, (0,)).get()  # every worker started
+        n = 0
+        t0 = time.monotonic()
+        stop = t0 + args.seconds
+        while time.monotonic() < stop:
+            results = [pool.apply_async(tiny, (i,)) for i in range(args.window)]
+            for i, r in enumerate(results):
+                if r.get() != i:
+                    sys.exit("peers.py: a task returned the wrong result")
+            n += args.window
+        seconds = time.monotonic() - t0
+    report("python-pool", f"apply_async, {args.workers} workers", n, seconds,
+           unit="tasks/s", workers=args.workers, window=args.window)
+
+
+def main():
+    # SIGTERM as a clean exit, so that the with-blocks stop the Manager's
+    # server process and the Pool's workers instead of leaving them behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    cmds = {
+        "manager-pc": cmd_manager_pc,
+        "manager-local": cmd_manager_local,
+        "mp-queue": cmd_mp_queue,
+        "pool": cmd_pool,
+    }
+    for name in cmds:
+        p = sub.add_parser(name)
+        p.add_argument("--seconds", type=float, default=3.0)
+        p.add_argument("--size", type=int, default=100)
+        if name == "mp-queue":
+            p.add_argument("--maxsize", type=int, default=1000)
+        if name == "pool":
+            p.add_argument("--workers", type=int, default=2)
+            p.add_argument("--window", type=int, default=1000,
+                           help="tasks submitted before waiting for their results")
+    args = ap.parse_args()
+    if args.seconds <= 0 or args.size < 1:
+        ap.error("--seconds and --size must be positive")
+    cmds[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

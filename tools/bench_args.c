@@ -1,0 +1,288 @@
+/* The command line of ipcq-bench (see bench_args.h). */
+#include "bench_args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_item.h"
+#include "bench_proc.h"
+#include "ipcq.h"
+
+_Static_assert((int)BENCH_BAD == (int)BENCH_EXIT_USAGE,
+               "a usage error is reported as it is returned");
+
+#define DEFAULT_ITEMS 100000
+#define MAX_ITEM_SIZE ((int64_t)16 << 20)
+#define MAX_DURATION_S 86400.0
+
+static const char *const mode_names[] = {"strict", "batch", "async", "prefetch"};
+
+const char *
+bench_mode_name(bench_mode m)
+{
+    return mode_names[m];
+}
+
+static const char usage[] =
+    "Usage: ipcq-bench [OPTIONS]\n"
+    "\n"
+    "Forks producer and consumer processes that move items through ipcq queues,\n"
+    "checks that every item arrived exactly once, and reports items/s, put and\n"
+    "get latency per call (p50/p99/p99.9), and the broker's CPU time and peak RSS.\n"
+    "With no --broker it starts a private broker for the run and stops it after.\n"
+    "\n"
+    "  --producers N      producer processes (default 1)\n"
+    "  --consumers N      consumer processes (default 1)\n"
+    "  --queues Q         spread the items over Q queues, Q <= consumers (default 1);\n"
+    "                     consumer j gets from queue j % Q\n"
+    "  --size BYTES       bytes per item, at least 12 (default 100)\n"
+    "  --items N          items in all, shared among the producers (default 100000)\n"
+    "  --duration SEC     or: producers put for SEC seconds (decimal)\n"
+    "  --mode MODE        strict: ipcq_put / ipcq_get, one item per call (default)\n"
+    "                     batch: ipcq_put_many / ipcq_get_many, --batch items per call\n"
+    "                     async: ipcq_put_async, --window puts in flight /\n"
+    "                            ipcq_get_many, --batch items per call\n"
+    "                     prefetch: ipcq_put_async, --window puts in flight /\n"
+    "                            ipcq_get with a prefetch of --batch items (leased)\n"
+    "  --batch B          items per call or prefetch, all but strict (default 100)\n"
+    "  --window W         async puts in flight, async and prefetch (default 256)\n"
+    "  --maxsize N        bound of the queues (default 0: unbounded)\n"
+    "  --broker EP        use the broker at EP instead of a private one\n"
+    "  --broker-pid PID   with --broker: the broker's pid, to report its CPU and RSS\n"
+    "  --json             print the result as one JSON object\n"
+    "  --check            check harder: every byte of every item, and that each\n"
+    "                     figure of the report is there and adds up\n"
+    "  --help, --version\n"
+    "\n"
+    "A progress line is shown when standard error is a terminal.\n"
+    "Exit status: 0 done and checked; 1 an item was lost, duplicated, reordered or\n"
+    "damaged; 2 usage error; 3 broker unreachable;"
+    " 4 any other error; 130 after SIGINT,\n"
+    "143 after SIGTERM, once every child was stopped.\n";
+
+static int
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ipcq-bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'ipcq-bench --help'.\n", stderr);
+    return BENCH_BAD;
+}
+
+static bool
+parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (!(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Decimal seconds, > 0, into milliseconds (at least 1). */
+static bool
+parse_seconds(const char *s, int64_t *ms)
+{
+    if (!((s[0] >= '0' && s[0] <= '9') || s[0] == '.'))
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno != 0 || !isfinite(v) || v <= 0 || v > MAX_DURATION_S)
+        return false;
+    *ms = (int64_t)(v * 1000.0 + 0.5);
+    if (*ms == 0)
+        *ms = 1;
+    return true;
+}
+
+static bool
+parse_mode(const char *s, bench_mode *m)
+{
+    for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
+        if (strcmp(s, mode_names[i]) == 0) {
+            *m = (bench_mode)i;
+            return true;
+        }
+    return false;
+}
+
+/* The integer options: name, bounds, and where the value goes (an int or
+ * an int64_t member of bench_opts). */
+typedef struct int_opt {
+    const char *name;
+    int64_t min, max;
+    size_t offset;
+    bool is_int;
+} int_opt;
+
+#define INT_OPT(name, min, max, member)                                                            \
+    {                                                                                              \
+        name, min, max, offsetof(bench_opts, member),                                              \
+            sizeof(((bench_opts *)0)->member) == sizeof(int)                                       \
+    }
+
+static const int_opt int_opts[] = {
+    INT_OPT("--producers", 1, BENCH_MAX_PROCS, producers),
+    INT_OPT("--consumers", 1, BENCH_MAX_PROCS, consumers),
+    INT_OPT("--queues", 1, BENCH_MAX_QUEUES, queues),
+    INT_OPT("--size", BENCH_ITEM_HEADER, MAX_ITEM_SIZE, size),
+    INT_OPT("--items", 1, INT64_C(1) << 40, items),
+    INT_OPT("--batch", 1, BENCH_MAX_BATCH, batch),
+    INT_OPT("--window", 1, BENCH_MAX_BATCH, window),
+    INT_OPT("--maxsize", 0, INT64_C(1) << 40, maxsize),
+    INT_OPT("--broker-pid", 1, INT32_MAX, broker_pid),
+};
+#undef INT_OPT
+
+static const char *const other_value_opts[] = {"--duration", "--mode", "--broker"};
+
+/* Whether name is an option that takes a value. */
+static bool
+takes_value(const char *name)
+{
+    for (size_t i = 0; i < sizeof int_opts / sizeof int_opts[0]; i++)
+        if (strcmp(name, int_opts[i].name) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof other_value_opts / sizeof other_value_opts[0]; i++)
+        if (strcmp(name, other_value_opts[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The options whose presence matters, beyond their value. */
+typedef struct seen {
+    bool items, duration, batch, window, broker_pid;
+} seen;
+
+/* Stores the value v of the option name (one that takes_value()). */
+static int
+store(bench_opts *o, seen *given, const char *name, const char *v)
+{
+    for (size_t i = 0; i < sizeof int_opts / sizeof int_opts[0]; i++) {
+        const int_opt *io = &int_opts[i];
+        if (strcmp(name, io->name) != 0)
+            continue;
+        int64_t n;
+        if (!parse_int(v, io->min, io->max, &n))
+            return usage_error("invalid %s '%s': want an integer from %lld to %lld", name, v,
+                               (long long)io->min, (long long)io->max);
+        char *dst = (char *)o + io->offset;
+        if (io->is_int)
+            *(int *)dst = (int)n;
+        else
+            *(int64_t *)dst = n;
+        given->items |= strcmp(name, "--items") == 0;
+        given->batch |= strcmp(name, "--batch") == 0;
+        given->window |= strcmp(name, "--window") == 0;
+        given->broker_pid |= strcmp(name, "--broker-pid") == 0;
+        return BENCH_PARSED;
+    }
+    if (strcmp(name, "--duration") == 0) {
+        if (!parse_seconds(v, &o->duration_ms))
+            return usage_error("invalid --duration '%s': want seconds, more than 0", v);
+        given->duration = true;
+        return BENCH_PARSED;
+    }
+    if (strcmp(name, "--mode") == 0) {
+        if (!parse_mode(v, &o->mode))
+            return usage_error("invalid --mode '%s': want strict, batch, async or prefetch", v);
+        return BENCH_PARSED;
+    }
+    /* --broker */
+    if (v[0] == '\0')
+        return usage_error("invalid --broker '': want an endpoint");
+    o->broker = v;
+    return BENCH_PARSED;
+}
+
+/* The combinations: every value may be fine alone and wrong with another. */
+static int
+check(bench_opts *o, const seen *given)
+{
+    if (given->items && given->duration)
+        return usage_error("--items and --duration exclude each other");
+    if (!given->duration && !given->items)
+        o->items = DEFAULT_ITEMS;
+    if (o->queues > o->consumers)
+        return usage_error("--queues %d is more than --consumers %d: every queue needs a "
+                           "consumer",
+                           o->queues, o->consumers);
+    if (o->mode == BENCH_STRICT) {
+        if (given->batch)
+            return usage_error("--batch is not for --mode strict");
+        o->batch = 1;
+    }
+    bool async_puts = o->mode == BENCH_ASYNC || o->mode == BENCH_PREFETCH;
+    if (!async_puts && given->window)
+        return usage_error("--window is for --mode async and --mode prefetch");
+    if (async_puts && !given->window)
+        o->window = BENCH_DEFAULT_WINDOW;
+    if (o->batch * o->size > BENCH_MAX_BATCH_BYTES)
+        return usage_error("--batch %lld of --size %lld is more than %lld bytes per call",
+                           (long long)o->batch, (long long)o->size,
+                           (long long)BENCH_MAX_BATCH_BYTES);
+    if (o->mode == BENCH_BATCH && o->maxsize > 0 && o->maxsize < o->batch)
+        return usage_error("--maxsize %lld is less than --batch %lld: a batch could never fit",
+                           (long long)o->maxsize, (long long)o->batch);
+    if (given->broker_pid && o->broker == NULL)
+        return usage_error("--broker-pid is for --broker; the private broker's pid is known");
+    return BENCH_PARSED;
+}
+
+int
+bench_parse(int argc, char **argv, bench_opts *o)
+{
+    *o = (bench_opts){.producers = 1, .consumers = 1, .queues = 1, .size = 100, .batch = 100};
+    seen given = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(usage, stdout);
+            return BENCH_HELP;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("ipcq-bench %s\n", ipcq_version());
+            return BENCH_HELP;
+        }
+        if (strcmp(arg, "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        if (strcmp(arg, "--check") == 0) {
+            o->check = true;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0)
+            return usage_error("unexpected argument '%s'", arg);
+        /* "--name VALUE" or "--name=VALUE" */
+        const char *eq = strchr(arg, '=');
+        size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        char name[32];
+        if (len >= sizeof name)
+            return usage_error("unrecognized option '%s'", arg);
+        memcpy(name, arg, len);
+        name[len] = '\0';
+        if (!takes_value(name))
+            return usage_error("unrecognized option '%s'", arg);
+        if (eq == NULL && i + 1 >= argc)
+            return usage_error("option '%s' needs a value", arg);
+        const char *value = eq != NULL ? eq + 1 : argv[++i];
+        int rc = store(o, &given, name, value);
+        if (rc != BENCH_PARSED)
+            return rc;
+    }
+    return check(o, &given);
+}

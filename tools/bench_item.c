@@ -1,0 +1,83 @@
+/* The items of an ipcq-bench run (see bench_item.h). */
+#include "bench_item.h"
+
+#include <string.h>
+
+static void
+put_le(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get_le(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+uint64_t
+bench_item_mix(uint64_t x)
+{
+    x += UINT64_C(0x9e3779b97f4a7c15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return x ^ (x >> 31);
+}
+
+/* The first fill byte of item (producer, seq); byte i of the fill is
+ * seed + i (mod 256). */
+static unsigned char
+fill_seed(uint32_t producer, uint64_t seq)
+{
+    return (unsigned char)bench_item_mix(seq ^ ((uint64_t)producer << 40));
+}
+
+void
+bench_item_build(unsigned char *buf, size_t size, uint32_t producer, uint64_t seq)
+{
+    put_le(buf, producer, 4);
+    put_le(buf + 4, seq, 8);
+    unsigned char b = fill_seed(producer, seq);
+    for (size_t i = BENCH_ITEM_HEADER; i < size; i++)
+        buf[i] = b++;
+}
+
+void
+bench_item_stop(unsigned char *buf)
+{
+    put_le(buf, BENCH_STOP, 4);
+    memset(buf + 4, 0, 8);
+}
+
+bool
+bench_item_parse(const void *item, size_t len, uint32_t *producer, uint64_t *seq)
+{
+    if (len < BENCH_ITEM_HEADER)
+        return false;
+    *producer = (uint32_t)get_le(item, 4);
+    *seq = get_le((const unsigned char *)item + 4, 8);
+    return true;
+}
+
+bool
+bench_item_fill_ok(const void *item, size_t len, bool full)
+{
+    uint32_t producer;
+    uint64_t seq;
+    if (!bench_item_parse(item, len, &producer, &seq))
+        return false;
+    if (len == BENCH_ITEM_HEADER)
+        return true;
+    const unsigned char *p = item;
+    unsigned char seed = fill_seed(producer, seq);
+    if (!full)
+        return p[len - 1] == (unsigned char)(seed + (len - 1 - BENCH_ITEM_HEADER));
+    for (size_t i = BENCH_ITEM_HEADER; i < len; i++)
+        if (p[i] != (unsigned char)(seed + (i - BENCH_ITEM_HEADER)))
+            return false;
+    return true;
+}

@@ -1,0 +1,45 @@
+/* The progress line on a terminal (see bench_progress.h). */
+#include "bench_progress.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "bench_proc.h"
+
+void
+bench_progress_start(bench_progress *p, const char *mode, uint64_t total)
+{
+    *p = (bench_progress){.on = isatty(STDERR_FILENO) == 1, .mode = mode, .total = total};
+    p->start_ns = bench_now_ns();
+}
+
+void
+bench_progress_update(bench_progress *p, uint64_t done)
+{
+    if (!p->on)
+        return;
+    uint64_t now = bench_now_ns();
+    if (p->drawn && now - p->last_ns < (uint64_t)BENCH_PROGRESS_MS * 1000000u)
+        return;
+    p->last_ns = now;
+    p->drawn = true;
+    double secs = (double)(now - p->start_ns) / 1e9;
+    double rate = secs > 0 ? (double)done / secs : 0.0;
+    if (p->total > 0)
+        fprintf(stderr, "\ripcq-bench: %s: %llu/%llu items got, %.0f items/s\033[K", p->mode,
+                (unsigned long long)done, (unsigned long long)p->total, rate);
+    else
+        fprintf(stderr, "\ripcq-bench: %s: %llu items got in %.1f s, %.0f items/s\033[K", p->mode,
+                (unsigned long long)done, secs, rate);
+    fflush(stderr);
+}
+
+void
+bench_progress_end(bench_progress *p)
+{
+    if (p->on && p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    p->drawn = false;
+}

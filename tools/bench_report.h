@@ -1,0 +1,18 @@
+/*
+ * What ipcq-bench prints at the end of a run: a few lines for a person, or
+ * (--json) one JSON object on one line, with the same figures. Latencies
+ * are per call, in microseconds; figures that are unknown (the CPU time and
+ * RSS of a --broker given without --broker-pid) are "unknown" / null.
+ */
+#ifndef IPCQ_BENCH_REPORT_H
+#define IPCQ_BENCH_REPORT_H
+
+#include <stdio.h>
+
+#include "bench_args.h"
+#include "bench_run.h"
+
+void bench_report_text(FILE *out, const bench_opts *o, const bench_result *r);
+void bench_report_json(FILE *out, const bench_opts *o, const bench_result *r);
+
+#endif

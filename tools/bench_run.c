@@ -1,0 +1,315 @@
+/* One ipcq-bench run, from start to result (see bench_run.h). */
+#include "bench_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_item.h"
+#include "bench_pidstat.h"
+#include "bench_proc.h"
+#include "bench_progress.h"
+#include "bench_verify.h"
+#include "bench_worker.h"
+#include "ipcq.h"
+
+#define STOP_GRACE_MS 2000 /* from SIGTERM to SIGKILL when stopping children */
+
+typedef struct run {
+    const bench_opts *o;
+    bench_result *r;
+    ipcq_broker *broker;
+    ipcq_client *client;
+    bench_shared *shared;
+    char (*queues)[BENCH_QUEUE_NAME_MAX];
+    pid_t *pids; /* producers first, then consumers; 0 once reaped */
+    int nprocs;
+    int ready[2], go[2];
+    bench_progress progress;
+} run;
+
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* "producer 2 (pid 1234)" */
+static void
+describe_child(const run *u, int i, char *buf, size_t cap)
+{
+    if (i < u->o->producers)
+        snprintf(buf, cap, "producer %d (pid %d)", i, (int)u->pids[i]);
+    else
+        snprintf(buf, cap, "consumer %d (pid %d)", i - u->o->producers, (int)u->pids[i]);
+}
+
+/* Reports child i, which ended with status, and returns the run's exit
+ * status for it. */
+static int
+child_failed(run *u, int i, int status)
+{
+    bench_progress_end(&u->progress);
+    const bench_slot *slot = &u->shared->slots[i];
+    char who[64];
+    describe_child(u, i, who, sizeof who);
+    if (slot->error[0] != '\0')
+        fprintf(stderr, "ipcq-bench: %s: %s\n", who, slot->error);
+    else if (status >= 128)
+        fprintf(stderr, "ipcq-bench: %s was killed by signal %d\n", who, status - 128);
+    else
+        fprintf(stderr, "ipcq-bench: %s exited with status %d\n", who, status);
+    return status > 0 && status < 128 && status != BENCH_EXIT_CHECK ? status : BENCH_EXIT_ERROR;
+}
+
+/* Reaps the children that ended. BENCH_EXIT_OK while all is well; else
+ * the exit status of the run (a child failed). */
+static int
+reap_children(run *u, int *producers_left, int *consumers_left)
+{
+    for (int i = 0; i < u->nprocs; i++) {
+        int status;
+        if (u->pids[i] <= 0 || !bench_reap(u->pids[i], &status))
+            continue;
+        if (status != BENCH_EXIT_OK) {
+            int rc = child_failed(u, i, status);
+            u->pids[i] = 0;
+            return rc;
+        }
+        u->pids[i] = 0;
+        if (i < u->o->producers)
+            (*producers_left)--;
+        else
+            (*consumers_left)--;
+    }
+    return BENCH_EXIT_OK;
+}
+
+static int
+start_broker(run *u)
+{
+    bench_result *r = u->r;
+    if (u->o->broker != NULL) {
+        snprintf(r->endpoint, sizeof r->endpoint, "%s", u->o->broker);
+        r->broker_pid = u->o->broker_pid;
+        return BENCH_EXIT_OK;
+    }
+    int rc = ipcq_broker_start(&u->broker);
+    if (rc != IPCQ_OK) {
+        fprintf(stderr, "ipcq-bench: starting a private broker: %s\n", ipcq_strerror(rc));
+        return BENCH_EXIT_ERROR;
+    }
+    r->private_broker = true;
+    r->broker_pid = ipcq_broker_pid(u->broker);
+    snprintf(r->endpoint, sizeof r->endpoint, "%s", ipcq_broker_endpoint(u->broker));
+    return BENCH_EXIT_OK;
+}
+
+/* Forks every child; each runs its body and exits with its status. */
+static int
+fork_children(run *u, const bench_ctx *ctx)
+{
+    for (int i = 0; i < u->nprocs; i++) {
+        pid_t pid = bench_fork();
+        if (pid < 0) {
+            fprintf(stderr, "ipcq-bench: fork: %s\n", strerror(errno));
+            return BENCH_EXIT_ERROR;
+        }
+        if (pid == 0) {
+            close(u->ready[0]);
+            close(u->go[1]);
+            int code = i < u->o->producers ? bench_produce(ctx, i)
+                                           : bench_consume(ctx, i - u->o->producers);
+            exit(code); /* exit(), not _exit(): a sanitizer's leak check runs */
+        }
+        u->pids[i] = pid;
+    }
+    close_fd(&u->ready[1]);
+    close_fd(&u->go[0]);
+    return BENCH_EXIT_OK;
+}
+
+/* Waits until every child said ready. */
+static int
+wait_ready(run *u)
+{
+    int ready = 0, producers = u->o->producers, consumers = u->o->consumers;
+    while (ready < u->nprocs) {
+        if (bench_stop_signal() != 0)
+            return 128 + bench_stop_signal();
+        int rc = reap_children(u, &producers, &consumers);
+        if (rc != BENCH_EXIT_OK)
+            return rc;
+        if (producers + consumers < u->nprocs) {
+            fprintf(stderr, "ipcq-bench: a child ended before the run started\n");
+            return BENCH_EXIT_ERROR;
+        }
+        struct pollfd pfd = {.fd = u->ready[0], .events = POLLIN};
+        if (poll(&pfd, 1, BENCH_SLICE_MS) <= 0)
+            continue;
+        char buf[64];
+        ssize_t n = read(u->ready[0], buf, sizeof buf);
+        if (n > 0)
+            ready += (int)n;
+    }
+    return BENCH_EXIT_OK;
+}
+
+static int
+create_queues(run *u)
+{
+    int rc = ipcq_client_open(&u->client, u->r->endpoint);
+    for (int q = 0; rc == IPCQ_OK && q < u->o->queues; q++) {
+        rc = ipcq_create(u->client, u->queues[q], u->o->maxsize);
+        if (rc != IPCQ_OK)
+            fprintf(stderr, "ipcq-bench: creating queue %s: %s\n", u->queues[q],
+                    ipcq_client_error(u->client));
+    }
+    if (rc != IPCQ_OK && u->client == NULL)
+        fprintf(stderr, "ipcq-bench: opening a client: %s\n", ipcq_strerror(rc));
+    return rc == IPCQ_OK ? BENCH_EXIT_OK : bench_exit_for(rc);
+}
+
+/* One stop marker per consumer, into its queue, behind every item. */
+static int
+put_stop_markers(run *u)
+{
+    unsigned char marker[BENCH_ITEM_HEADER];
+    bench_item_stop(marker);
+    for (int j = 0; j < u->o->consumers; j++) {
+        const char *q = u->queues[j % u->o->queues];
+        int rc = ipcq_put(u->client, q, marker, sizeof marker, IPCQ_FOREVER);
+        if (rc != IPCQ_OK) {
+            bench_progress_end(&u->progress);
+            fprintf(stderr, "ipcq-bench: putting a stop marker: %s\n",
+                    ipcq_client_error(u->client));
+            return bench_exit_for(rc);
+        }
+    }
+    return BENCH_EXIT_OK;
+}
+
+static uint64_t
+items_got(const run *u)
+{
+    uint64_t n = 0;
+    for (int j = 0; j < u->o->consumers; j++)
+        n += atomic_load_explicit(&bench_consumer_slot(u->shared, j)->progress,
+                                  memory_order_relaxed);
+    return n;
+}
+
+/* From the start until every consumer got its stop marker. */
+static int
+watch(run *u)
+{
+    int producers = u->o->producers, consumers = u->o->consumers;
+    bool markers_sent = false;
+    while (consumers > 0) {
+        if (bench_stop_signal() != 0)
+            return 128 + bench_stop_signal();
+        int rc = reap_children(u, &producers, &consumers);
+        if (rc != BENCH_EXIT_OK)
+            return rc;
+        if (producers == 0 && !markers_sent) {
+            rc = put_stop_markers(u);
+            if (rc != BENCH_EXIT_OK)
+                return rc;
+            markers_sent = true;
+            continue;
+        }
+        bench_progress_update(&u->progress, items_got(u));
+        bench_sleep_ms(producers == 0 ? 5 : 20);
+    }
+    bench_progress_end(&u->progress);
+    return BENCH_EXIT_OK;
+}
+
+static int
+execute(run *u)
+{
+    const bench_opts *o = u->o;
+    bench_result *r = u->r;
+    int rc = start_broker(u);
+    if (rc != BENCH_EXIT_OK)
+        return rc;
+    u->nprocs = o->producers + o->consumers;
+    u->queues = calloc((size_t)o->queues, sizeof *u->queues);
+    u->pids = calloc((size_t)u->nprocs, sizeof *u->pids);
+    u->shared = bench_shared_map(o->producers, o->consumers);
+    if (u->queues == NULL || u->pids == NULL || u->shared == NULL ||
+        pipe2(u->ready, O_CLOEXEC) != 0 || pipe2(u->go, O_CLOEXEC) != 0) {
+        fprintf(stderr, "ipcq-bench: setting up the run: %s\n", strerror(errno));
+        return BENCH_EXIT_ERROR;
+    }
+    for (int q = 0; q < o->queues; q++)
+        snprintf(u->queues[q], BENCH_QUEUE_NAME_MAX, "bench.%d.%d", (int)getpid(), q);
+
+    bench_ctx ctx = {.opts = o,
+                     .endpoint = r->endpoint,
+                     .queues = (const char(*)[BENCH_QUEUE_NAME_MAX])u->queues,
+                     .shared = u->shared,
+                     .ready_fd = u->ready[1],
+                     .go_fd = u->go[0]};
+    /* The tool's own client is opened after the fork: no child inherits it. */
+    if ((rc = fork_children(u, &ctx)) != BENCH_EXIT_OK || (rc = wait_ready(u)) != BENCH_EXIT_OK ||
+        (rc = create_queues(u)) != BENCH_EXIT_OK)
+        return rc;
+
+    double cpu_before = 0;
+    r->cpu_known = r->broker_pid > 0 && bench_pid_cpu(r->broker_pid, &cpu_before);
+    bench_progress_start(&u->progress, bench_mode_name(o->mode), (uint64_t)o->items);
+    u->shared->start_ns = bench_now_ns();
+    if (o->duration_ms > 0)
+        u->shared->stop_ns = u->shared->start_ns + (uint64_t)o->duration_ms * 1000000u;
+    close_fd(&u->go[1]); /* go */
+
+    if ((rc = watch(u)) != BENCH_EXIT_OK)
+        return rc;
+    double cpu_after = 0;
+    r->cpu_known = r->cpu_known && bench_pid_cpu(r->broker_pid, &cpu_after);
+    r->broker_cpu_s = r->cpu_known ? cpu_after - cpu_before : 0;
+    r->rss_known = r->broker_pid > 0 && bench_pid_peak_rss(r->broker_pid, &r->broker_rss_kib);
+    bench_verify(o, u->shared, r);
+    return r->verified && r->check_failed == NULL ? BENCH_EXIT_OK : BENCH_EXIT_CHECK;
+}
+
+/* Stops and reaps whatever is left, deletes the queues on a shared broker,
+ * stops a private one. */
+static void
+clean_up(run *u)
+{
+    bench_progress_end(&u->progress);
+    if (u->pids != NULL)
+        bench_stop_children(u->pids, (size_t)u->nprocs, STOP_GRACE_MS);
+    if (u->client != NULL && u->broker == NULL)
+        for (int q = 0; q < u->o->queues; q++)
+            ipcq_delete(u->client, u->queues[q]);
+    ipcq_client_close(&u->client);
+    ipcq_broker_stop(&u->broker);
+    close_fd(&u->ready[0]);
+    close_fd(&u->ready[1]);
+    close_fd(&u->go[0]);
+    close_fd(&u->go[1]);
+    bench_shared_unmap(&u->shared);
+    free(u->queues);
+    free(u->pids);
+}
+
+int
+bench_run(const bench_opts *o, bench_result *r)
+{
+    memset(r, 0, sizeof *r);
+    bench_hist_init(&r->put_latency);
+    bench_hist_init(&r->get_latency);
+    run u = {.o = o, .r = r, .ready = {-1, -1}, .go = {-1, -1}};
+    int rc = execute(&u);
+    clean_up(&u);
+    return rc;
+}
