@@ -281,6 +281,15 @@ receive_reply(ipcq_client *c)
     return r;
 }
 
+static bool
+async_in_flight(const ipcq_client *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->ninflight; i++)
+        if (c->inflight[i] == id)
+            return true;
+    return false;
+}
+
 /* A reply to one of the async puts in flight: settles it, keeping the first
  * error for flush or the next call. False if r answers something else. */
 static bool
@@ -310,7 +319,7 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
               Ipcqwire__Reply **reply)
 {
     int64_t last_heard = ipcq_now_us();
-    uint64_t ping_id = 0;
+    uint64_t ping_id = 0, asked = 0;
     int64_t ping_sent = 0;
     for (;;) {
         if (want_id == 0 && c->ninflight <= async_target)
@@ -329,10 +338,14 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
         }
         if (ping_id == 0 && now - last_heard >= HEARTBEAT_MS * 1000) {
             /* Is the broker alive, and does it still hold the request? */
+            /* A flush asks about one of its puts in flight: answers come in
+             * order, so one that is neither answered before the pong nor
+             * still waiting in the broker was lost. */
+            asked = want_id != 0 ? want_id : c->ninflight ? c->inflight[0] : 0;
             Ipcqwire__Request ping;
             init_request(c, &ping, IPCQWIRE__OP__OP_PING);
-            ping.has_pending_id = want_id != 0;
-            ping.pending_id = want_id;
+            ping.has_pending_id = asked != 0;
+            ping.pending_id = asked;
             ping_id = ping.id;
             ping_sent = now;
             if (!send_request(c, &ping, now))
@@ -354,7 +367,8 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
                 return IPCQ_OK;
             }
             if (ping_id != 0 && r->id == ping_id) {
-                bool lost = r->has_pending && !r->pending;
+                bool lost = r->has_pending && !r->pending &&
+                            (asked == want_id || async_in_flight(c, asked));
                 ping_id = 0;
                 ipcqwire__reply__free_unpacked(r, NULL);
                 if (lost)
@@ -438,6 +452,8 @@ ipcq_flush(ipcq_client *c, int64_t timeout_ms)
     c->error[0] = '\0';
     if (c->ninflight > 0 && c->pid == getpid()) {
         int rc = await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), timeout_ms), NULL);
+        if (rc == IPCQ_EUNAVAILABLE)
+            c->async_status = IPCQ_OK; /* the loss of the puts is reported here */
         if (rc != IPCQ_OK)
             return rc;
     }

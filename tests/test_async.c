@@ -185,6 +185,24 @@ a_wide_window_is_not_mistaken_for_a_dead_client(void **state)
     ipcq_client_close(&c);
 }
 
+static void
+flush_learns_that_a_restarted_broker_lost_its_puts(void **state)
+{
+    test_broker *tb = *state;
+    ipcq_client *c = client_on(tb);
+    assert_ipcq_ok(c, ipcq_create(c, "lost", 1));
+    put_numbers(c, "lost", 3); /* two wait for room in this broker */
+    wait_queue_field(c, "lost", IPCQ_QUEUE_PUTTERS, 2, WAIT_MS);
+    test_broker_kill(tb);
+    test_broker_restart(tb);
+    /* The new broker never heard of them: flush says so, not for ever. */
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_flush(c, IPCQ_FOREVER), IPCQ_EUNAVAILABLE);
+    assert_true(now_ms() - t0 < WAIT_MS);
+    assert_ipcq_ok(c, ipcq_ping(c)); /* and the handle works on */
+    ipcq_client_close(&c);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
 
 int
@@ -198,6 +216,7 @@ main(void)
         T(close_flushes_what_is_in_flight),
         T(a_forked_child_has_its_own_window),
         T(a_wide_window_is_not_mistaken_for_a_dead_client),
+        T(flush_learns_that_a_restarted_broker_lost_its_puts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
