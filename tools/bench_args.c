@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "bench_item.h"
-#include "bench_proc.h"
+#include "proc.h"
 #include "ipcq.h"
 
-_Static_assert((int)BENCH_BAD == (int)BENCH_EXIT_USAGE,
+_Static_assert((int)BENCH_BAD == (int)TOOL_EXIT_USAGE,
                "a usage error is reported as it is returned");
 
 #define DEFAULT_ITEMS 100000

@@ -47,7 +47,7 @@ typedef struct bench_opts {
 } bench_opts;
 
 /* What bench_parse() found. */
-enum { BENCH_PARSED = 0, BENCH_HELP = -1, BENCH_BAD = 2 /* = BENCH_EXIT_USAGE */ };
+enum { BENCH_PARSED = 0, BENCH_HELP = -1, BENCH_BAD = 2 /* = TOOL_EXIT_USAGE */ };
 
 /* Fills o from argv[1..argc). BENCH_HELP after printing the usage for
  * --help or --version; BENCH_BAD after reporting a usage error. */

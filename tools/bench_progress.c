@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "bench_proc.h"
+#include "proc.h"
 
 void
 bench_progress_start(bench_progress *p, const char *mode, uint64_t total)
 {
     *p = (bench_progress){.on = isatty(STDERR_FILENO) == 1, .mode = mode, .total = total};
-    p->start_ns = bench_now_ns();
+    p->start_ns = tool_now_ns();
 }
 
 void
@@ -18,7 +18,7 @@ bench_progress_update(bench_progress *p, uint64_t done)
 {
     if (!p->on)
         return;
-    uint64_t now = bench_now_ns();
+    uint64_t now = tool_now_ns();
     if (p->drawn && now - p->last_ns < (uint64_t)BENCH_PROGRESS_MS * 1000000u)
         return;
     p->last_ns = now;

@@ -11,7 +11,7 @@
 
 #include "bench_item.h"
 #include "bench_pidstat.h"
-#include "bench_proc.h"
+#include "proc.h"
 #include "bench_progress.h"
 #include "bench_verify.h"
 #include "bench_worker.h"
@@ -65,19 +65,19 @@ child_failed(run *u, int i, int status)
         fprintf(stderr, "ipcq-bench: %s was killed by signal %d\n", who, status - 128);
     else
         fprintf(stderr, "ipcq-bench: %s exited with status %d\n", who, status);
-    return status > 0 && status < 128 && status != BENCH_EXIT_CHECK ? status : BENCH_EXIT_ERROR;
+    return status > 0 && status < 128 && status != TOOL_EXIT_CHECK ? status : TOOL_EXIT_ERROR;
 }
 
-/* Reaps the children that ended. BENCH_EXIT_OK while all is well; else
+/* Reaps the children that ended. TOOL_EXIT_OK while all is well; else
  * the exit status of the run (a child failed). */
 static int
 reap_children(run *u, int *producers_left, int *consumers_left)
 {
     for (int i = 0; i < u->nprocs; i++) {
         int status;
-        if (u->pids[i] <= 0 || !bench_reap(u->pids[i], &status))
+        if (u->pids[i] <= 0 || !tool_reap(u->pids[i], &status))
             continue;
-        if (status != BENCH_EXIT_OK) {
+        if (status != TOOL_EXIT_OK) {
             int rc = child_failed(u, i, status);
             u->pids[i] = 0;
             return rc;
@@ -88,7 +88,7 @@ reap_children(run *u, int *producers_left, int *consumers_left)
         else
             (*consumers_left)--;
     }
-    return BENCH_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 static int
@@ -98,17 +98,17 @@ start_broker(run *u)
     if (u->o->broker != NULL) {
         snprintf(r->endpoint, sizeof r->endpoint, "%s", u->o->broker);
         r->broker_pid = u->o->broker_pid;
-        return BENCH_EXIT_OK;
+        return TOOL_EXIT_OK;
     }
     int rc = ipcq_broker_start(&u->broker);
     if (rc != IPCQ_OK) {
         fprintf(stderr, "ipcq-bench: starting a private broker: %s\n", ipcq_strerror(rc));
-        return BENCH_EXIT_ERROR;
+        return TOOL_EXIT_ERROR;
     }
     r->private_broker = true;
     r->broker_pid = ipcq_broker_pid(u->broker);
     snprintf(r->endpoint, sizeof r->endpoint, "%s", ipcq_broker_endpoint(u->broker));
-    return BENCH_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 /* Forks every child; each runs its body and exits with its status. */
@@ -116,10 +116,10 @@ static int
 fork_children(run *u, const bench_ctx *ctx)
 {
     for (int i = 0; i < u->nprocs; i++) {
-        pid_t pid = bench_fork();
+        pid_t pid = tool_fork();
         if (pid < 0) {
             fprintf(stderr, "ipcq-bench: fork: %s\n", strerror(errno));
-            return BENCH_EXIT_ERROR;
+            return TOOL_EXIT_ERROR;
         }
         if (pid == 0) {
             close(u->ready[0]);
@@ -132,7 +132,7 @@ fork_children(run *u, const bench_ctx *ctx)
     }
     close_fd(&u->ready[1]);
     close_fd(&u->go[0]);
-    return BENCH_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 /* Waits until every child said ready. */
@@ -141,24 +141,24 @@ wait_ready(run *u)
 {
     int ready = 0, producers = u->o->producers, consumers = u->o->consumers;
     while (ready < u->nprocs) {
-        if (bench_stop_signal() != 0)
-            return 128 + bench_stop_signal();
+        if (tool_stop_signal() != 0)
+            return 128 + tool_stop_signal();
         int rc = reap_children(u, &producers, &consumers);
-        if (rc != BENCH_EXIT_OK)
+        if (rc != TOOL_EXIT_OK)
             return rc;
         if (producers + consumers < u->nprocs) {
             fprintf(stderr, "ipcq-bench: a child ended before the run started\n");
-            return BENCH_EXIT_ERROR;
+            return TOOL_EXIT_ERROR;
         }
         struct pollfd pfd = {.fd = u->ready[0], .events = POLLIN};
-        if (poll(&pfd, 1, BENCH_SLICE_MS) <= 0)
+        if (poll(&pfd, 1, TOOL_SLICE_MS) <= 0)
             continue;
         char buf[64];
         ssize_t n = read(u->ready[0], buf, sizeof buf);
         if (n > 0)
             ready += (int)n;
     }
-    return BENCH_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 static int
@@ -173,7 +173,7 @@ create_queues(run *u)
     }
     if (rc != IPCQ_OK && u->client == NULL)
         fprintf(stderr, "ipcq-bench: opening a client: %s\n", ipcq_strerror(rc));
-    return rc == IPCQ_OK ? BENCH_EXIT_OK : bench_exit_for(rc);
+    return rc == IPCQ_OK ? TOOL_EXIT_OK : tool_exit_for(rc);
 }
 
 /* One stop marker per consumer, into its queue, behind every item. */
@@ -189,10 +189,10 @@ put_stop_markers(run *u)
             bench_progress_end(&u->progress);
             fprintf(stderr, "ipcq-bench: putting a stop marker: %s\n",
                     ipcq_client_error(u->client));
-            return bench_exit_for(rc);
+            return tool_exit_for(rc);
         }
     }
-    return BENCH_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 static uint64_t
@@ -212,23 +212,23 @@ watch(run *u)
     int producers = u->o->producers, consumers = u->o->consumers;
     bool markers_sent = false;
     while (consumers > 0) {
-        if (bench_stop_signal() != 0)
-            return 128 + bench_stop_signal();
+        if (tool_stop_signal() != 0)
+            return 128 + tool_stop_signal();
         int rc = reap_children(u, &producers, &consumers);
-        if (rc != BENCH_EXIT_OK)
+        if (rc != TOOL_EXIT_OK)
             return rc;
         if (producers == 0 && !markers_sent) {
             rc = put_stop_markers(u);
-            if (rc != BENCH_EXIT_OK)
+            if (rc != TOOL_EXIT_OK)
                 return rc;
             markers_sent = true;
             continue;
         }
         bench_progress_update(&u->progress, items_got(u));
-        bench_sleep_ms(producers == 0 ? 5 : 20);
+        tool_sleep_ms(producers == 0 ? 5 : 20);
     }
     bench_progress_end(&u->progress);
-    return BENCH_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 static int
@@ -237,7 +237,7 @@ execute(run *u)
     const bench_opts *o = u->o;
     bench_result *r = u->r;
     int rc = start_broker(u);
-    if (rc != BENCH_EXIT_OK)
+    if (rc != TOOL_EXIT_OK)
         return rc;
     u->nprocs = o->producers + o->consumers;
     u->queues = calloc((size_t)o->queues, sizeof *u->queues);
@@ -246,7 +246,7 @@ execute(run *u)
     if (u->queues == NULL || u->pids == NULL || u->shared == NULL ||
         pipe2(u->ready, O_CLOEXEC) != 0 || pipe2(u->go, O_CLOEXEC) != 0) {
         fprintf(stderr, "ipcq-bench: setting up the run: %s\n", strerror(errno));
-        return BENCH_EXIT_ERROR;
+        return TOOL_EXIT_ERROR;
     }
     for (int q = 0; q < o->queues; q++)
         snprintf(u->queues[q], BENCH_QUEUE_NAME_MAX, "bench.%d.%d", (int)getpid(), q);
@@ -258,26 +258,26 @@ execute(run *u)
                      .ready_fd = u->ready[1],
                      .go_fd = u->go[0]};
     /* The tool's own client is opened after the fork: no child inherits it. */
-    if ((rc = fork_children(u, &ctx)) != BENCH_EXIT_OK || (rc = wait_ready(u)) != BENCH_EXIT_OK ||
-        (rc = create_queues(u)) != BENCH_EXIT_OK)
+    if ((rc = fork_children(u, &ctx)) != TOOL_EXIT_OK || (rc = wait_ready(u)) != TOOL_EXIT_OK ||
+        (rc = create_queues(u)) != TOOL_EXIT_OK)
         return rc;
 
     double cpu_before = 0;
     r->cpu_known = r->broker_pid > 0 && bench_pid_cpu(r->broker_pid, &cpu_before);
     bench_progress_start(&u->progress, bench_mode_name(o->mode), (uint64_t)o->items);
-    u->shared->start_ns = bench_now_ns();
+    u->shared->start_ns = tool_now_ns();
     if (o->duration_ms > 0)
         u->shared->stop_ns = u->shared->start_ns + (uint64_t)o->duration_ms * 1000000u;
     close_fd(&u->go[1]); /* go */
 
-    if ((rc = watch(u)) != BENCH_EXIT_OK)
+    if ((rc = watch(u)) != TOOL_EXIT_OK)
         return rc;
     double cpu_after = 0;
     r->cpu_known = r->cpu_known && bench_pid_cpu(r->broker_pid, &cpu_after);
     r->broker_cpu_s = r->cpu_known ? cpu_after - cpu_before : 0;
     r->rss_known = r->broker_pid > 0 && bench_pid_peak_rss(r->broker_pid, &r->broker_rss_kib);
     bench_verify(o, u->shared, r);
-    return r->verified && r->check_failed == NULL ? BENCH_EXIT_OK : BENCH_EXIT_CHECK;
+    return r->verified && r->check_failed == NULL ? TOOL_EXIT_OK : TOOL_EXIT_CHECK;
 }
 
 /* Stops and reaps whatever is left, deletes the queues on a shared broker,
@@ -287,7 +287,7 @@ clean_up(run *u)
 {
     bench_progress_end(&u->progress);
     if (u->pids != NULL)
-        bench_stop_children(u->pids, (size_t)u->nprocs, STOP_GRACE_MS);
+        tool_stop_children(u->pids, (size_t)u->nprocs, STOP_GRACE_MS);
     if (u->client != NULL && u->broker == NULL)
         for (int q = 0; q < u->o->queues; q++)
             ipcq_delete(u->client, u->queues[q]);

@@ -32,7 +32,7 @@ typedef struct bench_result {
 } bench_result;
 
 /* Runs the benchmark described by o into *r; returns the exit status
- * (BENCH_EXIT_OK when every item checked out, or 128 + a stop signal). */
+ * (TOOL_EXIT_OK when every item checked out, or 128 + a stop signal). */
 int bench_run(const bench_opts *o, bench_result *r);
 
 #endif

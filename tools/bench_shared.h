@@ -18,7 +18,7 @@
 
 typedef struct bench_slot {
     _Atomic uint64_t progress; /* items so far, for the progress line */
-    int exit_code;             /* BENCH_EXIT_*: what the child decided */
+    int exit_code;             /* TOOL_EXIT_*: what the child decided */
     int status;                /* the failed call's ipcq status, IPCQ_OK if none */
     char error[256];           /* and what it said */
     uint64_t items;            /* put (producer) or got (consumer), stop markers aside */

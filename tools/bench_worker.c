@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "bench_item.h"
-#include "bench_proc.h"
+#include "proc.h"
 #include "ipcq.h"
 
 #define BENCH_FLUSH_TIMEOUT_MS 60000
@@ -27,7 +27,7 @@ fail(bench_slot *slot, int status, const char *what, const ipcq_client *c)
     snprintf(slot->error, sizeof slot->error, "%s: %s", what,
              c != NULL && ipcq_client_error(c)[0] != '\0' ? ipcq_client_error(c)
                                                           : ipcq_strerror(status));
-    slot->exit_code = bench_exit_for(status);
+    slot->exit_code = tool_exit_for(status);
     return slot->exit_code;
 }
 
@@ -102,16 +102,16 @@ bench_produce(const bench_ctx *ctx, int index)
     }
 
     uint64_t share = o->items > 0 ? bench_producer_share(o, index) : UINT64_MAX;
-    uint64_t stop_ns = ctx->shared->stop_ns, now = bench_now_ns();
+    uint64_t stop_ns = ctx->shared->stop_ns, now = tool_now_ns();
     uint64_t seq = 0;
     for (uint64_t k = 0; seq < share && (stop_ns == 0 || now < stop_ns); k++) {
         size_t count = share - seq < batch ? (size_t)(share - seq) : batch;
         for (size_t i = 0; i < count; i++)
             bench_item_build(buf + i * size, size, (uint32_t)index, seq + i);
         const char *q = ctx->queues[((uint64_t)index + k) % (uint64_t)o->queues];
-        uint64_t t0 = bench_now_ns();
+        uint64_t t0 = tool_now_ns();
         rc = put_call(c, o->mode, q, count, ptrs, lens);
-        now = bench_now_ns();
+        now = tool_now_ns();
         if (rc != IPCQ_OK) {
             fail(slot, rc, put_name(o->mode), c);
             break;
@@ -126,7 +126,7 @@ bench_produce(const bench_ctx *ctx, int index)
     /* Async puts are done when the broker has answered every one. At most
      * a window of them waits, for consumers that keep getting: a flush this
      * long means answers were lost, and a benchmark must not hang on it. */
-    if (o->window > 0 && slot->exit_code == BENCH_EXIT_OK &&
+    if (o->window > 0 && slot->exit_code == TOOL_EXIT_OK &&
         (rc = ipcq_flush(c, BENCH_FLUSH_TIMEOUT_MS)) != IPCQ_OK)
         fail(slot, rc, "ipcq_flush (async puts unanswered)", c);
 out:
@@ -195,10 +195,10 @@ bench_consume(const bench_ctx *ctx, int index)
     const char *q = ctx->queues[index % o->queues];
     for (size_t stops = 0; stops == 0;) {
         size_t got = 0;
-        uint64_t t0 = bench_now_ns();
+        uint64_t t0 = tool_now_ns();
         rc = many ? ipcq_get_many(c, q, batch, items, lens, &got, IPCQ_FOREVER)
                   : ipcq_get(c, q, &items[0], &lens[0], IPCQ_FOREVER);
-        uint64_t t1 = bench_now_ns();
+        uint64_t t1 = tool_now_ns();
         if (rc != IPCQ_OK) {
             fail(slot, rc, many ? "ipcq_get_many" : "ipcq_get", c);
             break;

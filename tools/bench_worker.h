@@ -34,7 +34,7 @@ typedef struct bench_ctx {
 /* How many items producer index puts with --items. */
 uint64_t bench_producer_share(const bench_opts *o, int index);
 
-/* The bodies of the children: each returns its exit status (BENCH_EXIT_*). */
+/* The bodies of the children: each returns its exit status (TOOL_EXIT_*). */
 int bench_produce(const bench_ctx *ctx, int index);
 int bench_consume(const bench_ctx *ctx, int index);
 

@@ -11,7 +11,7 @@
  *   bench_worker.c    the producers' and consumers' loops
  *   bench_verify.c    adding up the children's records, exactly-once check
  *   bench_report.c    the text and JSON report
- *   bench_item.c, bench_hist.c, bench_shared.c, bench_proc.c,
+ *   bench_item.c, bench_hist.c, bench_shared.c, proc.c,
  *   bench_pidstat.c, bench_progress.c: items, histograms, shared memory,
  *                     processes and signals, /proc figures, progress line
  */
@@ -22,11 +22,11 @@
 #include <string.h>
 
 #include "bench_args.h"
-#include "bench_proc.h"
+#include "proc.h"
 #include "bench_report.h"
 #include "bench_run.h"
 
-/* rc, or BENCH_EXIT_ERROR if what went to stdout could not be written. */
+/* rc, or TOOL_EXIT_ERROR if what went to stdout could not be written. */
 static int
 flush_stdout(int rc)
 {
@@ -36,39 +36,39 @@ flush_stdout(int rc)
     if (errno != EPIPE)
         fprintf(stderr, "ipcq-bench: writing to standard output: %s\n",
                 errno ? strerror(errno) : "I/O error");
-    return rc == BENCH_EXIT_OK ? BENCH_EXIT_ERROR : rc;
+    return rc == TOOL_EXIT_OK ? TOOL_EXIT_ERROR : rc;
 }
 
 int
 main(int argc, char **argv)
 {
-    bench_signals_install();
+    tool_signals_install();
     bench_opts o;
     int rc = bench_parse(argc, argv, &o);
     if (rc == BENCH_HELP)
-        return flush_stdout(BENCH_EXIT_OK);
+        return flush_stdout(TOOL_EXIT_OK);
     if (rc != BENCH_PARSED)
         return rc;
 
     bench_result *r = malloc(sizeof *r); /* two histograms: too big for the stack */
     if (r == NULL) {
         fprintf(stderr, "ipcq-bench: out of memory\n");
-        return BENCH_EXIT_ERROR;
+        return TOOL_EXIT_ERROR;
     }
     rc = bench_run(&o, r);
-    int sig = bench_stop_signal();
+    int sig = tool_stop_signal();
     if (sig != 0) {
         fprintf(stderr, "ipcq-bench: stopped by %s; every child was stopped\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
         free(r);
         return 128 + sig;
     }
-    if (rc == BENCH_EXIT_OK || rc == BENCH_EXIT_CHECK) {
+    if (rc == TOOL_EXIT_OK || rc == TOOL_EXIT_CHECK) {
         if (o.json)
             bench_report_json(stdout, &o, r);
         else
             bench_report_text(stdout, &o, r);
-        if (rc == BENCH_EXIT_CHECK)
+        if (rc == TOOL_EXIT_CHECK)
             fprintf(stderr, "ipcq-bench: the check failed: items were lost, duplicated, "
                             "reordered or damaged, or a figure did not add up\n");
     }

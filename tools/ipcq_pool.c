@@ -6,7 +6,7 @@
  *   ipcq-pool prodcons ...   producer and consumer processes (pool_prodcons.c)
  *   ipcq-pool primes ...     a process pool summing primes (pool_primes.c)
  *
- * main() installs the stop-signal handlers (pool_proc.c), finds the mode
+ * main() installs the stop-signal handlers (proc.c), finds the mode
  * and hands it the remaining words. Every child of a run is reported with
  * its pid and parent pid, reaped, and stopped on Ctrl-C or SIGTERM; with no
  * --broker the run has a private broker of its own, stopped after it.
@@ -19,7 +19,7 @@
 #include "ipcq.h"
 #include "pool_args.h"
 #include "pool_modes.h"
-#include "pool_proc.h"
+#include "proc.h"
 
 const char pool_exit_help[] =
     "Exit status: 0 done and checked; 1 an item was lost or duplicated, or the sum\n"
@@ -28,7 +28,7 @@ const char pool_exit_help[] =
 
 static const pool_mode *const modes[] = {&pool_prodcons_mode, &pool_primes_mode};
 
-/* rc, or POOL_EXIT_ERROR if what went to stdout could not be written. */
+/* rc, or TOOL_EXIT_ERROR if what went to stdout could not be written. */
 static int
 flush_stdout(int rc)
 {
@@ -38,7 +38,7 @@ flush_stdout(int rc)
     if (errno != EPIPE)
         fprintf(stderr, "ipcq-pool: writing to standard output: %s\n",
                 errno ? strerror(errno) : "I/O error");
-    return rc == POOL_EXIT_OK ? POOL_EXIT_ERROR : rc;
+    return rc == TOOL_EXIT_OK ? TOOL_EXIT_ERROR : rc;
 }
 
 static int
@@ -53,13 +53,13 @@ print_usage(void)
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         printf("  %s\n      %s\n", modes[i]->synopsis, modes[i]->summary);
     printf("\n'ipcq-pool MODE --help' tells more about MODE.\n\n%s", pool_exit_help);
-    return flush_stdout(POOL_EXIT_OK);
+    return flush_stdout(TOOL_EXIT_OK);
 }
 
 int
 main(int argc, char **argv)
 {
-    pool_signals_install();
+    tool_signals_install();
     if (argc < 2)
         return pool_usage_error(NULL, "missing mode");
     const char *word = argv[1];
@@ -67,7 +67,7 @@ main(int argc, char **argv)
         return print_usage();
     if (strcmp(word, "--version") == 0) {
         printf("ipcq-pool %s\n", ipcq_version());
-        return flush_stdout(POOL_EXIT_OK);
+        return flush_stdout(TOOL_EXIT_OK);
     }
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         if (strcmp(word, modes[i]->name) == 0) {
@@ -75,7 +75,7 @@ main(int argc, char **argv)
              * the ones its children write. */
             setvbuf(stdout, NULL, _IOLBF, 0);
             int rc = modes[i]->run(argc - 2, argv + 2);
-            int sig = pool_stop_signal();
+            int sig = tool_stop_signal();
             if (sig == 0)
                 return flush_stdout(rc);
             fprintf(stderr, "ipcq-pool: %s: stopped by %s; every child was stopped\n", word,

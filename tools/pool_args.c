@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool_proc.h"
+#include "proc.h"
 
-_Static_assert((int)POOL_BAD == (int)POOL_EXIT_USAGE,
+_Static_assert((int)POOL_BAD == (int)TOOL_EXIT_USAGE,
                "a usage error is reported as it is returned");
 
 int
@@ -26,7 +26,7 @@ pool_usage_error(const char *mode, const char *fmt, ...)
         fprintf(stderr, "\nTry 'ipcq-pool %s --help'.\n", mode);
     else
         fputs("\nTry 'ipcq-pool --help'.\n", stderr);
-    return POOL_EXIT_USAGE;
+    return TOOL_EXIT_USAGE;
 }
 
 /* A decimal integer in [min, max] from s[0..len). */

@@ -38,14 +38,14 @@ typedef struct pool_opt {
 } pool_opt;
 
 /* What pool_parse() found. */
-enum { POOL_PARSED = 0, POOL_HELP = -1, POOL_BAD = 2 /* = POOL_EXIT_USAGE */ };
+enum { POOL_PARSED = 0, POOL_HELP = -1, POOL_BAD = 2 /* = TOOL_EXIT_USAGE */ };
 
 /* Fills the options of mode from argv[0..argc). POOL_HELP when --help or
  * -h came (scanning stops there); POOL_BAD after reporting a usage error. */
 int pool_parse(const char *mode, int argc, char **argv, const pool_opt *opts, size_t nopts);
 
 /* Prints "ipcq-pool: [MODE: ]WHAT" and a hint to stderr; returns
- * POOL_EXIT_USAGE. mode may be NULL. */
+ * TOOL_EXIT_USAGE. mode may be NULL. */
 __attribute__((format(printf, 2, 3))) int pool_usage_error(const char *mode, const char *fmt, ...);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * The modes of ipcq-pool. Each is a program of its own under the tool's
  * name: it reads its options, prints its help, runs, and returns the exit
- * status (pool_proc.h).
+ * status (proc.h).
  */
 #ifndef IPCQ_POOL_MODES_H
 #define IPCQ_POOL_MODES_H

@@ -7,7 +7,7 @@
  * pool of the run uses, so that it can report the broker's pid with the
  * workers'. Each pool gets all chunks through ipcq_pool_apply_async(); the
  * callbacks add up the results while the tool polls the pool in slices of
- * POOL_SLICE_MS, looking at the stop flag and at the worker list between
+ * TOOL_SLICE_MS, looking at the stop flag and at the worker list between
  * polls (a worker it has not seen yet is reported: the first ones, and the
  * replacement of one that died). With --kill-one, half of the chunks go in
  * first; once one of them is done a worker is SIGKILLed, and the rest
@@ -24,7 +24,7 @@
 #include "ipcq.h"
 #include "pool_args.h"
 #include "pool_modes.h"
-#include "pool_proc.h"
+#include "proc.h"
 #include "pool_progress.h"
 #include "pool_sieve.h"
 
@@ -114,7 +114,7 @@ report_workers(primes_job *j, ipcq_pool *p, pool_progress *progress)
         if (known || j->nseen == sizeof j->seen / sizeof j->seen[0])
             continue;
         pool_progress_end(progress);
-        printf("worker %zu: pid %d, ppid %d\n", j->nseen, pids[i], (int)pool_parent_of(pids[i]));
+        printf("worker %zu: pid %d, ppid %d\n", j->nseen, pids[i], (int)tool_parent_of(pids[i]));
         j->seen[j->nseen++] = pids[i];
     }
     fflush(stdout);
@@ -125,8 +125,8 @@ report_workers(primes_job *j, ipcq_pool *p, pool_progress *progress)
 static int
 wait_for(primes_job *j, ipcq_pool *p, uint64_t want, pool_progress *progress)
 {
-    while (j->done < want && j->failed == IPCQ_OK && !pool_stop_signal()) {
-        int rc = ipcq_pool_poll(p, POOL_SLICE_MS);
+    while (j->done < want && j->failed == IPCQ_OK && !tool_stop_signal()) {
+        int rc = ipcq_pool_poll(p, TOOL_SLICE_MS);
         if (rc != IPCQ_OK)
             return rc;
         report_workers(j, p, progress);
@@ -139,7 +139,7 @@ static int
 submit(primes_job *j, ipcq_pool *p, uint64_t from, uint64_t to)
 {
     uint64_t limit = (uint64_t)j->o->limit, k = (uint64_t)j->o->chunk;
-    for (uint64_t i = from; i < to && !pool_stop_signal(); i++) {
+    for (uint64_t i = from; i < to && !tool_stop_signal(); i++) {
         unsigned char task[TASK_BYTES];
         put_u64(task, i * k);
         put_u64(task + 8, (i + 1) * k < limit ? (i + 1) * k : limit);
@@ -175,9 +175,9 @@ wait_for_replacement(primes_job *j, ipcq_pool *p, pid_t killed, pool_progress *p
         bool there = false;
         for (size_t i = 0; i < n && i < MAX_WORKERS; i++)
             there = there || pids[i] == killed;
-        if (!there || pool_stop_signal())
+        if (!there || tool_stop_signal())
             return IPCQ_OK;
-        int rc = ipcq_pool_poll(p, POOL_SLICE_MS);
+        int rc = ipcq_pool_poll(p, TOOL_SLICE_MS);
         if (rc != IPCQ_OK)
             return rc;
         report_workers(j, p, progress);
@@ -191,27 +191,27 @@ drive(primes_job *j, ipcq_pool *p)
     pool_progress progress;
     pool_progress_start(&progress, "primes", "chunks", j->nchunks);
     report_workers(j, p, &progress);
-    int64_t start = pool_now_ms();
+    int64_t start = tool_now_ms();
     uint64_t first = j->o->kill_one ? (j->nchunks + 1) / 2 : j->nchunks;
     pid_t killed = 0;
     int rc = submit(j, p, 0, first);
     if (rc == IPCQ_OK && j->o->kill_one) {
         rc = wait_for(j, p, 1, &progress);
-        if (rc == IPCQ_OK && !pool_stop_signal()) {
+        if (rc == IPCQ_OK && !tool_stop_signal()) {
             killed = kill_a_worker(j, p, &progress);
             rc = submit(j, p, first, j->nchunks);
         }
     }
     if (rc == IPCQ_OK)
         rc = wait_for(j, p, j->nchunks, &progress);
-    j->secs = (double)(pool_now_ms() - start) / 1000.0;
+    j->secs = (double)(tool_now_ms() - start) / 1000.0;
     if (rc == IPCQ_OK && killed > 0)
         rc = wait_for_replacement(j, p, killed, &progress);
     pool_progress_end(&progress);
-    if (rc == IPCQ_OK && !pool_stop_signal())
+    if (rc == IPCQ_OK && !tool_stop_signal())
         rc = ipcq_pool_close(p);
-    while (rc == IPCQ_OK && !pool_stop_signal() &&
-           (rc = ipcq_pool_join(p, POOL_SLICE_MS)) == IPCQ_ETIMEDOUT)
+    while (rc == IPCQ_OK && !tool_stop_signal() &&
+           (rc = ipcq_pool_join(p, TOOL_SLICE_MS)) == IPCQ_ETIMEDOUT)
         rc = IPCQ_OK;
     return rc;
 }
@@ -225,32 +225,32 @@ run_pool(primes_job *j, int64_t workers)
     if (rc != IPCQ_OK) {
         fprintf(stderr, "ipcq-pool: primes: starting a pool of %lld workers: %s\n",
                 (long long)workers, ipcq_strerror(rc));
-        return pool_exit_for(rc);
+        return tool_exit_for(rc);
     }
     rc = drive(j, p);
     ipcq_pool_free(&p); /* terminates what is left after a signal or an error */
-    if (pool_stop_signal())
-        return 128 + pool_stop_signal();
+    if (tool_stop_signal())
+        return 128 + tool_stop_signal();
     if (rc != IPCQ_OK) {
         fprintf(stderr, "ipcq-pool: primes: %s\n", ipcq_strerror(rc));
-        return pool_exit_for(rc);
+        return tool_exit_for(rc);
     }
-    return POOL_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 static int
 check_sums(const primes_opts *o, const uint64_t *sums, int n, uint64_t want)
 {
-    int status = POOL_EXIT_OK;
+    int status = TOOL_EXIT_OK;
     for (int i = 0; i < n; i++) {
         if (sums[i] == want)
             continue;
         fprintf(stderr,
                 "ipcq-pool: primes: %lld workers summed %llu, the single-process sieve %llu\n",
                 (long long)o->compare.v[i], (unsigned long long)sums[i], (unsigned long long)want);
-        status = POOL_EXIT_CHECK;
+        status = TOOL_EXIT_CHECK;
     }
-    if (status == POOL_EXIT_OK)
+    if (status == TOOL_EXIT_OK)
         printf("checked: a single-process sieve gives %llu too\n", (unsigned long long)want);
     return status;
 }
@@ -280,13 +280,13 @@ ping(const char *endpoint)
             fprintf(stderr, "ipcq-pool: primes: %s: %s\n", endpoint, ipcq_strerror(rc));
     }
     ipcq_client_close(&c);
-    return rc == IPCQ_OK ? POOL_EXIT_OK : pool_exit_for(rc);
+    return rc == IPCQ_OK ? TOOL_EXIT_OK : tool_exit_for(rc);
 }
 
 static bool
 stop_requested(void)
 {
-    return pool_stop_signal() != 0;
+    return tool_stop_signal() != 0;
 }
 
 static int
@@ -299,42 +299,42 @@ primes_run(primes_opts *o)
         if (rc != IPCQ_OK) {
             fprintf(stderr, "ipcq-pool: primes: starting a private broker: %s\n",
                     ipcq_strerror(rc));
-            return pool_exit_for(rc);
+            return tool_exit_for(rc);
         }
         endpoint = ipcq_broker_endpoint(broker);
         printf("broker: pid %d, %s (private)\n", ipcq_broker_pid(broker), endpoint);
     } else {
         printf("broker: %s\n", endpoint);
         int rc = ping(endpoint);
-        if (rc != POOL_EXIT_OK)
+        if (rc != TOOL_EXIT_OK)
             return rc;
     }
     uint64_t sums[POOL_LIST_MAX];
     double secs[POOL_LIST_MAX];
-    int status = POOL_EXIT_OK, n = 0;
+    int status = TOOL_EXIT_OK, n = 0;
     uint64_t nchunks = ((uint64_t)o->limit + (uint64_t)o->chunk - 1) / (uint64_t)o->chunk;
-    for (; n < o->compare.n && status == POOL_EXIT_OK; n++) {
+    for (; n < o->compare.n && status == TOOL_EXIT_OK; n++) {
         primes_job j = {.o = o, .endpoint = endpoint, .nchunks = nchunks};
         status = run_pool(&j, o->compare.v[n]);
         sums[n] = j.sum;
         secs[n] = j.secs;
-        if (status == POOL_EXIT_OK)
+        if (status == TOOL_EXIT_OK)
             printf("primes below %lld: %llu (workers %lld, %llu chunks of %lld, %.3f s)\n",
                    (long long)o->limit, (unsigned long long)j.sum, (long long)o->compare.v[n],
                    (unsigned long long)nchunks, (long long)o->chunk, j.secs);
         fflush(stdout);
     }
     ipcq_broker_stop(&broker);
-    if (status != POOL_EXIT_OK)
+    if (status != TOOL_EXIT_OK)
         return status;
     if (o->compare.n > 1)
         print_table(o, secs, n);
     uint64_t want;
     if (!pool_sum_primes_below((uint64_t)o->limit, &want, stop_requested)) {
-        if (pool_stop_signal())
-            return 128 + pool_stop_signal();
+        if (tool_stop_signal())
+            return 128 + tool_stop_signal();
         fprintf(stderr, "ipcq-pool: primes: out of memory for the check\n");
-        return POOL_EXIT_ERROR;
+        return TOOL_EXIT_ERROR;
     }
     return check_sums(o, sums, n, want);
 }
@@ -371,7 +371,7 @@ primes_main(int argc, char **argv)
     int rc = pool_parse("primes", argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc == POOL_HELP) {
         printf("%s\n%s", primes_help, pool_exit_help);
-        return POOL_EXIT_OK; /* main() flushes stdout */
+        return TOOL_EXIT_OK; /* main() flushes stdout */
     }
     if (rc != POOL_PARSED)
         return rc;

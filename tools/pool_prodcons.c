@@ -26,7 +26,7 @@
 #include "ipcq.h"
 #include "pool_args.h"
 #include "pool_modes.h"
-#include "pool_proc.h"
+#include "proc.h"
 #include "pool_prodcons.h"
 
 #define MAX_ITEMS 100000000LL    /* the ledger holds a byte per item */
@@ -56,14 +56,14 @@ report(prodcons *pc)
         fprintf(stderr, "ipcq-pool: prodcons: %llu items lost, %llu duplicated, %llu not as put\n",
                 (unsigned long long)v.lost, (unsigned long long)v.duplicated,
                 (unsigned long long)v.bad);
-        return POOL_EXIT_CHECK;
+        return TOOL_EXIT_CHECK;
     }
     printf("verified: each of the %llu items arrived exactly once", (unsigned long long)items);
     if (pc->o.kill_one)
         printf(" (%llu redelivered after the kill, de-duplicated)",
                (unsigned long long)v.redelivered);
     printf("\n");
-    return POOL_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */
@@ -77,7 +77,7 @@ open_broker(prodcons *pc)
         if (rc != IPCQ_OK) {
             fprintf(stderr, "ipcq-pool: prodcons: starting a private broker: %s\n",
                     ipcq_strerror(rc));
-            return pool_exit_for(rc);
+            return tool_exit_for(rc);
         }
         endpoint = ipcq_broker_endpoint(pc->broker);
         printf("broker: pid %d, %s (private)\n", ipcq_broker_pid(pc->broker), endpoint);
@@ -94,10 +94,10 @@ open_broker(prodcons *pc)
             fprintf(stderr, "ipcq-pool: prodcons: %s\n", detail);
         else
             fprintf(stderr, "ipcq-pool: prodcons: %s: %s\n", endpoint, ipcq_strerror(rc));
-        return pool_exit_for(rc);
+        return tool_exit_for(rc);
     }
     pc->created = true;
-    return POOL_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 static int
@@ -108,20 +108,20 @@ prodcons_run(const prodcons_opts *o)
     pc.role = (pool_role){.queue = pc.queue, .item_size = (size_t)o->size};
     pc.producers = calloc((size_t)o->producers, sizeof *pc.producers);
     pc.consumers = calloc((size_t)o->consumers + 1, sizeof *pc.consumers);
-    int status = POOL_EXIT_OK;
+    int status = TOOL_EXIT_OK;
     if (pc.producers == NULL || pc.consumers == NULL ||
         !pool_ledger_init(&pc.ledger, (uint64_t)o->items, (uint32_t)o->producers,
                           (size_t)o->size)) {
         fprintf(stderr, "ipcq-pool: prodcons: out of memory\n");
-        status = POOL_EXIT_ERROR;
+        status = TOOL_EXIT_ERROR;
     }
-    if (status == POOL_EXIT_OK)
+    if (status == TOOL_EXIT_OK)
         status = open_broker(&pc);
-    if (status == POOL_EXIT_OK) {
+    if (status == TOOL_EXIT_OK) {
         pool_prodcons_loop(&pc);
         pool_prodcons_stop(&pc); /* after a failure or a signal; else all are reaped */
-        if (pool_stop_signal())
-            status = 128 + pool_stop_signal();
+        if (tool_stop_signal())
+            status = 128 + tool_stop_signal();
         else
             status = pc.failure ? pc.failure : report(&pc);
     }
@@ -174,7 +174,7 @@ prodcons_main(int argc, char **argv)
     int rc = pool_parse("prodcons", argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc == POOL_HELP) {
         printf("%s\n%s", prodcons_help, pool_exit_help);
-        return POOL_EXIT_OK; /* main() flushes stdout */
+        return TOOL_EXIT_OK; /* main() flushes stdout */
     }
     if (rc != POOL_PARSED)
         return rc;

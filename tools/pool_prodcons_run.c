@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pool_proc.h"
+#include "proc.h"
 
 #define STOP_GRACE_MS 2000 /* SIGTERM, then SIGKILL */
 #define IDLE_CHECK_MS 50   /* how often a missing item is looked for */
@@ -41,7 +41,7 @@ static pid_t
 fork_child(prodcons *pc)
 {
     ipcq_client_close(&pc->c);
-    return pool_fork();
+    return tool_fork();
 }
 
 int
@@ -55,7 +55,7 @@ static void
 call_failed(prodcons *pc, int rc)
 {
     const char *detail = ipcq_client_error(pc->c);
-    fail_run(pc, pool_exit_for(rc), "%s", detail[0] ? detail : ipcq_strerror(rc));
+    fail_run(pc, tool_exit_for(rc), "%s", detail[0] ? detail : ipcq_strerror(rc));
 }
 
 /* In a child: closes the parent's ends of the record pipes. */
@@ -114,16 +114,16 @@ pool_prodcons_stop(prodcons *pc)
     pid_t *pids = calloc(n ? n : 1, sizeof *pids);
     if (pids == NULL) { /* no room even to list them: SIGKILL them one by one */
         for (int64_t i = 0; i < pc->o.producers; i++)
-            pool_stop_children(&pc->producers[i], 1, 0);
+            tool_stop_children(&pc->producers[i], 1, 0);
         for (int i = 0; i < pc->nconsumers; i++)
-            pool_stop_children(&pc->consumers[i].pid, 1, 0);
+            tool_stop_children(&pc->consumers[i].pid, 1, 0);
         return;
     }
     for (int64_t i = 0; i < pc->o.producers; i++)
         pids[k++] = pc->producers[i];
     for (int i = 0; i < pc->nconsumers; i++)
         pids[k++] = pc->consumers[i].pid;
-    pool_stop_children(pids, k, STOP_GRACE_MS);
+    tool_stop_children(pids, k, STOP_GRACE_MS);
     free(pids);
     memset(pc->producers, 0, (size_t)pc->o.producers * sizeof *pc->producers);
     for (int i = 0; i < pc->nconsumers; i++)
@@ -153,7 +153,7 @@ read_records(prodcons *pc, consumer *k)
         close(k->fd);
         k->fd = -1;
         if (k->npartial > 0) /* cannot happen: each record is one atomic write */
-            fail_run(pc, POOL_EXIT_ERROR, "a consumer's record was cut short");
+            fail_run(pc, TOOL_EXIT_ERROR, "a consumer's record was cut short");
         return;
     }
     size_t have = k->npartial + (size_t)n, off = 0;
@@ -192,7 +192,7 @@ pump(prodcons *pc, int timeout_ms)
 static void
 child_failed(prodcons *pc, const char *role, uint32_t index, pid_t pid, int status)
 {
-    int exit_status = status == POOL_EXIT_UNAVAILABLE ? status : POOL_EXIT_ERROR;
+    int exit_status = status == TOOL_EXIT_UNAVAILABLE ? status : TOOL_EXIT_ERROR;
     if (status > 128)
         fail_run(pc, exit_status, "%s %u (pid %d) was killed by signal %d", role, index, (int)pid,
                  status - 128);
@@ -207,10 +207,10 @@ reap(prodcons *pc)
     int status;
     for (int64_t i = 0; i < pc->o.producers; i++) {
         pid_t pid = pc->producers[i];
-        if (pid <= 0 || !pool_reap(pid, &status))
+        if (pid <= 0 || !tool_reap(pid, &status))
             continue;
         pc->producers[i] = 0;
-        if (status == POOL_EXIT_OK)
+        if (status == TOOL_EXIT_OK)
             pc->producers_done++;
         else
             child_failed(pc, "producer", (uint32_t)i, pid, status);
@@ -218,17 +218,17 @@ reap(prodcons *pc)
     for (int i = 0; i < pc->nconsumers; i++) {
         consumer *k = &pc->consumers[i];
         pid_t pid = k->pid;
-        if (pid <= 0 || !pool_reap(pid, &status))
+        if (pid <= 0 || !tool_reap(pid, &status))
             continue;
         k->pid = 0;
         if (k->killed) {
             /* Another takes its place, so that the run ends even with one consumer. */
             if (!spawn_consumer(pc, (uint32_t)pc->o.consumers))
-                fail_run(pc, POOL_EXIT_ERROR, "starting a consumer: %s", strerror(errno));
-        } else if (status != POOL_EXIT_OK) {
+                fail_run(pc, TOOL_EXIT_ERROR, "starting a consumer: %s", strerror(errno));
+        } else if (status != TOOL_EXIT_OK) {
             child_failed(pc, "consumer", k->index, pid, status);
         } else if (!pc->shut) { /* its queue was shut down by someone else */
-            fail_run(pc, POOL_EXIT_ERROR, "consumer %u (pid %d) ended before the run did", k->index,
+            fail_run(pc, TOOL_EXIT_ERROR, "consumer %u (pid %d) ended before the run did", k->index,
                      (int)pid);
         }
     }
@@ -281,7 +281,7 @@ maybe_shut_down(prodcons *pc)
     if (pc->shut || pc->failure || pc->producers_done < pc->o.producers)
         return;
     if (!pool_ledger_complete(&pc->ledger)) {
-        int64_t now = pool_now_ms();
+        int64_t now = tool_now_ms();
         if (now - pc->idle_check_ms < IDLE_CHECK_MS)
             return;
         pc->idle_check_ms = now;
@@ -296,7 +296,7 @@ maybe_shut_down(prodcons *pc)
         while (pump(pc, 0) > 0)
             ;
     }
-    pc->end_ms = pool_now_ms();
+    pc->end_ms = tool_now_ms();
     int rc = pool_prodcons_client(pc);
     if (rc == IPCQ_OK)
         rc = ipcq_shutdown(pc->c, pc->queue, false);
@@ -320,16 +320,16 @@ finished(const prodcons *pc)
 void
 pool_prodcons_loop(prodcons *pc)
 {
-    pc->start_ms = pool_now_ms();
+    pc->start_ms = tool_now_ms();
     pool_progress_start(&pc->progress, "prodcons", "items", pc->ledger.total);
     for (int64_t i = 0; i < pc->o.consumers && !pc->failure; i++)
         if (!spawn_consumer(pc, (uint32_t)i))
-            fail_run(pc, POOL_EXIT_ERROR, "starting a consumer: %s", strerror(errno));
+            fail_run(pc, TOOL_EXIT_ERROR, "starting a consumer: %s", strerror(errno));
     for (int64_t i = 0; i < pc->o.producers && !pc->failure; i++)
         if (!spawn_producer(pc, (uint32_t)i))
-            fail_run(pc, POOL_EXIT_ERROR, "starting a producer: %s", strerror(errno));
-    while (!pool_stop_signal() && !pc->failure && !finished(pc)) {
-        pump(pc, POOL_SLICE_MS);
+            fail_run(pc, TOOL_EXIT_ERROR, "starting a producer: %s", strerror(errno));
+    while (!tool_stop_signal() && !pc->failure && !finished(pc)) {
+        pump(pc, TOOL_SLICE_MS);
         reap(pc);
         maybe_kill_one(pc);
         maybe_shut_down(pc);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "pool_proc.h"
+#include "proc.h"
 
 void
 pool_progress_start(pool_progress *p, const char *what, const char *unit, uint64_t total)
@@ -14,7 +14,7 @@ pool_progress_start(pool_progress *p, const char *what, const char *unit, uint64
     p->what = what;
     p->unit = unit;
     p->total = total;
-    p->start_ms = pool_now_ms();
+    p->start_ms = tool_now_ms();
     p->last_ms = 0;
 }
 
@@ -23,7 +23,7 @@ pool_progress_update(pool_progress *p, uint64_t done)
 {
     if (!p->on)
         return;
-    int64_t now = pool_now_ms();
+    int64_t now = tool_now_ms();
     if (p->drawn && now - p->last_ms < POOL_PROGRESS_MS)
         return;
     p->last_ms = now;

@@ -13,7 +13,7 @@
 
 #include "ipcq.h"
 #include "pool_item.h"
-#include "pool_proc.h"
+#include "proc.h"
 
 /* How long one put or get waits before it is simply tried again. */
 #define RETRY_MS 1000
@@ -40,7 +40,7 @@ fail(const char *role, uint32_t index, const ipcq_client *c, int status)
     const char *detail = c ? ipcq_client_error(c) : "";
     fprintf(stderr, "ipcq-pool: %s %u: %s\n", role, index,
             detail[0] ? detail : ipcq_strerror(status));
-    return pool_exit_for(status);
+    return tool_exit_for(status);
 }
 
 int
@@ -63,7 +63,7 @@ pool_producer_run(const pool_role *r, uint32_t index, uint64_t count)
     if (rc != IPCQ_OK)
         return fail("producer", index, c, rc);
     ipcq_client_close(&c);
-    return POOL_EXIT_OK;
+    return TOOL_EXIT_OK;
 }
 
 static int
@@ -110,7 +110,7 @@ pool_consumer_run(const pool_role *r, uint32_t index, int record_fd)
         if (rc != IPCQ_OK) {
             fprintf(stderr, "ipcq-pool: consumer %u: reporting to the parent: %s\n", index,
                     errno ? strerror(errno) : "short write");
-            return POOL_EXIT_ERROR;
+            return TOOL_EXIT_ERROR;
         }
         if ((rc = ipcq_ack(c, lease)) != IPCQ_OK)
             break;
@@ -118,5 +118,5 @@ pool_consumer_run(const pool_role *r, uint32_t index, int record_fd)
     if (rc != IPCQ_ESHUTDOWN) /* shut down and drained is the normal end */
         return fail("consumer", index, c, rc);
     ipcq_client_close(&c);
-    return POOL_EXIT_OK;
+    return TOOL_EXIT_OK;
 }

@@ -1,5 +1,5 @@
-/* Stop signals, children and clocks of an ipcq-pool run (see pool_proc.h). */
-#include "pool_proc.h"
+/* Stop signals, children and clocks of a tool's run (see proc.h). */
+#include "proc.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -32,7 +32,7 @@ on_stop_signal(int sig)
 }
 
 void
-pool_signals_install(void)
+tool_signals_install(void)
 {
     tool_pid = getpid();
     struct sigaction sa;
@@ -46,13 +46,13 @@ pool_signals_install(void)
 }
 
 int
-pool_stop_signal(void)
+tool_stop_signal(void)
 {
     return stop_signal;
 }
 
 pid_t
-pool_fork(void)
+tool_fork(void)
 {
     sigset_t stops, old;
     sigemptyset(&stops);
@@ -66,7 +66,7 @@ pool_fork(void)
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(POOL_EXIT_ERROR); /* the tool is already gone */
+            _exit(TOOL_EXIT_ERROR); /* the tool is already gone */
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     return pid;
@@ -79,11 +79,11 @@ decode_status(int status)
         return WEXITSTATUS(status);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
-    return POOL_EXIT_ERROR;
+    return TOOL_EXIT_ERROR;
 }
 
 bool
-pool_reap(pid_t pid, int *status)
+tool_reap(pid_t pid, int *status)
 {
     int raw;
     pid_t r;
@@ -95,43 +95,43 @@ pool_reap(pid_t pid, int *status)
     return true;
 }
 
-static void
-sleep_ms(long ms)
+void
+tool_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 void
-pool_stop_children(pid_t *pids, size_t n, int64_t grace_ms)
+tool_stop_children(pid_t *pids, size_t n, int64_t grace_ms)
 {
     for (size_t i = 0; i < n; i++)
         if (pids[i] > 0)
             kill(pids[i], SIGTERM);
-    int64_t deadline = pool_now_ms() + grace_ms;
+    int64_t deadline = tool_now_ms() + grace_ms;
     bool killed = false;
     for (;;) {
         size_t left = 0;
         for (size_t i = 0; i < n; i++) {
             int status;
-            if (pids[i] > 0 && pool_reap(pids[i], &status))
+            if (pids[i] > 0 && tool_reap(pids[i], &status))
                 pids[i] = 0;
             left += pids[i] > 0;
         }
         if (left == 0)
             return;
-        if (!killed && pool_now_ms() >= deadline) {
+        if (!killed && tool_now_ms() >= deadline) {
             for (size_t i = 0; i < n; i++)
                 if (pids[i] > 0)
                     kill(pids[i], SIGKILL);
             killed = true;
         }
-        sleep_ms(2);
+        tool_sleep_ms(2);
     }
 }
 
 pid_t
-pool_parent_of(pid_t pid)
+tool_parent_of(pid_t pid)
 {
     char path[64], line[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -151,7 +151,7 @@ pool_parent_of(pid_t pid)
 }
 
 int64_t
-pool_now_ms(void)
+tool_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -159,7 +159,15 @@ pool_now_ms(void)
 }
 
 int
-pool_exit_for(int status)
+tool_exit_for(int status)
 {
-    return status == IPCQ_EUNAVAILABLE ? POOL_EXIT_UNAVAILABLE : POOL_EXIT_ERROR;
+    return status == IPCQ_EUNAVAILABLE ? TOOL_EXIT_UNAVAILABLE : TOOL_EXIT_ERROR;
+}
+
+uint64_t
+tool_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
