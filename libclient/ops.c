@@ -98,21 +98,32 @@ check_put_size(ipcq_client *c, const char *queue, size_t largest, size_t total)
     return client_fail(c, NULL, IPCQ_ETOOBIG, detail);
 }
 
-int
-ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
+/* Checks a one-item put and fills req with it; *item holds the borrowed
+ * bytes and must live as long as req. */
+static int
+begin_put(ipcq_client *c, Ipcqwire__Request *req, ProtobufCBinaryData *item, const char *queue,
+          const void *data, size_t len, int64_t timeout_ms)
 {
-    Ipcqwire__Request req;
-    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_PUT, queue, timeout_ms);
+    int rc = client_begin(c, req, IPCQWIRE__OP__OP_PUT, queue, timeout_ms);
     if (rc != IPCQ_OK)
         return rc;
     if (data == NULL && len > 0)
         return client_fail(c, queue, IPCQ_EINVAL, NULL);
     if ((rc = check_put_size(c, queue, len, len)) != IPCQ_OK)
         return rc;
-    ProtobufCBinaryData item = {len, (uint8_t *)(data ? data : "")};
-    req.n_items = 1;
-    req.items = &item;
-    return client_finish(c, &req, queue, timeout_ms, NULL);
+    *item = (ProtobufCBinaryData){len, (uint8_t *)(data ? data : "")};
+    req->n_items = 1;
+    req->items = item;
+    return IPCQ_OK;
+}
+
+int
+ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
+{
+    Ipcqwire__Request req;
+    ProtobufCBinaryData item;
+    int rc = begin_put(c, &req, &item, queue, data, len, timeout_ms);
+    return rc != IPCQ_OK ? rc : client_finish(c, &req, queue, timeout_ms, NULL);
 }
 
 /* Tells the broker the library has these items (D1). */
@@ -193,17 +204,9 @@ int
 ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
 {
     Ipcqwire__Request req;
-    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_PUT, queue, IPCQ_FOREVER);
-    if (rc != IPCQ_OK)
-        return rc;
-    if (data == NULL && len > 0)
-        return client_fail(c, queue, IPCQ_EINVAL, NULL);
-    if ((rc = check_put_size(c, queue, len, len)) != IPCQ_OK)
-        return rc;
-    ProtobufCBinaryData item = {len, (uint8_t *)(data ? data : "")};
-    req.n_items = 1;
-    req.items = &item;
-    return client_send_async(c, &req);
+    ProtobufCBinaryData item;
+    int rc = begin_put(c, &req, &item, queue, data, len, IPCQ_FOREVER);
+    return rc != IPCQ_OK ? rc : client_send_async(c, &req);
 }
 
 int
