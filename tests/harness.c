@@ -160,6 +160,19 @@ expect_get(ipcq_client *c, const char *queue, const char *want, int64_t timeout_
     ipcq_free(data);
 }
 
+int
+child_get_one(void *arg)
+{
+    const getter_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    void *data;
+    size_t len;
+    int rc = ipcq_get(c, a->queue, &data, &len, a->timeout_ms);
+    ipcq_free(data);
+    ipcq_client_close(&c);
+    return rc == IPCQ_OK ? 0 : 100 + rc;
+}
+
 /* The field, or 0 while the queue does not exist yet. */
 static int64_t
 field_or_zero(ipcq_client *c, const char *queue, ipcq_queue_field f)

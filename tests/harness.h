@@ -57,6 +57,17 @@ void put_text(ipcq_client *c, const char *queue, const char *s);
 /* Gets one item within timeout_ms and checks that it is exactly want. */
 void expect_get(ipcq_client *c, const char *queue, const char *want, int64_t timeout_ms);
 
+/* What child_get_one() gets: one item of queue on tb, within timeout_ms. */
+typedef struct getter_args {
+    const test_broker *tb;
+    const char *queue;
+    int64_t timeout_ms;
+} getter_args;
+
+/* A fork_child() body (arg: getter_args): one get on a handle of its own;
+ * exits 0 if it got an item, else 100 + the status. */
+int child_get_one(void *arg);
+
 /* Monotonic milliseconds. */
 int64_t now_ms(void);
 

@@ -15,25 +15,6 @@
 
 #define WAIT_MS 15000
 
-typedef struct child_args {
-    const test_broker *tb;
-    const char *queue;
-    int64_t timeout_ms;
-} child_args;
-
-static int
-child_get(void *arg)
-{
-    child_args *a = arg;
-    ipcq_client *c = client_on(a->tb);
-    void *data;
-    size_t len;
-    int rc = ipcq_get(c, a->queue, &data, &len, a->timeout_ms);
-    ipcq_free(data);
-    ipcq_client_close(&c);
-    return rc == IPCQ_OK ? 0 : 100 + rc;
-}
-
 static void
 unreachable_broker_fails_within_the_timeout(void **state)
 {
@@ -64,8 +45,8 @@ blocked_forever_call_learns_that_its_broker_died(void **state)
 {
     test_broker *tb = *state;
     ipcq_client *c = client_on(tb);
-    child_args a = {tb, "orphan", IPCQ_FOREVER};
-    pid_t getter = fork_child(child_get, &a);
+    getter_args a = {tb, "orphan", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "orphan", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     test_broker_kill(tb);
     int64_t t0 = now_ms();
@@ -102,8 +83,8 @@ a_restart_while_blocked_is_noticed(void **state)
 {
     test_broker *tb = *state;
     ipcq_client *c = client_on(tb);
-    child_args a = {tb, "amnesia", 60000};
-    pid_t getter = fork_child(child_get, &a);
+    getter_args a = {tb, "amnesia", 60000};
+    pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "amnesia", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     test_broker_kill(tb);
     test_broker_restart(tb);
@@ -120,8 +101,8 @@ sigterm_answers_blocked_clients_and_exits_zero(void **state)
 {
     test_broker *tb = *state;
     ipcq_client *c = client_on(tb);
-    child_args a = {tb, "closing", IPCQ_FOREVER};
-    pid_t getter = fork_child(child_get, &a);
+    getter_args a = {tb, "closing", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "closing", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     ipcq_client_close(&c);
     assert_int_equal(test_broker_stop_status(tb), 0);

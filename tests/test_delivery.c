@@ -69,26 +69,12 @@ forked_children_use_the_inherited_handle(void **state)
     ipcq_client_close(&c);
 }
 
-/* Child: blocks in get forever; exits 0 if it ever gets an item. */
-static int
-child_get_forever(void *arg)
-{
-    child_args *a = arg;
-    ipcq_client *c = client_on(a->tb);
-    void *data;
-    size_t len;
-    int rc = ipcq_get(c, a->queue, &data, &len, IPCQ_FOREVER);
-    ipcq_free(data);
-    ipcq_client_close(&c);
-    return rc == IPCQ_OK ? 0 : 100 + rc;
-}
-
 static void
 getter_killed_while_blocked_never_swallows_a_later_item(void **state)
 {
     ipcq_client *c = client_on(*state);
-    child_args a = {*state, NULL, "victim", 0};
-    pid_t getter = fork_child(child_get_forever, &a);
+    getter_args a = {*state, "victim", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "victim", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     kill_child(getter);
     /* Put at once, before the broker may have noticed the death. */
@@ -103,8 +89,8 @@ static void
 dead_getter_is_forgotten_promptly(void **state)
 {
     ipcq_client *c = client_on(*state);
-    child_args a = {*state, NULL, "forgotten", 0};
-    pid_t getter = fork_child(child_get_forever, &a);
+    getter_args a = {*state, "forgotten", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "forgotten", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     kill_child(getter);
     int64_t t0 = now_ms();
@@ -149,8 +135,8 @@ static void
 client_killed_holding_an_unconfirmed_item_does_not_lose_it(void **state)
 {
     ipcq_client *c = client_on(*state);
-    child_args a = {*state, NULL, "held", 0};
-    pid_t getter = fork_child(child_get_forever, &a);
+    getter_args a = {*state, "held", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "held", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     /* Stopped, the child cannot confirm what the broker hands it. */
     assert_int_equal(kill(getter, SIGSTOP), 0);
@@ -168,8 +154,8 @@ static void
 returned_item_goes_back_to_the_head(void **state)
 {
     ipcq_client *c = client_on(*state);
-    child_args a = {*state, NULL, "order", 0};
-    pid_t getter = fork_child(child_get_forever, &a);
+    getter_args a = {*state, "order", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "order", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     assert_int_equal(kill(getter, SIGSTOP), 0);
     assert_ipcq_ok(c, ipcq_put(c, "order", "one", 3, IPCQ_FOREVER));

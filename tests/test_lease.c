@@ -245,20 +245,6 @@ a_poison_item_ends_in_the_dead_letter_queue(void **state)
     ipcq_client_close(&c);
 }
 
-/* Child: one plain get, forever; exits 0 with an item, else 100 + status. */
-static int
-child_get(void *arg)
-{
-    worker_args *a = arg;
-    ipcq_client *c = client_on(a->tb);
-    void *data;
-    size_t len;
-    int rc = ipcq_get(c, a->queue, &data, &len, IPCQ_FOREVER);
-    ipcq_free(data);
-    ipcq_client_close(&c);
-    return rc == IPCQ_OK ? 0 : 100 + rc;
-}
-
 static void
 shut_down_getters_wait_for_items_out_on_a_lease(void **state)
 {
@@ -269,13 +255,13 @@ shut_down_getters_wait_for_items_out_on_a_lease(void **state)
     uint64_t two = lease_expect(c, "ending", 60000, "two", 1, IPCQ_NOWAIT);
     assert_ipcq_ok(c, ipcq_shutdown(c, "ending", false));
     /* Empty, but two items may still come back: a getter waits. */
-    worker_args a = {*state, "ending", 0, -1, -1};
-    pid_t getter = fork_child(child_get, &a);
+    getter_args a = {*state, "ending", IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "ending", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     assert_ipcq_ok(c, ipcq_release(c, one));
     assert_int_equal(reap_child(getter, WAIT_MS), 0);
     /* The last lease is acked: nothing can come back, getters fail. */
-    getter = fork_child(child_get, &a);
+    getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "ending", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
     assert_ipcq_ok(c, ipcq_ack(c, two));
     assert_int_equal(reap_child(getter, WAIT_MS), 100 + IPCQ_ESHUTDOWN);
