@@ -26,19 +26,6 @@
 #include "bench_report.h"
 #include "bench_run.h"
 
-/* rc, or TOOL_EXIT_ERROR if what went to stdout could not be written. */
-static int
-flush_stdout(int rc)
-{
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout))
-        return rc;
-    if (errno != EPIPE)
-        fprintf(stderr, "ipcq-bench: writing to standard output: %s\n",
-                errno ? strerror(errno) : "I/O error");
-    return rc == TOOL_EXIT_OK ? TOOL_EXIT_ERROR : rc;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -46,7 +33,7 @@ main(int argc, char **argv)
     bench_opts o;
     int rc = bench_parse(argc, argv, &o);
     if (rc == BENCH_HELP)
-        return flush_stdout(TOOL_EXIT_OK);
+        return tool_flush_stdout("ipcq-bench", TOOL_EXIT_OK);
     if (rc != BENCH_PARSED)
         return rc;
 
@@ -73,5 +60,5 @@ main(int argc, char **argv)
                             "reordered or damaged, or a figure did not add up\n");
     }
     free(r);
-    return flush_stdout(rc);
+    return tool_flush_stdout("ipcq-bench", rc);
 }

@@ -28,19 +28,6 @@ const char pool_exit_help[] =
 
 static const pool_mode *const modes[] = {&pool_prodcons_mode, &pool_primes_mode};
 
-/* rc, or TOOL_EXIT_ERROR if what went to stdout could not be written. */
-static int
-flush_stdout(int rc)
-{
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout))
-        return rc;
-    if (errno != EPIPE)
-        fprintf(stderr, "ipcq-pool: writing to standard output: %s\n",
-                errno ? strerror(errno) : "I/O error");
-    return rc == TOOL_EXIT_OK ? TOOL_EXIT_ERROR : rc;
-}
-
 static int
 print_usage(void)
 {
@@ -53,7 +40,7 @@ print_usage(void)
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         printf("  %s\n      %s\n", modes[i]->synopsis, modes[i]->summary);
     printf("\n'ipcq-pool MODE --help' tells more about MODE.\n\n%s", pool_exit_help);
-    return flush_stdout(TOOL_EXIT_OK);
+    return tool_flush_stdout("ipcq-pool", TOOL_EXIT_OK);
 }
 
 int
@@ -67,7 +54,7 @@ main(int argc, char **argv)
         return print_usage();
     if (strcmp(word, "--version") == 0) {
         printf("ipcq-pool %s\n", ipcq_version());
-        return flush_stdout(TOOL_EXIT_OK);
+        return tool_flush_stdout("ipcq-pool", TOOL_EXIT_OK);
     }
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         if (strcmp(word, modes[i]->name) == 0) {
@@ -77,7 +64,7 @@ main(int argc, char **argv)
             int rc = modes[i]->run(argc - 2, argv + 2);
             int sig = tool_stop_signal();
             if (sig == 0)
-                return flush_stdout(rc);
+                return tool_flush_stdout("ipcq-pool", rc);
             fprintf(stderr, "ipcq-pool: %s: stopped by %s; every child was stopped\n", word,
                     sig == SIGINT ? "SIGINT" : "SIGTERM");
             return 128 + sig;

@@ -3,21 +3,7 @@
 
 #include <string.h>
 
-static void
-put_le(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
+#include "le_bytes.h"
 
 void
 pool_item_build(unsigned char *buf, size_t size, uint32_t producer, uint64_t seq)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ipcq.h"
+#include "le_bytes.h"
 #include "pool_args.h"
 #include "pool_modes.h"
 #include "proc.h"
@@ -53,22 +54,6 @@ typedef struct primes_job {
 
 /* ---- the worker's side ---------------------------------------------------- */
 
-static void
-put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* The task function: the sum of the primes of one chunk. */
 static int
 sum_chunk(const void *task, size_t task_len, void **result, size_t *result_len, void *arg)
@@ -76,13 +61,13 @@ sum_chunk(const void *task, size_t task_len, void **result, size_t *result_len, 
     uint64_t sum;
     if (task_len != TASK_BYTES)
         return 1;
-    uint64_t lo = get_u64(task), hi = get_u64((const unsigned char *)task + 8);
+    uint64_t lo = get_le(task, 8), hi = get_le((const unsigned char *)task + 8, 8);
     if (hi > POOL_SIEVE_MAX || !pool_sum_primes_range(lo, hi, &sum))
         return 1;
     unsigned char *out = malloc(8);
     if (out == NULL)
         return 1;
-    put_u64(out, sum);
+    put_le(out, sum, 8);
     *result = out;
     *result_len = 8;
     return 0;
@@ -96,7 +81,7 @@ on_result(int status, const void *result, size_t result_len, void *arg)
     primes_job *j = arg;
     j->done++;
     if (status == IPCQ_OK && result_len == 8)
-        j->sum += get_u64(result);
+        j->sum += get_le(result, 8);
     else if (j->failed == IPCQ_OK)
         j->failed = status == IPCQ_OK ? IPCQ_EPROTO : status;
 }
@@ -141,8 +126,8 @@ submit(primes_job *j, ipcq_pool *p, uint64_t from, uint64_t to)
     uint64_t limit = (uint64_t)j->o->limit, k = (uint64_t)j->o->chunk;
     for (uint64_t i = from; i < to && !tool_stop_signal(); i++) {
         unsigned char task[TASK_BYTES];
-        put_u64(task, i * k);
-        put_u64(task + 8, (i + 1) * k < limit ? (i + 1) * k : limit);
+        put_le(task, i * k, 8);
+        put_le(task + 8, (i + 1) * k < limit ? (i + 1) * k : limit, 8);
         int rc = ipcq_pool_apply_async(p, task, sizeof task, on_result, j, NULL);
         if (rc != IPCQ_OK)
             return rc;

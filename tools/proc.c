@@ -171,3 +171,15 @@ tool_now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+int
+tool_flush_stdout(const char *prog, int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    if (errno != EPIPE)
+        fprintf(stderr, "%s: writing to standard output: %s\n", prog,
+                errno ? strerror(errno) : "I/O error");
+    return rc == TOOL_EXIT_OK ? TOOL_EXIT_ERROR : rc;
+}

@@ -59,6 +59,10 @@ uint64_t tool_now_ns(void);
 /* Sleeps ms milliseconds (returns early on a signal). */
 void tool_sleep_ms(long ms);
 
+/* Flushes stdout: rc if all of it was written, else TOOL_EXIT_ERROR (with a
+ * message naming prog, unless the reader went away: EPIPE). */
+int tool_flush_stdout(const char *prog, int rc);
+
 /* The exit status for a library status: 3 for IPCQ_EUNAVAILABLE, 4 else. */
 int tool_exit_for(int status);
 

@@ -1,0 +1,22 @@
+/* Little-endian integers in item headers, the same on every machine. */
+#ifndef IPCQ_TOOL_LE_BYTES_H
+#define IPCQ_TOOL_LE_BYTES_H
+#include <stdint.h>
+
+static inline void
+put_le(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint64_t
+get_le(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+#endif
