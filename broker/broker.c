@@ -6,12 +6,17 @@
 
 #include "clock.h"
 #include "core.h"
+#include "names.h"
 
 void
 broker_config_defaults(broker_config *cfg)
 {
     cfg->max_item_size = BROKER_DEFAULT_MAX_ITEM;
     cfg->probe_interval_ms = BROKER_DEFAULT_PROBE_MS;
+    cfg->max_memory = BROKER_DEFAULT_MAX_MEMORY;
+    cfg->max_queues = BROKER_DEFAULT_MAX_QUEUES;
+    cfg->max_waiters = BROKER_DEFAULT_MAX_WAITERS;
+    cfg->max_name_len = IPCQ_NAME_MAX;
 }
 
 static uint64_t

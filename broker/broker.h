@@ -23,10 +23,18 @@ typedef int (*broker_send_fn)(void *ctx, const void *peer, size_t peer_len, cons
 typedef struct broker_config {
     size_t max_item_size;      /* bytes; items above it are IPCQ_ETOOBIG */
     int64_t probe_interval_ms; /* how often clients holding state are probed */
+    /* Limits (B2), enforced by limits.c: */
+    size_t max_memory;   /* bytes held (estimated); past it puts are IPCQ_EMEMLIMIT */
+    size_t max_queues;   /* queues a client may create; more are IPCQ_ELIMIT */
+    size_t max_waiters;  /* blocked getters (putters, joiners) per queue; IPCQ_ELIMIT */
+    size_t max_name_len; /* bytes of a queue name, at most IPCQ_NAME_MAX; IPCQ_EINVAL */
 } broker_config;
 
 #define BROKER_DEFAULT_MAX_ITEM ((size_t)16 << 20)
 #define BROKER_DEFAULT_PROBE_MS 500
+#define BROKER_DEFAULT_MAX_MEMORY ((size_t)1 << 30)
+#define BROKER_DEFAULT_MAX_QUEUES 10000
+#define BROKER_DEFAULT_MAX_WAITERS 10000
 
 void broker_config_defaults(broker_config *cfg);
 

@@ -104,6 +104,7 @@ struct broker {
     uint64_t requests, bad_requests, unroutable, disconnects;
     bool stopping;
     size_t total_items, total_bytes;
+    size_t nwaiters; /* blocked requests, for the memory estimate (limits.c) */
     unsigned char *out; /* reply encoding buffer */
     size_t out_cap;
 };
@@ -115,6 +116,7 @@ void item_fifo_push_head(item_fifo *f, item *it);
 item *item_fifo_pop_head(item_fifo *f);
 void item_fifo_append(item_fifo *dst, item_fifo *src); /* moves all of src */
 void item_fifo_free(item_fifo *f);
+void item_free(item *it); /* every item is freed here, for the memory count */
 
 /* queue.c */
 queue *queue_new(const void *name, size_t name_len, int64_t maxsize);
@@ -168,6 +170,17 @@ void broker_serve_dirty(broker *b);
 
 /* dispatch.c */
 void dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Request *msg);
+
+/* limits.c: max name length, queues, waiters per queue, memory (B2) */
+/* Checks a request against the limits before anything changes; answers and
+ * returns false when one is reached. */
+bool limits_admit(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Request *m,
+                  int64_t timeout_ms);
+size_t limits_item_cost(size_t len);
+void limits_charge_item(size_t len);  /* item_new */
+void limits_release_item(size_t len); /* item_free */
+/* The memory the broker holds, estimated: items, waiters, queues, buffers. */
+size_t limits_memory_held(const broker *b);
 
 /* reply.c */
 /* Sends a reply to a peer; false if the peer is gone (counted as

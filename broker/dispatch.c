@@ -498,7 +498,7 @@ dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__R
         b->bad_requests++;
         return;
     }
-    if (!resolve_queue(&r, h->flags))
+    if (!limits_admit(b, peer, peer_len, msg, r.timeout_ms) || !resolve_queue(&r, h->flags))
         return;
     h->fn(&r);
 }

@@ -1,7 +1,9 @@
 /* ipcqd: flags, signals, and the loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "endpoint.h"
 #include "ipcq.h"
 #include "log.h"
+#include "names.h"
 #include "router.h"
 
 static void
@@ -20,7 +23,15 @@ usage(FILE *out)
             "\n"
             "  --bind ENDPOINT      listen on ENDPOINT (ipc://PATH or tcp://HOST:PORT);\n"
             "                       repeatable; default: the per-user ipc socket\n"
-            "  --max-item-size N    largest item in bytes (default 16777216)\n"
+            "  --max-item-size N    largest item in bytes (default 16M)\n"
+            "  --max-memory N       memory the broker may hold for items, waiters and\n"
+            "                       queues, estimated; past it puts fail \"over memory\n"
+            "                       limit\" (default 1G)\n"
+            "  --max-queues N       queues the broker may hold (default %d)\n"
+            "  --max-waiters N      blocked getters, putters or joiners per queue, each\n"
+            "                       (default %d)\n"
+            "  --max-name-length N  bytes of a queue name, 1 to 255 (default 255)\n"
+            "                       Sizes take a K, M or G suffix (powers of 1024).\n"
             "  --probe-ms MS        how often clients holding items or blocked are\n"
             "                       checked for liveness (default %d)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -29,18 +40,57 @@ usage(FILE *out)
             "\n"
             "SIGINT or SIGTERM stops the broker: every blocked client is answered\n"
             "\"broker shutting down\", and ipcqd exits 0.\n",
-            BROKER_DEFAULT_PROBE_MS);
+            BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS);
 }
 
+/* A decimal number >= min, with an optional K, M or G (powers of 1024). */
 static int
 parse_size(const char *s, long long min, long long *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < min)
+    if (errno || end == s || v < min)
         return -1;
-    *out = v;
+    int shift = 0;
+    if (*end != '\0') {
+        const char *units = "KMG", *u = strchr(units, end[0] & ~0x20);
+        if (u == NULL || end[1] != '\0')
+            return -1;
+        shift = 10 * (int)(u - units + 1);
+    }
+    if (v > (LLONG_MAX >> shift))
+        return -1;
+    *out = v << shift;
+    return 0;
+}
+
+/* The limit flags, in the order of their options below. */
+typedef struct limit_def {
+    const char *name;
+    long long min, max;
+    size_t offset; /* of the field in broker_config */
+} limit_def;
+
+static const limit_def limit_flags[] = {
+    {"max-item-size", 0, LLONG_MAX, offsetof(broker_config, max_item_size)},
+    {"max-memory", 1, LLONG_MAX, offsetof(broker_config, max_memory)},
+    {"max-queues", 1, LLONG_MAX, offsetof(broker_config, max_queues)},
+    {"max-waiters", 1, LLONG_MAX, offsetof(broker_config, max_waiters)},
+    {"max-name-length", 1, IPCQ_NAME_MAX, offsetof(broker_config, max_name_len)},
+};
+
+/* Reads a limit flag's value into its field of core; 2 after saying why. */
+static int
+limit_flag(const limit_def *d, const char *value, broker_config *core)
+{
+    long long v;
+    if (parse_size(value, d->min, &v) != 0 || v > d->max) {
+        fprintf(stderr, "ipcqd: --%s: want a number from %lld to %lld: %s\n", d->name, d->min,
+                d->max, value);
+        return 2;
+    }
+    *(size_t *)((char *)core + d->offset) = (size_t)v;
     return 0;
 }
 
@@ -49,10 +99,25 @@ parse_size(const char *s, long long min, long long *out)
 static int
 parse_and_run(int argc, char **argv, const char **binds)
 {
-    enum { OPT_BIND = 256, OPT_MAX_ITEM, OPT_PROBE, OPT_LOG, OPT_HELP, OPT_VERSION };
+    enum {
+        OPT_BIND = 256,
+        OPT_MAX_ITEM,
+        OPT_MAX_MEMORY,
+        OPT_MAX_QUEUES,
+        OPT_MAX_WAITERS,
+        OPT_MAX_NAME,
+        OPT_PROBE,
+        OPT_LOG,
+        OPT_HELP,
+        OPT_VERSION
+    };
     static const struct option options[] = {
         {"bind", required_argument, NULL, OPT_BIND},
         {"max-item-size", required_argument, NULL, OPT_MAX_ITEM},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+        {"max-queues", required_argument, NULL, OPT_MAX_QUEUES},
+        {"max-waiters", required_argument, NULL, OPT_MAX_WAITERS},
+        {"max-name-length", required_argument, NULL, OPT_MAX_NAME},
         {"probe-ms", required_argument, NULL, OPT_PROBE},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"help", no_argument, NULL, OPT_HELP},
@@ -61,19 +126,19 @@ parse_and_run(int argc, char **argv, const char **binds)
     };
     router_config cfg = {0};
     broker_config_defaults(&cfg.core);
-    int opt;
+    int opt, rc = 0;
     long long v;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case OPT_BIND:
             binds[cfg.nbinds++] = optarg;
             break;
         case OPT_MAX_ITEM:
-            if (parse_size(optarg, 0, &v) != 0) {
-                fprintf(stderr, "ipcqd: --max-item-size: not a size in bytes: %s\n", optarg);
-                return 2;
-            }
-            cfg.core.max_item_size = (size_t)v;
+        case OPT_MAX_MEMORY:
+        case OPT_MAX_QUEUES:
+        case OPT_MAX_WAITERS:
+        case OPT_MAX_NAME:
+            rc = limit_flag(&limit_flags[opt - OPT_MAX_ITEM], optarg, &cfg.core);
             break;
         case OPT_PROBE:
             if (parse_size(optarg, 1, &v) != 0) {
@@ -100,6 +165,8 @@ parse_and_run(int argc, char **argv, const char **binds)
             return 2;
         }
     }
+    if (rc != 0)
+        return rc;
     if (optind < argc) {
         fprintf(stderr, "ipcqd: unexpected argument: %s\n", argv[optind]);
         return 2;

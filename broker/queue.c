@@ -13,6 +13,7 @@ item_new(const void *data, size_t len, int64_t now_us)
     item *it = malloc(sizeof *it + len);
     if (it == NULL)
         return NULL;
+    limits_charge_item(len);
     it->next = NULL;
     it->enqueued_us = now_us;
     it->deliveries = 0;
@@ -20,6 +21,15 @@ item_new(const void *data, size_t len, int64_t now_us)
     if (len)
         memcpy(it->data, data, len);
     return it;
+}
+
+void
+item_free(item *it)
+{
+    if (it == NULL)
+        return;
+    limits_release_item(it->len);
+    free(it);
 }
 
 void
@@ -81,7 +91,7 @@ item_fifo_free(item_fifo *f)
 {
     item *it;
     while ((it = item_fifo_pop_head(f)) != NULL)
-        free(it);
+        item_free(it);
 }
 
 queue *
@@ -161,7 +171,7 @@ queue_return_head(broker *b, queue *q, item *it)
         /* Shut down at once: what comes back is dropped, its task done. */
         if (q->unfinished)
             q->unfinished--;
-        free(it);
+        item_free(it);
     } else {
         item_fifo_push_head(&q->items, it);
         b->total_items++;
@@ -193,7 +203,7 @@ dead_letter(broker *b, queue *q, item *it)
             dlq->max_deliveries = 0;
     }
     if (dlq == NULL) {
-        free(it);
+        item_free(it);
         return;
     }
     item_fifo one = {0};

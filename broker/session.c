@@ -64,7 +64,7 @@ delivery_return(broker *b, delivery *d)
 void
 delivery_done(broker *b, delivery *d)
 {
-    free(d->item);
+    item_free(d->item);
     delivery_free(b, d);
 }
 

@@ -42,6 +42,7 @@ waiter_detach(broker *b, waiter *w)
     deadline_remove(&b->deadlines, &w->deadline);
     list_remove(&w->in_queue);
     (*queue_count(w->queue, w->kind))--;
+    b->nwaiters--;
 }
 
 waiter *
@@ -63,6 +64,7 @@ waiter_new(broker *b, wait_kind kind, session *s, queue *q, uint64_t req_id, int
     list_push_back(queue_list(q, kind), &w->in_queue);
     list_push_back(&s->waiters, &w->in_session);
     (*queue_count(q, kind))++;
+    b->nwaiters++;
     return w;
 }
 

@@ -46,6 +46,12 @@ ipcq_strerror(int status)
         return "lease not held: it expired, or was acked or released";
     case IPCQ_ETASK:
         return "task failed";
+    case IPCQ_EMEMLIMIT:
+        return "over memory limit";
+    case IPCQ_ELIMIT:
+        return "limit reached";
+    case IPCQ_EACCESS:
+        return "permission denied";
     }
     return "unknown status";
 }

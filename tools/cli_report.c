@@ -20,6 +20,7 @@ cli_exit_code(int status)
     case IPCQ_EINVAL:
         return CLI_USAGE;
     case IPCQ_EUNAVAILABLE:
+    case IPCQ_EACCESS: /* the broker cannot be reached by this user */
         return CLI_UNAVAILABLE;
     default:
         return CLI_ERROR;

@@ -69,6 +69,9 @@ typedef enum ipcq_status {
     IPCQ_ESYSTEM = 16,      /* an operating-system call failed */
     IPCQ_ELEASE = 17,       /* the lease is not held: it expired, or was acked or released */
     IPCQ_ETASK = 18,        /* a pool task failed: its function said so, or it killed its workers */
+    IPCQ_EMEMLIMIT = 19,    /* put: the broker is over its memory limit (ipcqd --max-memory) */
+    IPCQ_ELIMIT = 20,       /* a broker limit was reached: max queues, max blocked waiters */
+    IPCQ_EACCESS = 21,      /* permission denied: the broker's socket is not open to this user */
 } ipcq_status;
 
 /* A string literal naming the status ("queue is empty", ...); never NULL. */
