@@ -1,6 +1,8 @@
 #include "router.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include "ipcq.h"
 #include "log.h"
 #include "names.h"
+#include "zap.h"
 
 /* How many messages one pass reads before it looks at the clock again. */
 #define MESSAGES_PER_PASS 256
@@ -23,14 +26,23 @@
  * connection drops, so replies must be read before the broker goes. */
 #define STOP_DRAIN_MS 200
 
+/* The ROUTER and a count of the replies sent through it, which tells the
+ * loop whether a send may have swallowed the wake-up of its ZMQ_FD. */
+typedef struct router_out {
+    void *sock;
+    uint64_t sent;
+} router_out;
+
 /* broker_send_fn over the ROUTER: [routing id][reply]. With
  * ZMQ_ROUTER_MANDATORY an unknown peer fails at once instead of vanishing. */
 static int
-router_send(void *sock, const void *peer, size_t peer_len, const void *data, size_t len)
+router_send(void *ctx, const void *peer, size_t peer_len, const void *data, size_t len)
 {
-    if (zmq_send(sock, peer, peer_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+    router_out *out = ctx;
+    out->sent++;
+    if (zmq_send(out->sock, peer, peer_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return IPCQ_EUNAVAILABLE;
-    if (zmq_send(sock, data, len, ZMQ_DONTWAIT) < 0)
+    if (zmq_send(out->sock, data, len, ZMQ_DONTWAIT) < 0)
         return IPCQ_EUNAVAILABLE;
     return IPCQ_OK;
 }
@@ -116,6 +128,26 @@ read_monitor(void *mon, broker *b)
     zmq_msg_close(&frame);
 }
 
+/* The file descriptor through which ZeroMQ signals a socket's events. It is
+ * edge-triggered: it is re-armed only by a receive that finds nothing (or a
+ * ZMQ_EVENTS read), so the loop reads until then before it sleeps. */
+static int
+socket_fd(void *sock)
+{
+    int fd = -1;
+    size_t sz = sizeof fd;
+    zmq_getsockopt(sock, ZMQ_FD, &fd, &sz);
+    return fd;
+}
+
+static bool
+has_message(void *sock)
+{
+    int events = 0;
+    size_t sz = sizeof events;
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &events, &sz) == 0 && (events & ZMQ_POLLIN);
+}
+
 static long
 poll_timeout_ms(const broker *b)
 {
@@ -168,43 +200,64 @@ router_run(const router_config *cfg)
         log_msg(LOG_ERROR, "cannot watch signals: %s", strerror(errno));
         return 1;
     }
+    zap_handler *zap = NULL;
     void *ctx = zmq_ctx_new();
     void *sock = ctx ? open_router(ctx, &cfg->core) : NULL;
     void *mon = sock ? open_monitor(ctx, sock) : NULL;
     bound_endpoint *bound = calloc(cfg->nbinds, sizeof *bound);
-    broker *b = sock ? broker_new(&cfg->core, router_send, sock) : NULL;
+    router_out out = {.sock = sock};
+    broker *b = sock ? broker_new(&cfg->core, router_send, &out) : NULL;
     size_t nbound = 0;
     if (b == NULL || bound == NULL || mon == NULL) {
         log_msg(LOG_ERROR, "cannot start: %s", zmq_strerror(errno));
         goto out;
     }
+    char zap_err[512];
+    if (cfg->allowed_keys &&
+        (zap = zap_start(ctx, cfg->allowed_keys, zap_err, sizeof zap_err)) == NULL) {
+        log_msg(LOG_ERROR, "%s", zap_err);
+        goto out;
+    }
     for (; nbound < cfg->nbinds; nbound++) {
         char err[512];
-        if (bind_endpoint(sock, cfg->binds[nbound], &bound[nbound], err, sizeof err) != 0) {
+        if (bind_endpoint(sock, cfg->binds[nbound], &cfg->access, &bound[nbound], err,
+                          sizeof err) != 0) {
             log_msg(LOG_ERROR, "%s", err);
             goto out;
         }
         log_msg(LOG_INFO, "listening on %s", bound[nbound].endpoint);
     }
     status = 0;
-    zmq_pollitem_t items[3] = {{.socket = sock, .events = ZMQ_POLLIN},
-                               {.socket = mon, .events = ZMQ_POLLIN},
-                               {.fd = sig_fd, .events = ZMQ_POLLIN}};
+    /* A plain poll() on the sockets' ZMQ_FDs: zmq_poll() would add several
+     * system calls per wake-up, which is most of the cost of a request. */
+    struct pollfd fds[3] = {{.fd = socket_fd(sock), .events = POLLIN},
+                            {.fd = socket_fd(mon), .events = POLLIN},
+                            {.fd = sig_fd, .events = POLLIN}};
     for (;;) {
-        if (zmq_poll(items, 3, poll_timeout_ms(b)) < 0 && errno != EINTR) {
-            log_msg(LOG_ERROR, "poll: %s", zmq_strerror(errno));
+        int read_now = 0;
+        while (read_now < MESSAGES_PER_PASS && receive_one(sock, b))
+            read_now++;
+        if (fds[1].revents & POLLIN)
+            read_monitor(mon, b);
+        uint64_t sent_before_tick = out.sent;
+        broker_tick(b, ipcq_now_us());
+        /* More to read, or a reply sent since the last empty read may have
+         * taken the socket's wake-up with it: look again before sleeping. */
+        if (read_now == MESSAGES_PER_PASS || (out.sent != sent_before_tick && has_message(sock))) {
+            fds[1].revents = 0;
+            continue;
+        }
+        long wait_ms = poll_timeout_ms(b);
+        if (poll(fds, 3, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms) < 0 && errno != EINTR) {
+            log_msg(LOG_ERROR, "poll: %s", strerror(errno));
             status = 1;
             break;
         }
         struct signalfd_siginfo si;
-        if (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if ((fds[2].revents & POLLIN) && read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
             log_msg(LOG_INFO, "signal %u received", si.ssi_signo);
             break;
         }
-        for (int i = 0; i < MESSAGES_PER_PASS && receive_one(sock, b); i++)
-            ;
-        read_monitor(mon, b);
-        broker_tick(b, ipcq_now_us());
     }
     log_msg(LOG_INFO, "stopping: answering blocked clients");
     broker_stop(b);
@@ -219,6 +272,7 @@ out:
         zmq_close(sock);
     if (ctx)
         zmq_ctx_term(ctx);
+    zap_stop(&zap); /* after the context: its termination ends the handler */
     for (size_t i = 0; i < nbound; i++)
         unbind_endpoint(&bound[i]);
     free(bound);

@@ -12,8 +12,10 @@ typedef struct client_prefetch client_prefetch;
 
 struct ipcq_client {
     char *endpoint;
-    pid_t pid;        /* the process that owns ctx and sock */
-    void *ctx, *sock; /* NULL until first use in this process */
+    pid_t pid;          /* the process that owns ctx and sock */
+    void *ctx, *sock;   /* NULL until first use in this process */
+    void *timeout_sock; /* the socket whose ZMQ_RCVTIMEO is timeout_ms */
+    int timeout_ms;
     uint64_t next_id;
     uint64_t broker_max_item; /* learned by ping; 0 until known on this connection */
     uint64_t *inflight;       /* ids of async puts not answered yet */
