@@ -13,11 +13,14 @@
 #include <zmq.h>
 
 #include "endpoint.h"
+#include "keyfile.h"
+#include "log.h"
 
-/* Creates the per-user default directory with mode 0700, or checks that an
- * existing one is ours and private. */
+/* Creates the per-user default directory with mode 0700 (0710 and the
+ * group's, when a group may connect), or checks that an existing one is
+ * ours and makes it so. */
 static int
-prepare_default_dir(const char *path, char *err, size_t cap)
+prepare_default_dir(const char *path, const bind_policy *policy, char *err, size_t cap)
 {
     char dir[4096];
     if (ipcq_default_dir(dir, sizeof dir) != 0)
@@ -34,8 +37,82 @@ prepare_default_dir(const char *path, char *err, size_t cap)
         snprintf(err, cap, "%s: not a directory owned by this user", dir);
         return -1;
     }
-    if ((st.st_mode & 077) != 0 && chmod(dir, 0700) != 0) {
-        snprintf(err, cap, "%s: cannot make it private: %s", dir, strerror(errno));
+    mode_t mode = policy->has_group ? 0710 : 0700;
+    if ((st.st_mode & 0777) != mode && chmod(dir, mode) != 0) {
+        snprintf(err, cap, "%s: cannot make it mode %03o: %s", dir, (unsigned)mode,
+                 strerror(errno));
+        return -1;
+    }
+    if (policy->has_group && st.st_gid != policy->group && chown(dir, (uid_t)-1, policy->group)) {
+        snprintf(err, cap, "%s: cannot give it to group %u: %s", dir, (unsigned)policy->group,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* After the bind: the socket file is the owner's (0600), or the group's too
+ * (0660), whose members must also be able to reach it. */
+static int
+grant_ipc_access(const char *path, const bind_policy *policy, char *err, size_t cap)
+{
+    if (!policy->has_group) {
+        chmod(path, 0600); /* it was born so: umask */
+        return 0;
+    }
+    if (chown(path, (uid_t)-1, policy->group) != 0 || chmod(path, 0660) != 0) {
+        snprintf(err, cap, "%s: cannot open it to group %u: %s", path, (unsigned)policy->group,
+                 strerror(errno));
+        return -1;
+    }
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    struct stat st;
+    if (slash != NULL && slash != dir)
+        *slash = '\0';
+    if (slash != NULL && stat(dir, &st) == 0 &&
+        !((st.st_mode & 001) || ((st.st_mode & 010) && st.st_gid == policy->group)))
+        log_msg(LOG_WARN,
+                "%s: group %u cannot reach the socket: its directory %s is not "
+                "searchable by that group",
+                path, (unsigned)policy->group, dir);
+    return 0;
+}
+
+/* True for a TCP endpoint on a loopback address (or the lo interface). */
+static bool
+tcp_loopback(const char *endpoint)
+{
+    const char *host = endpoint + 6, *colon = strrchr(host, ':');
+    size_t len = colon ? (size_t)(colon - host) : strlen(host);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+        host++, len -= 2;
+    return (len == 9 && strncmp(host, "localhost", 9) == 0) ||
+           (len == 3 && strncmp(host, "::1", 3) == 0) ||
+           (len == 2 && strncmp(host, "lo", 2) == 0) || (len > 4 && strncmp(host, "127.", 4) == 0);
+}
+
+/* Sets the security of the next bind: CURVE for TCP when the broker has a
+ * key, else none, and refuses TCP beyond loopback without CURVE unless the
+ * policy says insecure. */
+static int
+set_mechanism(void *sock, const char *endpoint, const bind_policy *policy, char *err, size_t cap)
+{
+    bool tcp = strncmp(endpoint, "tcp://", 6) == 0;
+    int curve = tcp && policy->curve_secret != NULL;
+    if (tcp && !curve && !policy->insecure && !tcp_loopback(endpoint)) {
+        snprintf(err, cap,
+                 "%s: refusing a TCP bind beyond loopback without CURVE: give --curve-key and "
+                 "--allowed-keys, or --insecure",
+                 endpoint);
+        return -1;
+    }
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &curve, sizeof curve) != 0 ||
+        (curve &&
+         (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, policy->curve_secret, KEYFILE_Z85_LEN) != 0 ||
+          zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "ipcq", 4) != 0))) {
+        snprintf(err, cap, "%s: cannot set up CURVE: %s", endpoint, zmq_strerror(errno));
         return -1;
     }
     return 0;
@@ -84,7 +161,8 @@ claim_ipc_path(const char *path, int *lock_fd, char *err, size_t cap)
 }
 
 int
-bind_endpoint(void *sock, const char *endpoint, bound_endpoint *out, char *err, size_t cap)
+bind_endpoint(void *sock, const char *endpoint, const bind_policy *policy, bound_endpoint *out,
+              char *err, size_t cap)
 {
     *out = (bound_endpoint){.lock_fd = -1};
     const char *path = strncmp(endpoint, "ipc://", 6) == 0 ? endpoint + 6 : NULL;
@@ -93,9 +171,15 @@ bind_endpoint(void *sock, const char *endpoint, bound_endpoint *out, char *err, 
             snprintf(err, cap, "%s: abstract ipc sockets are not supported", endpoint);
             return -1;
         }
-        if (prepare_default_dir(path, err, cap) != 0 ||
+        if (prepare_default_dir(path, policy, err, cap) != 0 ||
             claim_ipc_path(path, &out->lock_fd, err, cap) != 0)
             return -1;
+    }
+    if (set_mechanism(sock, endpoint, policy, err, cap) != 0) {
+        if (out->lock_fd >= 0)
+            close(out->lock_fd);
+        out->lock_fd = -1;
+        return -1;
     }
     /* The socket file is created by zmq_bind: owner-only from its birth. */
     mode_t old_mask = umask(0177);
@@ -116,8 +200,10 @@ bind_endpoint(void *sock, const char *endpoint, bound_endpoint *out, char *err, 
         snprintf(actual, sizeof actual, "%s", endpoint);
     out->endpoint = strdup(actual);
     out->ipc_path = path ? strdup(path) : NULL;
-    if (path)
-        chmod(path, 0600);
+    if (path && grant_ipc_access(path, policy, err, cap) != 0) {
+        unbind_endpoint(out); /* the caller stops before using the socket */
+        return -1;
+    }
     return 0;
 }
 

@@ -1,9 +1,21 @@
-/* Binding endpoints safely: the default per-user directory (0700), ipc
- * sockets reachable only by their owner (0600), and one broker per ipc
- * endpoint (B3, B5). */
+/* Binding endpoints safely (B3, B5): the default per-user directory (0700),
+ * ipc sockets reachable only by their owner (0600) or, when asked, by one
+ * group too (0660, directory 0710); TCP with CURVE, and a TCP bind beyond
+ * loopback refused without it unless asked; one broker per ipc endpoint. */
 #ifndef IPCQ_BIND_H
 #define IPCQ_BIND_H
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+
+/* Who may connect. The zero value: the owner on ipc, anyone on loopback
+ * TCP, and no other TCP. */
+typedef struct bind_policy {
+    bool has_group;
+    gid_t group;              /* with has_group: this group may use ipc sockets too */
+    const char *curve_secret; /* the broker's Z85 secret key: TCP binds use CURVE */
+    bool insecure;            /* allow a non-loopback TCP bind without CURVE */
+} bind_policy;
 
 typedef struct bound_endpoint {
     char *endpoint;
@@ -13,7 +25,8 @@ typedef struct bound_endpoint {
 
 /* Binds zmq socket sock to endpoint. On failure returns -1 and writes a
  * one-line reason into err. */
-int bind_endpoint(void *sock, const char *endpoint, bound_endpoint *out, char *err, size_t err_cap);
+int bind_endpoint(void *sock, const char *endpoint, const bind_policy *policy,
+                  bound_endpoint *out, char *err, size_t err_cap);
 
 /* Removes the socket file and releases the lock. */
 void unbind_endpoint(bound_endpoint *be);

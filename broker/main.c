@@ -1,15 +1,18 @@
 /* ipcqd: flags, signals, and the loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "endpoint.h"
 #include "ipcq.h"
+#include "keyfile.h"
 #include "log.h"
 #include "names.h"
 #include "router.h"
@@ -32,6 +35,12 @@ usage(FILE *out)
             "                       (default %d)\n"
             "  --max-name-length N  bytes of a queue name, 1 to 255 (default 255)\n"
             "                       Sizes take a K, M or G suffix (powers of 1024).\n"
+            "  --group GROUP        let GROUP use the ipc sockets too (socket 0660, the\n"
+            "                       default directory 0710); default: the owner only\n"
+            "  --curve-key FILE     the broker's key pair (ipcq keygen): TCP binds use\n"
+            "                       CURVE encryption, and let in only clients whose\n"
+            "  --allowed-keys DIR   public keys (.pub files) are in DIR\n"
+            "  --insecure           allow a TCP bind beyond loopback without CURVE\n"
             "  --probe-ms MS        how often clients holding items or blocked are\n"
             "                       checked for liveness (default %d)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -94,6 +103,48 @@ limit_flag(const limit_def *d, const char *value, broker_config *core)
     return 0;
 }
 
+/* The group named (or numbered) by s into policy; 2 after saying why. */
+static int
+group_flag(const char *s, bind_policy *policy)
+{
+    struct group *g = getgrnam(s);
+    char *end;
+    errno = 0;
+    unsigned long id = g ? 0 : strtoul(s, &end, 10);
+    if (g == NULL && (errno || end == s || *end != '\0' || id > (gid_t)-2)) {
+        fprintf(stderr, "ipcqd: --group: no such group: %s\n", s);
+        return 2;
+    }
+    policy->has_group = true;
+    policy->group = g ? g->gr_gid : (gid_t)id;
+    return 0;
+}
+
+/* Checks the CURVE flags and reads the broker's key into secret; 2 (usage)
+ * or 1 (unreadable key) after saying why. */
+static int
+load_curve(const char *key_file, router_config *cfg, char secret[KEYFILE_Z85_LEN + 1])
+{
+    if ((key_file == NULL) != (cfg->allowed_keys == NULL)) {
+        fprintf(stderr, "ipcqd: --curve-key and --allowed-keys go together\n");
+        return 2;
+    }
+    if (key_file == NULL)
+        return 0;
+    char public_key[KEYFILE_Z85_LEN + 1], err[4400];
+    struct stat st;
+    if (keyfile_read(key_file, public_key, secret, err, sizeof err) != 0) {
+        fprintf(stderr, "ipcqd: --curve-key: %s\n", err);
+        return 1;
+    }
+    if (stat(cfg->allowed_keys, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "ipcqd: --allowed-keys: %s: not a directory\n", cfg->allowed_keys);
+        return 1;
+    }
+    cfg->access.curve_secret = secret;
+    return 0;
+}
+
 /* Parses the flags into cfg (binds has room for argc entries) and runs the
  * broker; returns the exit status. */
 static int
@@ -106,6 +157,10 @@ parse_and_run(int argc, char **argv, const char **binds)
         OPT_MAX_QUEUES,
         OPT_MAX_WAITERS,
         OPT_MAX_NAME,
+        OPT_GROUP,
+        OPT_CURVE_KEY,
+        OPT_ALLOWED_KEYS,
+        OPT_INSECURE,
         OPT_PROBE,
         OPT_LOG,
         OPT_HELP,
@@ -118,6 +173,10 @@ parse_and_run(int argc, char **argv, const char **binds)
         {"max-queues", required_argument, NULL, OPT_MAX_QUEUES},
         {"max-waiters", required_argument, NULL, OPT_MAX_WAITERS},
         {"max-name-length", required_argument, NULL, OPT_MAX_NAME},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
+        {"allowed-keys", required_argument, NULL, OPT_ALLOWED_KEYS},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
         {"probe-ms", required_argument, NULL, OPT_PROBE},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"help", no_argument, NULL, OPT_HELP},
@@ -128,6 +187,8 @@ parse_and_run(int argc, char **argv, const char **binds)
     broker_config_defaults(&cfg.core);
     int opt, rc = 0;
     long long v;
+    const char *curve_key = NULL;
+    char secret[KEYFILE_Z85_LEN + 1];
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case OPT_BIND:
@@ -139,6 +200,18 @@ parse_and_run(int argc, char **argv, const char **binds)
         case OPT_MAX_WAITERS:
         case OPT_MAX_NAME:
             rc = limit_flag(&limit_flags[opt - OPT_MAX_ITEM], optarg, &cfg.core);
+            break;
+        case OPT_GROUP:
+            rc = group_flag(optarg, &cfg.access);
+            break;
+        case OPT_CURVE_KEY:
+            curve_key = optarg;
+            break;
+        case OPT_ALLOWED_KEYS:
+            cfg.allowed_keys = optarg;
+            break;
+        case OPT_INSECURE:
+            cfg.access.insecure = true;
             break;
         case OPT_PROBE:
             if (parse_size(optarg, 1, &v) != 0) {
@@ -165,6 +238,8 @@ parse_and_run(int argc, char **argv, const char **binds)
             return 2;
         }
     }
+    if (rc == 0)
+        rc = load_curve(curve_key, &cfg, secret);
     if (rc != 0)
         return rc;
     if (optind < argc) {

@@ -4,12 +4,15 @@
 #define IPCQ_ROUTER_H
 #include <stddef.h>
 
+#include "bind.h"
 #include "broker.h"
 
 typedef struct router_config {
     const char *const *binds;
     size_t nbinds;
     broker_config core;
+    bind_policy access;       /* who may connect (B3) */
+    const char *allowed_keys; /* with access.curve_secret: the clients' public keys */
 } router_config;
 
 /* Runs until SIGINT or SIGTERM; then answers every blocked client and

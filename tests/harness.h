@@ -95,4 +95,8 @@ void kill_all_children(void);
 int fixture_broker_up(void **state);
 int fixture_broker_down(void **state);
 
+/* Runs argv (argv[0] a path) with stdout and stderr to /dev/null, waits for
+ * it and returns its exit status (128 + signal if a signal ended it). */
+int run_quietly(const char *const argv[]);
+
 #endif

@@ -290,16 +290,9 @@ puts_past_max_memory_fail_and_rss_stays_within_it(void **state)
 static int
 ipcqd_status(const char *flag, const char *value)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        execl(IPCQD_PATH, IPCQD_PATH, "--bind", "ipc:///nonexistent/limits.sock", flag, value,
-              (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    const char *argv[] = {IPCQD_PATH, "--bind", "ipc:///nonexistent/limits.sock",
+                          flag,       value,    NULL};
+    return run_quietly(argv);
 }
 
 static void
