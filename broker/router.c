@@ -229,9 +229,11 @@ router_run(const router_config *cfg)
     }
     status = 0;
     /* A plain poll() on the sockets' ZMQ_FDs: zmq_poll() would add several
-     * system calls per wake-up, which is most of the cost of a request. */
+     * system calls per wake-up, which is most of the cost of a request. The
+     * monitor is read once before the first poll: libzmq signals a ZMQ_FD
+     * only for a pipe whose reader once found it empty. */
     struct pollfd fds[3] = {{.fd = socket_fd(sock), .events = POLLIN},
-                            {.fd = socket_fd(mon), .events = POLLIN},
+                            {.fd = socket_fd(mon), .events = POLLIN, .revents = POLLIN},
                             {.fd = sig_fd, .events = POLLIN}};
     for (;;) {
         int read_now = 0;
