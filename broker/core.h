@@ -70,6 +70,7 @@ typedef struct waiter {
     uint32_t max_items; /* get */
     int64_t lease_ms;   /* get: > 0 takes the items on a lease */
     item_fifo items;    /* put: the items it waits to add */
+    bool admit_each;    /* put: items may enter one by one as room appears */
 } waiter;
 
 typedef struct delivery {
@@ -104,7 +105,7 @@ struct broker {
     uint64_t requests, bad_requests, unroutable, disconnects;
     bool stopping;
     size_t total_items, total_bytes;
-    size_t nwaiters; /* blocked requests, for the memory estimate (limits.c) */
+    size_t nwaiters;    /* blocked requests, for the memory estimate (limits.c) */
     unsigned char *out; /* reply encoding buffer */
     size_t out_cap;
 };

@@ -95,36 +95,56 @@ handle_ping(request *r)
     reply_send(r->b, r->peer, r->peer_len, &rep);
 }
 
+/* The items of a put request, copied; false after answering ENOMEM. */
+static bool
+copy_items(request *r, item_fifo *items)
+{
+    const Ipcqwire__Request *m = r->msg;
+    *items = (item_fifo){0};
+    for (size_t i = 0; i < m->n_items; i++) {
+        item *it = item_new(m->items[i].data, m->items[i].len, r->b->now_us);
+        if (it == NULL) {
+            item_fifo_free(items);
+            fail(r, IPCQ_ENOMEM, "broker out of memory");
+            return false;
+        }
+        item_fifo_push_tail(items, it);
+    }
+    return true;
+}
+
 static void
 handle_put(request *r)
 {
     const Ipcqwire__Request *m = r->msg;
     queue *q = r->q;
+    bool admit_each = m->has_admit_each && m->admit_each;
     if (q->shutdown)
         return fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
-    if (q->maxsize > 0 && m->n_items > (uint64_t)q->maxsize)
+    if (!admit_each && q->maxsize > 0 && m->n_items > (uint64_t)q->maxsize)
         return fail(r, IPCQ_EINVAL, "a batch of %zu items can never fit in maxsize %lld",
                     m->n_items, (long long)q->maxsize);
     bool fits_now = q->nputters == 0 && queue_has_room(q, m->n_items);
     if (!fits_now && r->timeout_ms == 0)
         return fail(r, IPCQ_FULL, "queue is full (maxsize %lld)", (long long)q->maxsize);
-    /* Every put goes through the putter FIFO; serve.c admits it at once when
-     * it fits, answering before it adds (D3). */
-    item_fifo items = {0};
-    for (size_t i = 0; i < m->n_items; i++) {
-        item *it = item_new(m->items[i].data, m->items[i].len, r->b->now_us);
-        if (it == NULL) {
-            item_fifo_free(&items);
-            return fail(r, IPCQ_ENOMEM, "broker out of memory");
-        }
-        item_fifo_push_tail(&items, it);
+    item_fifo items;
+    if (!copy_items(r, &items))
+        return;
+    if (fits_now) {
+        /* Answer first; add only if the answer could be routed (D3). */
+        if (reply_send_status(r->b, r->peer, r->peer_len, m->id, IPCQ_OK, NULL))
+            queue_add_items(r->b, q, &items);
+        item_fifo_free(&items);
+        return;
     }
+    /* The rest wait in the putter FIFO; serve.c admits them in turn. */
     waiter *w = wait_here(r, WAIT_PUT);
     if (w == NULL) {
         item_fifo_free(&items);
         return;
     }
     w->items = items;
+    w->admit_each = admit_each;
     broker_mark_dirty(r->b, q);
 }
 

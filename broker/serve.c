@@ -87,6 +87,19 @@ admit_putter(broker *b, queue *q, waiter *w)
     waiter_end(b, w);
 }
 
+/* A putter whose items may enter one by one (an async put batch) moves as
+ * many as there is room for; it is answered when the last one is in. */
+static void
+admit_some(broker *b, queue *q, waiter *w)
+{
+    item_fifo part = {0};
+    while (w->items.count > 1 && queue_has_room(q, part.count + 1)) {
+        item *it = item_fifo_pop_head(&w->items);
+        item_fifo_push_tail(&part, it);
+    }
+    queue_add_items(b, q, &part);
+}
+
 static waiter *
 first_waiter(list_link *l)
 {
@@ -110,6 +123,10 @@ serve_queue(broker *b, queue *q)
             }
             if (queue_has_room(q, w->items.count)) {
                 admit_putter(b, q, w);
+                continue;
+            }
+            if (w->admit_each && queue_has_room(q, 1)) {
+                admit_some(b, q, w); /* leaves the last item, which admit_putter adds */
                 continue;
             }
         }

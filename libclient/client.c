@@ -38,6 +38,9 @@
 #define DEFAULT_PUT_WINDOW 256  /* async puts in flight before put_async waits */
 #define CLOSE_FLUSH_MS 2000     /* close: how long async puts may take to settle */
 
+static int await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t deadline,
+                         Ipcqwire__Reply **reply);
+
 /* Contexts inherited through fork() are abandoned, never closed (that would
  * reach into the parent's I/O threads); keeping them listed here keeps them
  * reachable rather than leaked. */
@@ -52,6 +55,7 @@ static void
 abandon_inherited(ipcq_client *c)
 {
     client_prefetch_free(c); /* the parent's leases: freed here, not handed back */
+    client_batch_free(c);    /* the parent's puts: the parent sends them */
     if (c->ctx != NULL) {
         abandoned *a = malloc(sizeof *a);
         if (a != NULL) {
@@ -65,7 +69,7 @@ abandon_inherited(ipcq_client *c)
     }
     c->ctx = c->sock = NULL;
     c->pid = getpid();
-    c->ninflight = 0; /* the parent's puts: their answers go to the parent */
+    c->ninflight = c->inflight_items = 0; /* their answers go to the parent */
     c->async_status = IPCQ_OK;
 }
 
@@ -114,9 +118,9 @@ ipcq_client_close(ipcq_client **cp)
     ipcq_client *c = *cp;
     if (c->pid != getpid())
         abandon_inherited(c);
-    if (c->ninflight > 0)
-        ipcq_flush(c, CLOSE_FLUSH_MS); /* as multiprocessing.Queue's close + join_thread */
+    ipcq_flush(c, CLOSE_FLUSH_MS); /* as multiprocessing.Queue's close + join_thread */
     client_prefetch_free(c);
+    client_batch_free(c);
     free(c->inflight);
     if (c->sock)
         zmq_close(c->sock);
@@ -132,6 +136,9 @@ client_disconnect(ipcq_client *c)
 {
     if (c == NULL || c->sock == NULL || c->pid != getpid())
         return;
+    /* Async puts leave first; their answers would be lost with the socket. */
+    if (client_batch_send(c) == IPCQ_OK && c->ninflight > 0)
+        await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), CLOSE_FLUSH_MS), NULL);
     zmq_close(c->sock);
     zmq_ctx_term(c->ctx);
     c->ctx = c->sock = NULL;
@@ -176,17 +183,24 @@ connect_socket(ipcq_client *c)
     return IPCQ_OK;
 }
 
+int
+client_connect(ipcq_client *c)
+{
+    return connect_socket(c);
+}
+
 static int
 unavailable(ipcq_client *c, const char *why)
 {
     c->broker_max_item = 0; /* the next broker may have another limit */
     /* Async puts still in flight may or may not have been taken: say so. */
-    if (c->ninflight > 0 && c->async_status == IPCQ_OK) {
+    if (c->inflight_items > 0 && c->async_status == IPCQ_OK) {
         c->async_status = IPCQ_EUNAVAILABLE;
         snprintf(c->async_error, sizeof c->async_error,
-                 "%zu async puts unconfirmed when the broker became unavailable", c->ninflight);
+                 "%zu async puts unconfirmed when the broker became unavailable",
+                 c->inflight_items);
     }
-    c->ninflight = 0;
+    c->ninflight = c->inflight_items = 0;
     char detail[600];
     snprintf(detail, sizeof detail, "%s: broker unavailable: %s", c->endpoint, why);
     return client_fail(c, NULL, IPCQ_EUNAVAILABLE, detail);
@@ -299,7 +313,7 @@ static bool
 async_in_flight(const ipcq_client *c, uint64_t id)
 {
     for (size_t i = 0; i < c->ninflight; i++)
-        if (c->inflight[i] == id)
+        if (c->inflight[i].id == id)
             return true;
     return false;
 }
@@ -310,9 +324,11 @@ static bool
 settle_async(ipcq_client *c, const Ipcqwire__Reply *r)
 {
     for (size_t i = 0; i < c->ninflight; i++) {
-        if (c->inflight[i] != r->id)
+        if (c->inflight[i].id != r->id)
             continue;
-        c->inflight[i] = c->inflight[--c->ninflight];
+        c->inflight_items -= c->inflight[i].items;
+        /* Keep the oldest first: a heartbeat asks about inflight[0]. */
+        memmove(&c->inflight[i], &c->inflight[i + 1], (--c->ninflight - i) * sizeof *c->inflight);
         if (r->status != IPCQ_OK && c->async_status == IPCQ_OK) {
             c->async_status = r->status;
             const char *text = r->error && r->error[0] ? r->error : ipcq_strerror(r->status);
@@ -336,7 +352,7 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
     uint64_t ping_id = 0, asked = 0;
     int64_t ping_sent = 0;
     for (;;) {
-        if (want_id == 0 && c->ninflight <= async_target)
+        if (want_id == 0 && c->inflight_items <= async_target)
             return IPCQ_OK;
         int64_t now = ipcq_now_us();
         if (now >= deadline && want_id == 0) /* flush: puts still wait for room */
@@ -355,7 +371,7 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
             /* A flush asks about one of its puts in flight: answers come in
              * order, so one that is neither answered before the pong nor
              * still waiting in the broker was lost. */
-            asked = want_id != 0 ? want_id : c->ninflight ? c->inflight[0] : 0;
+            asked = want_id != 0 ? want_id : c->ninflight ? c->inflight[0].id : 0;
             Ipcqwire__Request ping;
             init_request(c, &ping, IPCQWIRE__OP__OP_PING);
             ping.has_pending_id = asked != 0;
@@ -391,7 +407,7 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
             if (!settle_async(c, r))
                 client_release_items(c, r);
             ipcqwire__reply__free_unpacked(r, NULL);
-            if (want_id == 0 && c->ninflight <= async_target)
+            if (want_id == 0 && c->inflight_items <= async_target)
                 return IPCQ_OK;
         }
     }
@@ -402,6 +418,8 @@ client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__R
 {
     *reply = NULL;
     int rc = connect_socket(c);
+    if (rc == IPCQ_OK)
+        rc = client_batch_send(c); /* async puts go first, in call order */
     if (rc != IPCQ_OK)
         return rc;
     int64_t now = ipcq_now_us();
@@ -419,20 +437,33 @@ client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__R
 }
 
 int
-client_send_async(ipcq_client *c, Ipcqwire__Request *req)
+client_await_window(ipcq_client *c, size_t target)
+{
+    if (c->inflight_items <= target)
+        return IPCQ_OK;
+    return await_replies(c, 0, target, INT64_MAX, NULL);
+}
+
+void
+client_settle_arrived(ipcq_client *c)
+{
+    Ipcqwire__Reply *r;
+    while (c->ninflight > 0 && c->sock != NULL && (r = receive_reply(c, 0)) != NULL) {
+        if (!settle_async(c, r))
+            client_release_items(c, r);
+        ipcqwire__reply__free_unpacked(r, NULL);
+    }
+}
+
+int
+client_send_async(ipcq_client *c, Ipcqwire__Request *req, size_t nitems)
 {
     int rc = connect_socket(c);
     if (rc != IPCQ_OK)
         return rc;
-    if (c->ninflight >= c->window) {
-        /* The window is full: wait for the oldest answers. */
-        rc = await_replies(c, 0, c->window - 1, INT64_MAX, NULL);
-        if (rc != IPCQ_OK)
-            return rc;
-    }
     if (c->ninflight == c->inflight_cap) {
         size_t cap = c->inflight_cap ? c->inflight_cap * 2 : 64;
-        uint64_t *grown = realloc(c->inflight, cap * sizeof *grown);
+        inflight_put *grown = realloc(c->inflight, cap * sizeof *grown);
         if (grown == NULL)
             return client_fail(c, NULL, IPCQ_ENOMEM, NULL);
         c->inflight = grown;
@@ -442,7 +473,8 @@ client_send_async(ipcq_client *c, Ipcqwire__Request *req)
     req->id = ++c->next_id;
     if (!send_request(c, req, ipcq_deadline_us(ipcq_now_us(), CONNECT_TIMEOUT_MS)))
         return unavailable(c, "no connection");
-    c->inflight[c->ninflight++] = req->id;
+    c->inflight[c->ninflight++] = (inflight_put){req->id, nitems};
+    c->inflight_items += nitems;
     return IPCQ_OK;
 }
 
@@ -463,13 +495,15 @@ ipcq_flush(ipcq_client *c, int64_t timeout_ms)
     if (c == NULL || timeout_ms < IPCQ_FOREVER)
         return IPCQ_EINVAL;
     c->error[0] = '\0';
-    if (c->ninflight > 0 && c->pid == getpid()) {
-        int rc = await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), timeout_ms), NULL);
-        if (rc == IPCQ_EUNAVAILABLE)
-            c->async_status = IPCQ_OK; /* the loss of the puts is reported here */
-        if (rc != IPCQ_OK)
-            return rc;
-    }
+    if (c->pid != getpid())
+        return client_take_async_error(c);
+    int rc = client_batch_send(c);
+    if (rc == IPCQ_OK && c->ninflight > 0)
+        rc = await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), timeout_ms), NULL);
+    if (rc == IPCQ_EUNAVAILABLE)
+        c->async_status = IPCQ_OK; /* the loss of the puts is reported here */
+    if (rc != IPCQ_OK)
+        return rc;
     return client_take_async_error(c);
 }
 

@@ -9,6 +9,13 @@
 #include "ipcq.pb-c.h"
 
 typedef struct client_prefetch client_prefetch;
+typedef struct client_batch client_batch;
+
+/* An async put request in flight and how many items it carries. */
+typedef struct inflight_put {
+    uint64_t id;
+    size_t items;
+} inflight_put;
 
 struct ipcq_client {
     char *endpoint;
@@ -18,8 +25,11 @@ struct ipcq_client {
     int timeout_ms;
     uint64_t next_id;
     uint64_t broker_max_item; /* learned by ping; 0 until known on this connection */
-    uint64_t *inflight;       /* ids of async puts not answered yet */
-    size_t ninflight, inflight_cap, window;
+    inflight_put *inflight;   /* async put requests not answered yet */
+    size_t ninflight, inflight_cap;
+    size_t inflight_items;     /* the items they carry */
+    size_t window;             /* at most this many async put items unanswered */
+    client_batch *batch;       /* async puts not sent yet (put_batch.c); NULL: none yet */
     int async_status;          /* first failure of an async put not reported yet */
     client_prefetch *prefetch; /* NULL unless ipcq_set_prefetch turned it on */
     char async_error[512];
@@ -33,6 +43,11 @@ struct ipcq_client {
  * still holds the request. On IPCQ_OK *reply holds the broker's answer,
  * whatever its status; free it with ipcqwire__reply__free_unpacked(). */
 int client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply);
+
+/* Connects the handle in this process if it is not yet; a handle inherited
+ * through fork() first drops the parent's state (its batch, prefetch and
+ * puts in flight belong to the parent). */
+int client_connect(ipcq_client *c);
 
 /* Closes the handle's connection (and stops its ZeroMQ threads) but keeps
  * the handle: the next call reconnects. Called before the library forks. */
@@ -54,9 +69,23 @@ int client_finish(ipcq_client *c, Ipcqwire__Request *req, const char *queue, int
 int client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t timeout_ms,
                    void **data, size_t *len, uint64_t *tag, uint32_t *deliveries);
 
-/* Sends req without waiting for its answer, as one of at most window async
- * puts in flight (waiting for the oldest answers when the window is full). */
-int client_send_async(ipcq_client *c, Ipcqwire__Request *req);
+/* Sends req, a put of nitems items, without waiting for its answer. The
+ * caller has made room in the window (client_await_window). */
+int client_send_async(ipcq_client *c, Ipcqwire__Request *req, size_t nitems);
+
+/* Waits until at most target async put items are unanswered. */
+int client_await_window(ipcq_client *c, size_t target);
+
+/* Settles the answers to async puts that have already arrived; never waits. */
+void client_settle_arrived(ipcq_client *c);
+
+/* Appends one item to the handle's batch of async puts, sending the batch
+ * when it is full or the pipe to the broker is idle (put_batch.c). */
+int client_batch_put(ipcq_client *c, const char *queue, const void *data, size_t len);
+/* Sends the batch, if any items wait in it. */
+int client_batch_send(ipcq_client *c);
+/* Frees the batch; its items are dropped unsent (an inherited handle). */
+void client_batch_free(ipcq_client *c);
 
 /* Reports (and forgets) the first failure of an async put, if any: the
  * handle's error text says what failed. IPCQ_OK when there was none. */

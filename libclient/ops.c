@@ -206,7 +206,7 @@ ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
     Ipcqwire__Request req;
     ProtobufCBinaryData item;
     int rc = begin_put(c, &req, &item, queue, data, len, IPCQ_FOREVER);
-    return rc != IPCQ_OK ? rc : client_send_async(c, &req);
+    return rc != IPCQ_OK ? rc : client_batch_put(c, queue, data, len);
 }
 
 int
