@@ -108,6 +108,8 @@ set_mechanism(void *sock, const char *endpoint, const bind_policy *policy, char 
                  endpoint);
         return -1;
     }
+    if (policy->curve_secret == NULL)
+        return 0; /* nothing to set, nor to undo (a libzmq without CURVE refuses the option) */
     if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &curve, sizeof curve) != 0 ||
         (curve &&
          (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, policy->curve_secret, KEYFILE_Z85_LEN) != 0 ||

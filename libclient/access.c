@@ -64,15 +64,17 @@ client_access_prepare(ipcq_client *c, client_keys *keys)
 }
 
 int
-client_access_apply(void *sock, const client_keys *keys)
+client_access_apply(void *sock, client_keys *keys)
 {
     if (!keys->curve)
         return 0;
-    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, keys->server, KEYFILE_Z85_LEN) != 0 ||
-        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, keys->public_key, KEYFILE_Z85_LEN) != 0 ||
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys->secret, KEYFILE_Z85_LEN) != 0)
-        return -1;
-    return 0;
+    bool ok = zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, keys->server, KEYFILE_Z85_LEN) == 0 &&
+              zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, keys->public_key, KEYFILE_Z85_LEN) == 0 &&
+              zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys->secret, KEYFILE_Z85_LEN) == 0;
+    int saved = errno;
+    explicit_bzero(keys->secret, sizeof keys->secret);
+    errno = saved;
+    return ok ? 0 : -1;
 }
 
 int

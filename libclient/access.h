@@ -18,7 +18,8 @@ typedef struct client_keys {
  * the error text on c. */
 int client_access_prepare(ipcq_client *c, client_keys *keys);
 
-/* Sets the keys on the socket before zmq_connect; 0, or -1 (errno set). */
-int client_access_apply(void *sock, const client_keys *keys);
+/* Sets the keys on the socket before zmq_connect, and wipes the secret one
+ * from keys; 0, or -1 (errno set). */
+int client_access_apply(void *sock, client_keys *keys);
 
 #endif
