@@ -5,8 +5,9 @@
  * was, and the broker goes on serving. (Max item size and the socket's
  * ZMQ_MAXMSGSIZE are tested in test_badinput.c.)
  *
- * The memory test floods a broker started with --max-memory 64M from
- * several processes at once, each with 16 async puts in flight,
+ * The memory tests flood a broker started with --max-memory 64M from
+ * several processes at once (64 KiB items, 16 in flight each; then 100-byte
+ * items, 256 in flight each),
  * until every one of them is refused "over memory limit", and samples the
  * broker's VmRSS all the while: it must stay within the limit plus a small
  * slack. */
@@ -180,19 +181,25 @@ rss_kib(pid_t pid)
     return kib;
 }
 
-/* A flooder: async puts of FLOOD_ITEM bytes until the broker refuses them;
- * exits 0 when the refusal was "over memory limit" (and said so). */
+/* What each flooder puts: item_size bytes, window of them in flight. */
+typedef struct flood_args {
+    const test_broker *tb;
+    size_t item_size, window;
+} flood_args;
+
+/* A flooder: async puts until the broker refuses them; exits 0 when the
+ * refusal was "over memory limit" (and said so). */
 static int
 child_flood(void *arg)
 {
-    const test_broker *tb = arg;
-    ipcq_client *c = client_on(tb);
-    char *item = calloc(1, FLOOD_ITEM);
-    assert_ipcq_ok(c, ipcq_set_put_window(c, FLOOD_WINDOW));
+    const flood_args *a = arg;
+    ipcq_client *c = client_on(a->tb);
+    char *item = calloc(1, a->item_size);
+    assert_ipcq_ok(c, ipcq_set_put_window(c, a->window));
     int rc = IPCQ_OK;
-    for (int i = 0; item != NULL && rc == IPCQ_OK && i < 100000; i++) {
-        item[i % FLOOD_ITEM] = (char)i;
-        rc = ipcq_put_async(c, "flood", item, FLOOD_ITEM);
+    for (size_t i = 0; item != NULL && rc == IPCQ_OK && i < 400000; i++) {
+        item[i % a->item_size] = (char)i;
+        rc = ipcq_put_async(c, "flood", item, a->item_size);
     }
     if (rc == IPCQ_OK)
         rc = ipcq_flush(c, CHILD_MS);
@@ -202,11 +209,14 @@ child_flood(void *arg)
     return rc == IPCQ_EMEMLIMIT && said_so ? 0 : 100 + rc;
 }
 
-/* Runs the broker with the sanitizers' quarantine of freed memory kept
- * small: it holds freed blocks (256 MiB by default) to catch uses after
- * free, which is memory the broker itself gave back. */
+/* Starts a broker with --max-memory 64M and FLOODERS processes putting
+ * until each is refused, sampling the broker's VmRSS all the while; checks
+ * that it stayed within the limit and the slack. The broker runs with the
+ * sanitizers' quarantine of freed memory kept small: it holds freed blocks
+ * (256 MiB by default) to catch uses after free, memory the broker itself
+ * gave back. Returns with *tb running and full. */
 static void
-start_memory_broker(test_broker *tb)
+flood(test_broker *tb, size_t item_size, size_t window)
 {
     const char *old = getenv("ASAN_OPTIONS");
     char *saved = old ? strdup(old) : NULL;
@@ -219,22 +229,14 @@ start_memory_broker(test_broker *tb)
     else
         unsetenv("ASAN_OPTIONS");
     free(saved);
-}
 
-static void
-puts_past_max_memory_fail_and_rss_stays_within_it(void **state)
-{
-    (void)state;
-    test_broker tb;
-    start_memory_broker(&tb);
-    ipcq_client *c = client_on(&tb);
-    long rss_idle = rss_kib(tb.pid), rss_peak = rss_idle;
+    long rss_idle = rss_kib(tb->pid), rss_peak = rss_idle;
+    flood_args args = {tb, item_size, window};
     pid_t flooders[FLOODERS];
     for (int i = 0; i < FLOODERS; i++)
-        flooders[i] = fork_child(child_flood, &tb);
-    /* Sample the broker's RSS until every flooder is done. */
+        flooders[i] = fork_child(child_flood, &args);
     for (int left = FLOODERS; left > 0;) {
-        long rss = rss_kib(tb.pid);
+        long rss = rss_kib(tb->pid);
         if (rss > rss_peak)
             rss_peak = rss;
         left = 0;
@@ -253,15 +255,26 @@ puts_past_max_memory_fail_and_rss_stays_within_it(void **state)
         }
         nanosleep(&(struct timespec){0, 1000 * 1000}, NULL); /* sampling interval */
     }
+    ipcq_client *c = client_on(tb);
+    print_message("memory flood of %zu-byte items: %lld items, %lld MiB of them; VmRSS idle "
+                  "%ld MiB, peak %ld MiB (allowed %ld MiB)\n",
+                  item_size, (long long)queue_field(c, "flood", IPCQ_QUEUE_SIZE),
+                  (long long)queue_field(c, "flood", IPCQ_QUEUE_BYTES) >> 20, rss_idle / 1024,
+                  rss_peak / 1024, rss_allowed_kib(rss_idle) / 1024);
+    ipcq_client_close(&c);
+    assert_true(rss_peak <= rss_allowed_kib(rss_idle));
+}
+
+static void
+puts_past_max_memory_fail_and_rss_stays_within_it(void **state)
+{
+    (void)state;
+    test_broker tb;
+    flood(&tb, FLOOD_ITEM, FLOOD_WINDOW);
+    ipcq_client *c = client_on(&tb);
     int64_t held = queue_field(c, "flood", IPCQ_QUEUE_BYTES);
-    int64_t count = queue_field(c, "flood", IPCQ_QUEUE_SIZE);
-    print_message("memory flood: %lld items, %lld MiB held; VmRSS idle %ld MiB, peak %ld MiB "
-                  "(allowed %ld MiB)\n",
-                  (long long)count, (long long)(held >> 20), rss_idle / 1024, rss_peak / 1024,
-                  rss_allowed_kib(rss_idle) / 1024);
     assert_true(held <= (int64_t)MEMORY_LIMIT_MB << 20);
     assert_true(held >= (int64_t)(MEMORY_LIMIT_MB - 8) << 20); /* it filled up to the limit */
-    assert_true(rss_peak <= rss_allowed_kib(rss_idle));
 
     /* Over the limit: a put fails, with the figures; a get still works and
      * makes room, and a small put fits again. */
@@ -280,6 +293,26 @@ puts_past_max_memory_fail_and_rss_stays_within_it(void **state)
     assert_ipcq_ok(c, ipcq_delete(c, "flood"));
     put_text(c, "after", "served");
     expect_get(c, "after", "served", CALL_MS);
+    ipcq_client_close(&c);
+    test_broker_stop(&tb);
+}
+
+/* Small items: the per-item overhead the estimate charges must cover what
+ * they really cost (headers, allocator rounding), or RSS would outgrow the
+ * limit long before the estimate reached it. */
+static void
+small_items_count_their_overhead(void **state)
+{
+    (void)state;
+    test_broker tb;
+    flood(&tb, 100, 256);
+    /* A refused batch may have left room for a few more items, no more. */
+    ipcq_client *c = client_on(&tb);
+    int rc = IPCQ_OK, puts = 0;
+    static const char item[100];
+    while (rc == IPCQ_OK && puts++ < 256)
+        rc = ipcq_put(c, "flood", item, sizeof item, CALL_MS);
+    assert_ipcq_status(c, rc, IPCQ_EMEMLIMIT);
     ipcq_client_close(&c);
     test_broker_stop(&tb);
 }
@@ -315,6 +348,7 @@ main(void)
         cmocka_unit_test(queues_past_max_queues_are_elimit),
         cmocka_unit_test(waiters_past_max_waiters_are_elimit),
         cmocka_unit_test(puts_past_max_memory_fail_and_rss_stays_within_it),
+        cmocka_unit_test(small_items_count_their_overhead),
         cmocka_unit_test(bad_limit_flags_are_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
