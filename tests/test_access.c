@@ -50,9 +50,10 @@ become(gid_t group)
            getuid() == NOBODY;
 }
 
-/* A fork_child() body: as nobody, a raw connect() to the socket and a ping
- * through the library. Exits 0 when both are refused for permission (and
- * the library said so), 10 when both work, else something else. */
+/* A fork_child() body: as nobody, a raw connect() to the socket, a ping
+ * through the library and one through the CLI. Exits 0 when all are
+ * refused for permission (the library saying so, the CLI exiting 3), 10
+ * when all work, else something else. */
 static int
 child_stranger(void *arg)
 {
@@ -78,9 +79,11 @@ child_stranger(void *arg)
         ipcq_free(data);
     }
     ipcq_client_close(&c);
-    if (raw == EACCES && rc == IPCQ_EACCESS && said_so)
+    const char *ping[] = {IPCQ_CLI_PATH, "--broker", s->tb->endpoint, "ping", NULL};
+    int cli = run_quietly(ping);
+    if (raw == EACCES && rc == IPCQ_EACCESS && said_so && cli == 3)
         return 0;
-    return raw == 0 && rc == IPCQ_OK ? 10 : 20 + rc;
+    return raw == 0 && rc == IPCQ_OK && cli == 0 ? 10 : 20 + rc;
 }
 
 static void

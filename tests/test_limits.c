@@ -282,6 +282,10 @@ puts_past_max_memory_fail_and_rss_stays_within_it(void **state)
     assert_ipcq_status(c, ipcq_put(c, "flood", big, sizeof big, CALL_MS), IPCQ_EMEMLIMIT);
     expect_error_text(c, "flood: over memory limit: the broker holds ");
     expect_error_text(c, "the limit is 67108864 (ipcqd --max-memory)");
+    static char text[FLOOD_ITEM + 1];
+    memset(text, 'x', FLOOD_ITEM);
+    const char *cli[] = {IPCQ_CLI_PATH, "--broker", tb.endpoint, "put", "flood", text, NULL};
+    assert_int_equal(run_quietly(cli), 4); /* the CLI's "any other error" */
     for (int i = 0; i < 16; i++) {
         void *data;
         size_t len;
