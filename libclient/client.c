@@ -73,6 +73,34 @@ abandon_inherited(ipcq_client *c)
     c->async_status = IPCQ_OK;
 }
 
+static void
+init_lock(ipcq_client *c)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&c->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
+
+void
+client_lock(ipcq_client *c)
+{
+    if (c->pid != getpid()) {
+        /* The parent's flusher thread may have held the lock at fork()
+         * time; it does not exist here, so the lock starts afresh. */
+        init_lock(c);
+        abandon_inherited(c);
+    }
+    pthread_mutex_lock(&c->lock);
+}
+
+void
+client_unlock(ipcq_client *c)
+{
+    pthread_mutex_unlock(&c->lock);
+}
+
 int
 client_fail(ipcq_client *c, const char *queue, int status, const char *detail)
 {
@@ -106,6 +134,7 @@ ipcq_client_open(ipcq_client **out, const char *endpoint)
     }
     c->pid = getpid();
     c->window = DEFAULT_PUT_WINDOW;
+    init_lock(c);
     *out = c;
     return IPCQ_OK;
 }
@@ -116,11 +145,13 @@ ipcq_client_close(ipcq_client **cp)
     if (cp == NULL || *cp == NULL)
         return;
     ipcq_client *c = *cp;
-    if (c->pid != getpid())
-        abandon_inherited(c);
+    client_lock(c); /* an inherited handle drops the parent's state here */
+    client_unlock(c);
+    client_batch_stop(c);
     ipcq_flush(c, CLOSE_FLUSH_MS); /* as multiprocessing.Queue's close + join_thread */
     client_prefetch_free(c);
     client_batch_free(c);
+    pthread_mutex_destroy(&c->lock);
     free(c->inflight);
     if (c->sock)
         zmq_close(c->sock);
@@ -136,12 +167,14 @@ client_disconnect(ipcq_client *c)
 {
     if (c == NULL || c->sock == NULL || c->pid != getpid())
         return;
+    client_lock(c);
     /* Async puts leave first; their answers would be lost with the socket. */
     if (client_batch_send(c) == IPCQ_OK && c->ninflight > 0)
         await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), CLOSE_FLUSH_MS), NULL);
     zmq_close(c->sock);
     zmq_ctx_term(c->ctx);
     c->ctx = c->sock = NULL;
+    client_unlock(c);
 }
 
 const char *
@@ -251,11 +284,13 @@ init_request(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op)
 void
 client_send_oneway(ipcq_client *c, Ipcqwire__Request *req)
 {
-    if (connect_socket(c) != IPCQ_OK)
-        return;
-    req->version = IPCQ_PROTOCOL_VERSION;
-    req->id = ++c->next_id;
-    send_request(c, req, ipcq_now_us());
+    client_lock(c);
+    if (connect_socket(c) == IPCQ_OK) {
+        req->version = IPCQ_PROTOCOL_VERSION;
+        req->id = ++c->next_id;
+        send_request(c, req, ipcq_now_us());
+    }
+    client_unlock(c);
 }
 
 void
@@ -269,10 +304,12 @@ client_release_items(ipcq_client *c, const Ipcqwire__Reply *late)
     for (size_t i = 0; i < late->n_items; i++)
         tags[i] = late->items[i]->tag;
     Ipcqwire__Request rel;
+    client_lock(c);
     init_request(c, &rel, IPCQWIRE__OP__OP_RELEASE);
     rel.n_tags = late->n_items;
     rel.tags = tags;
     send_request(c, &rel, ipcq_now_us());
+    client_unlock(c);
     free(tags);
 }
 
@@ -413,10 +450,9 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
     }
 }
 
-int
-client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply)
+static int
+call_locked(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply)
 {
-    *reply = NULL;
     int rc = connect_socket(c);
     if (rc == IPCQ_OK)
         rc = client_batch_send(c); /* async puts go first, in call order */
@@ -434,6 +470,16 @@ client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__R
     if (!send_request(c, req, connect_deadline))
         return unavailable(c, "no connection");
     return await_replies(c, req->id, 0, deadline, reply);
+}
+
+int
+client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply)
+{
+    *reply = NULL;
+    client_lock(c);
+    int rc = call_locked(c, req, wait_ms, reply);
+    client_unlock(c);
+    return rc;
 }
 
 int
@@ -489,14 +535,9 @@ client_take_async_error(ipcq_client *c)
     return status;
 }
 
-int
-ipcq_flush(ipcq_client *c, int64_t timeout_ms)
+static int
+flush_locked(ipcq_client *c, int64_t timeout_ms)
 {
-    if (c == NULL || timeout_ms < IPCQ_FOREVER)
-        return IPCQ_EINVAL;
-    c->error[0] = '\0';
-    if (c->pid != getpid())
-        return client_take_async_error(c);
     int rc = client_batch_send(c);
     if (rc == IPCQ_OK && c->ninflight > 0)
         rc = await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), timeout_ms), NULL);
@@ -505,6 +546,18 @@ ipcq_flush(ipcq_client *c, int64_t timeout_ms)
     if (rc != IPCQ_OK)
         return rc;
     return client_take_async_error(c);
+}
+
+int
+ipcq_flush(ipcq_client *c, int64_t timeout_ms)
+{
+    if (c == NULL || timeout_ms < IPCQ_FOREVER)
+        return IPCQ_EINVAL;
+    c->error[0] = '\0';
+    client_lock(c);
+    int rc = flush_locked(c, timeout_ms);
+    client_unlock(c);
+    return rc;
 }
 
 int

@@ -2,6 +2,8 @@
  * files (ops.c, stats.c). */
 #ifndef IPCQ_CLIENT_INTERNAL_H
 #define IPCQ_CLIENT_INTERNAL_H
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -18,6 +20,9 @@ typedef struct inflight_put {
 } inflight_put;
 
 struct ipcq_client {
+    /* Held by every call that uses the socket or the batch; besides the
+     * caller's thread, only the batch's flusher thread takes it. */
+    pthread_mutex_t lock;
     char *endpoint;
     pid_t pid;          /* the process that owns ctx and sock */
     void *ctx, *sock;   /* NULL until first use in this process */
@@ -43,6 +48,12 @@ struct ipcq_client {
  * still holds the request. On IPCQ_OK *reply holds the broker's answer,
  * whatever its status; free it with ipcqwire__reply__free_unpacked(). */
 int client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply);
+
+/* Takes and gives back the handle's lock (recursive). In a process that
+ * inherited the handle through fork(), taking it first drops the parent's
+ * state, lock included. */
+void client_lock(ipcq_client *c);
+void client_unlock(ipcq_client *c);
 
 /* Connects the handle in this process if it is not yet; a handle inherited
  * through fork() first drops the parent's state (its batch, prefetch and
@@ -84,7 +95,10 @@ void client_settle_arrived(ipcq_client *c);
 int client_batch_put(ipcq_client *c, const char *queue, const void *data, size_t len);
 /* Sends the batch, if any items wait in it. */
 int client_batch_send(ipcq_client *c);
-/* Frees the batch; its items are dropped unsent (an inherited handle). */
+/* Stops the batch's flusher thread, if it runs; called unlocked, by close. */
+void client_batch_stop(ipcq_client *c);
+/* Frees the batch; its items are dropped unsent (an inherited handle, or
+ * after client_batch_stop). */
 void client_batch_free(ipcq_client *c);
 
 /* Reports (and forgets) the first failure of an async put, if any: the

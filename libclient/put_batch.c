@@ -7,17 +7,26 @@
  *
  * The broker admits a batch's items one by one as room appears
  * (admit_each), so on a bounded queue a batch behaves as its puts made one
- * after another. Items wait in the library at most until the next call on
- * the handle, as a stdio buffer waits for the next write or fflush(). */
+ * after another.
+ *
+ * A batch left waiting when the caller turns to something else (waits for
+ * a child, sleeps, blocks on another handle) is sent by the handle's
+ * flusher thread FLUSH_AFTER_US later, as multiprocessing.Queue's feeder
+ * thread does: no item waits in the library for the caller's next call. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
+#include "clock.h"
 
 #define BATCH_MAX_ITEMS 64
 /* A batch stays well below the size above which a put needs the broker's
  * item limit (check_put_size); a larger item travels alone. */
 #define BATCH_MAX_BYTES (16 * 1024)
+/* How long a batch may wait for more items before the flusher sends it. */
+#define FLUSH_AFTER_US 1000
 
 struct client_batch {
     char *queue; /* the queue of the items waiting; NULL when none wait */
@@ -25,8 +34,68 @@ struct client_batch {
     size_t used, bytes_cap;
     size_t *lens;
     size_t count, lens_cap;
-    size_t look_at; /* the count at which the answers are next looked at */
+    size_t look_at;       /* the count at which the answers are next looked at */
+    int64_t first_put_us; /* when the first item waiting was put */
+    pthread_t flusher;    /* started when a batch is first left waiting */
+    pthread_cond_t wake;  /* signalled when a batch starts waiting, or stop */
+    bool flusher_running, stopping;
 };
+
+/* The flusher: sends a batch that waited FLUSH_AFTER_US for more items.
+ * It holds the handle's lock except while it sleeps. */
+static void *
+flusher_main(void *arg)
+{
+    ipcq_client *c = arg;
+    client_batch *b = c->batch;
+    pthread_mutex_lock(&c->lock);
+    while (!b->stopping) {
+        int64_t due = b->first_put_us + FLUSH_AFTER_US;
+        if (b->count > 0 && ipcq_now_us() >= due) {
+            client_batch_send(c); /* a failure is reported by the next call */
+            continue;
+        }
+        if (b->count == 0) {
+            pthread_cond_wait(&b->wake, &c->lock);
+        } else {
+            struct timespec at = {.tv_sec = due / 1000000, .tv_nsec = (due % 1000000) * 1000};
+            pthread_cond_timedwait(&b->wake, &c->lock, &at);
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static bool
+start_flusher(client_batch *b, ipcq_client *c)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* the clock of ipcq_now_us */
+    bool ok = pthread_cond_init(&b->wake, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (ok && pthread_create(&b->flusher, NULL, flusher_main, c) != 0) {
+        pthread_cond_destroy(&b->wake);
+        ok = false;
+    }
+    b->flusher_running = ok;
+    return ok;
+}
+
+void
+client_batch_stop(ipcq_client *c)
+{
+    client_batch *b = c->batch;
+    if (b == NULL || !b->flusher_running)
+        return;
+    pthread_mutex_lock(&c->lock);
+    b->stopping = true;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(b->flusher, NULL);
+    pthread_cond_destroy(&b->wake);
+    b->flusher_running = false;
+}
 
 void
 client_batch_free(ipcq_client *c)
@@ -114,8 +183,9 @@ append(client_batch *b, const char *queue, const void *data, size_t len)
     return true;
 }
 
-int
-client_batch_put(ipcq_client *c, const char *queue, const void *data, size_t len)
+/* Adds the item and sends the batch if it is due; with the lock held. */
+static int
+put_locked(ipcq_client *c, const char *queue, const void *data, size_t len)
 {
     int rc = client_connect(c);
     if (rc != IPCQ_OK)
@@ -139,6 +209,8 @@ client_batch_put(ipcq_client *c, const char *queue, const void *data, size_t len
         return rc;
     if (!append(b, queue, data, len))
         return client_fail(c, queue, IPCQ_ENOMEM, NULL);
+    if (b->count == 1)
+        b->first_put_us = ipcq_now_us();
     size_t max_items = c->window < BATCH_MAX_ITEMS ? c->window : BATCH_MAX_ITEMS;
     if (b->count >= max_items || b->used >= BATCH_MAX_BYTES)
         return client_batch_send(c);
@@ -150,5 +222,21 @@ client_batch_put(ipcq_client *c, const char *queue, const void *data, size_t len
         if (c->ninflight < 2) /* the pipe is idle enough: no reason to wait */
             return client_batch_send(c);
     }
+    /* The batch waits for more items; the flusher sends it if none come. */
+    if (b->count == 1) {
+        if (b->flusher_running)
+            pthread_cond_signal(&b->wake);
+        else if (!start_flusher(b, c))
+            return client_batch_send(c); /* no thread: no waiting either */
+    }
     return IPCQ_OK;
+}
+
+int
+client_batch_put(ipcq_client *c, const char *queue, const void *data, size_t len)
+{
+    client_lock(c);
+    int rc = put_locked(c, queue, data, len);
+    client_unlock(c);
+    return rc;
 }

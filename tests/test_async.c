@@ -104,6 +104,49 @@ close_flushes_what_is_in_flight(void **state)
     ipcq_client_close(&reader);
 }
 
+static void
+a_lone_async_put_leaves_at_once(void **state)
+{
+    ipcq_client *c = client_on(*state), *watcher = client_on(*state);
+    assert_ipcq_ok(c, ipcq_put_async(c, "lone", "x", 1));
+    /* No flush and no other call: the item must not wait in the library. */
+    wait_queue_field(watcher, "lone", IPCQ_QUEUE_SIZE, 1, WAIT_MS);
+    ipcq_client_close(&watcher);
+    ipcq_client_close(&c);
+}
+
+static void
+a_call_after_async_puts_sees_them_all(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    put_numbers(c, "seen", 1000);
+    /* qsize travels behind every put made before it, sent or batched. */
+    size_t n = 0;
+    assert_ipcq_ok(c, ipcq_qsize(c, "seen", &n));
+    assert_int_equal(n, 1000);
+    expect_sequence(c, "seen", 1000);
+    ipcq_client_close(&c);
+}
+
+static void
+async_batches_enter_a_bounded_queue_one_item_at_a_time(void **state)
+{
+    ipcq_client *c = client_on(*state), *reader = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "small", 3));
+    put_numbers(c, "small", 200); /* batches far larger than maxsize 3 */
+    for (int i = 0; i < 200; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        expect_get(reader, "small", want, WAIT_MS);
+        size_t size = 0;
+        assert_ipcq_ok(reader, ipcq_qsize(reader, "small", &size));
+        assert_true(size <= 3);
+    }
+    assert_ipcq_ok(c, ipcq_flush(c, WAIT_MS));
+    ipcq_client_close(&reader);
+    ipcq_client_close(&c);
+}
+
 typedef struct child_args {
     ipcq_client *inherited;
 } child_args;
@@ -214,6 +257,9 @@ main(void)
         T(a_failed_async_put_is_reported_by_the_next_call),
         T(flush_times_out_while_puts_wait_for_room_and_loses_none),
         T(close_flushes_what_is_in_flight),
+        T(a_lone_async_put_leaves_at_once),
+        T(a_call_after_async_puts_sees_them_all),
+        T(async_batches_enter_a_bounded_queue_one_item_at_a_time),
         T(a_forked_child_has_its_own_window),
         T(a_wide_window_is_not_mistaken_for_a_dead_client),
         T(flush_learns_that_a_restarted_broker_lost_its_puts),
