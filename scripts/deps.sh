@@ -3,8 +3,10 @@
 # Run as root (as on a fresh Debian 12 machine); a no-op when all are there.
 set -euo pipefail
 
+# clang and libclang-rt-14-dev (its sanitizer and libFuzzer runtimes) build
+# the fuzz targets of tests/fuzz.
 packages=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
-          protobuf-c-compiler libcmocka-dev)
+          protobuf-c-compiler libcmocka-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -65,7 +65,7 @@ static const char usage[] =
     " 4 any other error; 130 after SIGINT,\n"
     "143 after SIGTERM, once every child was stopped.\n";
 
-static int
+__attribute__((format(printf, 1, 2))) static int
 usage_error(const char *fmt, ...)
 {
     va_list ap;
