@@ -294,23 +294,35 @@ client_send_oneway(ipcq_client *c, Ipcqwire__Request *req)
 }
 
 void
+client_send_tags(ipcq_client *c, Ipcqwire__Op op, uint64_t *tags, size_t n)
+{
+    Ipcqwire__Request req;
+    ipcqwire__request__init(&req);
+    req.op = op;
+    req.n_tags = n;
+    req.tags = tags;
+    client_send_oneway(c, &req);
+}
+
+void
+client_send_item_tags(ipcq_client *c, Ipcqwire__Op op, const Ipcqwire__Reply *r)
+{
+    if (r->n_items == 0)
+        return;
+    uint64_t one, *tags = r->n_items == 1 ? &one : malloc(r->n_items * sizeof *tags);
+    if (tags == NULL)
+        return; /* without memory to say so, the session's end returns them */
+    for (size_t i = 0; i < r->n_items; i++)
+        tags[i] = r->items[i]->tag;
+    client_send_tags(c, op, tags, r->n_items);
+    if (tags != &one)
+        free(tags);
+}
+
+void
 client_release_items(ipcq_client *c, const Ipcqwire__Reply *late)
 {
-    if (late->n_items == 0)
-        return;
-    uint64_t *tags = malloc(late->n_items * sizeof *tags);
-    if (tags == NULL)
-        return;
-    for (size_t i = 0; i < late->n_items; i++)
-        tags[i] = late->items[i]->tag;
-    Ipcqwire__Request rel;
-    client_lock(c);
-    init_request(c, &rel, IPCQWIRE__OP__OP_RELEASE);
-    rel.n_tags = late->n_items;
-    rel.tags = tags;
-    send_request(c, &rel, ipcq_now_us());
-    client_unlock(c);
-    free(tags);
+    client_send_item_tags(c, IPCQWIRE__OP__OP_RELEASE, late);
 }
 
 static void

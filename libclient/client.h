@@ -111,6 +111,21 @@ int client_prefetch_get(ipcq_client *c, const char *queue, int64_t timeout_ms, v
 /* Hands the buffered items back and turns prefetch off. */
 void client_prefetch_free(ipcq_client *c);
 
+/* Gets up to max items of queue, blocking only for the first, each copied
+ * into a buffer of its own (items[i], lens[i]; tags[i] and deliveries[i]
+ * unless NULL). lease_ms > 0 takes them on a lease; else they are
+ * confirmed (D1). */
+int client_get_batch(ipcq_client *c, const char *queue, size_t max, int64_t lease_ms,
+                     int64_t timeout_ms, void **items, size_t *lens, uint64_t *tags,
+                     uint32_t *deliveries, size_t *got);
+
+/* Sends a one-way CONFIRM (done with them) or RELEASE (back to the head)
+ * of n delivery tags or leases; best effort. */
+void client_send_tags(ipcq_client *c, Ipcqwire__Op op, uint64_t *tags, size_t n);
+
+/* The same for the delivery tags of the items of reply r. */
+void client_send_item_tags(ipcq_client *c, Ipcqwire__Op op, const Ipcqwire__Reply *r);
+
 /* Sends a one-way request (confirm, release, cancel); best effort. */
 void client_send_oneway(ipcq_client *c, Ipcqwire__Request *req);
 

@@ -126,25 +126,6 @@ ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_
     return rc != IPCQ_OK ? rc : client_finish(c, &req, queue, timeout_ms, NULL);
 }
 
-/* Tells the broker the library has these items (D1). */
-static void
-confirm_items(ipcq_client *c, const Ipcqwire__Reply *r)
-{
-    uint64_t one, *tags = r->n_items == 1 ? &one : malloc(r->n_items * sizeof *tags);
-    if (tags == NULL)
-        return;
-    for (size_t i = 0; i < r->n_items; i++)
-        tags[i] = r->items[i]->tag;
-    Ipcqwire__Request conf;
-    ipcqwire__request__init(&conf);
-    conf.op = IPCQWIRE__OP__OP_CONFIRM;
-    conf.n_tags = r->n_items;
-    conf.tags = tags;
-    client_send_oneway(c, &conf);
-    if (tags != &one)
-        free(tags);
-}
-
 int
 client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t timeout_ms, void **data,
                size_t *len, uint64_t *tag, uint32_t *deliveries)
@@ -186,7 +167,7 @@ client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t time
     if (deliveries)
         *deliveries = it->has_deliveries ? it->deliveries : 1;
     if (lease_ms <= 0)
-        confirm_items(c, r);
+        client_send_item_tags(c, IPCQWIRE__OP__OP_CONFIRM, r); /* D1 */
     ipcqwire__reply__free_unpacked(r, NULL);
     return IPCQ_OK;
 }
@@ -243,6 +224,56 @@ ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *it
 }
 
 int
+client_get_batch(ipcq_client *c, const char *queue, size_t max, int64_t lease_ms,
+                 int64_t timeout_ms, void **items, size_t *lens, uint64_t *tags,
+                 uint32_t *deliveries, size_t *got)
+{
+    *got = 0;
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_GET, queue, timeout_ms);
+    if (rc != IPCQ_OK)
+        return rc;
+    req.has_max_items = 1;
+    req.max_items = (uint32_t)max;
+    if (lease_ms > 0) {
+        req.has_lease_ms = 1;
+        req.lease_ms = lease_ms;
+    }
+    Ipcqwire__Reply *r = NULL;
+    rc = client_finish(c, &req, queue, timeout_ms, &r);
+    if (rc != IPCQ_OK)
+        return rc;
+    size_t n = r->n_items;
+    if (n == 0 || n > max)
+        rc = client_fail(c, queue, IPCQ_EPROTO, NULL);
+    for (size_t i = 0; rc == IPCQ_OK && i < n; i++) {
+        const ProtobufCBinaryData *d = &r->items[i]->data;
+        if ((items[i] = malloc(d->len ? d->len : 1)) == NULL) {
+            while (i-- > 0)
+                free(items[i]);
+            rc = client_fail(c, queue, IPCQ_ENOMEM, NULL);
+            break;
+        }
+        if (d->len)
+            memcpy(items[i], d->data, d->len);
+        lens[i] = d->len;
+        if (tags != NULL)
+            tags[i] = r->items[i]->tag;
+        if (deliveries != NULL)
+            deliveries[i] = r->items[i]->has_deliveries ? r->items[i]->deliveries : 1;
+    }
+    if (rc != IPCQ_OK) {
+        client_release_items(c, r); /* hand back whatever came: nothing is lost */
+    } else {
+        if (lease_ms <= 0)
+            client_send_item_tags(c, IPCQWIRE__OP__OP_CONFIRM, r); /* D1 */
+        *got = n;
+    }
+    ipcqwire__reply__free_unpacked(r, NULL);
+    return rc;
+}
+
+int
 ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
               size_t *got, int64_t timeout_ms)
 {
@@ -250,39 +281,7 @@ ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_
         *got = 0;
     if (max == 0 || max > UINT32_MAX || items == NULL || lens == NULL || got == NULL)
         return c ? client_fail(c, queue, IPCQ_EINVAL, NULL) : IPCQ_EINVAL;
-    Ipcqwire__Request req;
-    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_GET, queue, timeout_ms);
-    if (rc != IPCQ_OK)
-        return rc;
-    req.has_max_items = 1;
-    req.max_items = (uint32_t)max;
-    Ipcqwire__Reply *r = NULL;
-    rc = client_finish(c, &req, queue, timeout_ms, &r);
-    if (rc != IPCQ_OK)
-        return rc;
-    size_t n = r->n_items;
-    if (n == 0 || n > max) {
-        client_release_items(c, r);
-        ipcqwire__reply__free_unpacked(r, NULL);
-        return client_fail(c, queue, IPCQ_EPROTO, NULL);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const ProtobufCBinaryData *d = &r->items[i]->data;
-        if ((items[i] = malloc(d->len ? d->len : 1)) == NULL) {
-            while (i-- > 0)
-                free(items[i]);
-            client_release_items(c, r); /* nothing is lost */
-            ipcqwire__reply__free_unpacked(r, NULL);
-            return client_fail(c, queue, IPCQ_ENOMEM, NULL);
-        }
-        if (d->len)
-            memcpy(items[i], d->data, d->len);
-        lens[i] = d->len;
-    }
-    confirm_items(c, r);
-    *got = n;
-    ipcqwire__reply__free_unpacked(r, NULL);
-    return IPCQ_OK;
+    return client_get_batch(c, queue, max, 0, timeout_ms, items, lens, NULL, NULL, got);
 }
 
 void

@@ -5,11 +5,19 @@
  * NAME.results carries [id:8][status:1][result bytes], and NAME.tasks.dlq
  * receives a task that killed its worker MAX_TASK_DELIVERIES times.
  *
- * A worker takes a task on a lease, runs the function, puts the result and
- * only then acks: if it dies at any point the lease's owner is gone, the
- * task returns to the head of NAME.tasks (D1, D2) and a replacement worker
- * does it again. A task can therefore finish twice (worker killed between
- * put and ack); the parent keeps the first result and drops the others.
+ * A worker takes tasks on a lease, runs the function, puts the results and
+ * only once the broker has them acks the tasks: if it dies at any point the
+ * lease's owner is gone, the tasks return to the head of NAME.tasks (D1,
+ * D2) and a replacement worker does them again. A task can therefore finish
+ * twice (worker killed between put and ack); the parent keeps the first
+ * result and drops the others.
+ *
+ * Tiny tasks would cost a round trip or more each; so a worker whose tasks
+ * are quick takes them in growing batches (up to WORKER_BATCH_MAX), puts
+ * their results as async puts and acks a batch in one message, and the
+ * parent puts tasks as async puts and collects results many at a time. A
+ * worker whose tasks take QUICK_TASK_US or more takes one at a time, so
+ * that long tasks spread over every worker.
  *
  * The parent has no thread of its own: results are collected, callbacks
  * run and dead workers replaced whenever the caller is inside the pool
@@ -36,6 +44,9 @@
 #define SLICE_MS 100                   /* longest wait before dead workers are checked */
 #define TERM_GRACE_MS 2000             /* terminate: SIGTERM, then SIGKILL after this */
 #define ID_BYTES 8
+#define WORKER_BATCH_MAX 64 /* tasks a worker takes at once, at most */
+#define QUICK_TASK_US 1000  /* tasks quicker than this are taken in batches */
+#define RESULTS_PER_GET 256 /* results the parent collects per request */
 
 enum { PENDING = -1 };
 
@@ -85,7 +96,8 @@ get_u64(const unsigned char *p)
 
 /* ---- the worker side ---------------------------------------------------- */
 
-/* Runs one task message and puts its result; false if the broker is gone. */
+/* Runs one task message and puts its result (async: the caller flushes);
+ * false if the broker is gone. */
 static bool
 run_task(ipcq_pool *p, ipcq_client *c, const unsigned char *msg, size_t len)
 {
@@ -109,7 +121,7 @@ run_task(ipcq_pool *p, ipcq_client *c, const unsigned char *msg, size_t len)
     if (result_len)
         memcpy(out + ID_BYTES + 1, result, result_len);
     free(result);
-    rc = ipcq_put(c, p->results, out, ID_BYTES + 1 + result_len, IPCQ_FOREVER);
+    rc = ipcq_put_async(c, p->results, out, ID_BYTES + 1 + result_len);
     free(out);
     return rc == IPCQ_OK;
 }
@@ -129,18 +141,33 @@ worker_main(ipcq_pool *p)
     ipcq_client *c;
     if (ipcq_client_open(&c, p->endpoint) != IPCQ_OK)
         _exit(1);
+    size_t batch = 1;
+    void *msgs[WORKER_BATCH_MAX];
+    size_t lens[WORKER_BATCH_MAX], got;
+    uint64_t leases[WORKER_BATCH_MAX];
+    uint32_t deliveries[WORKER_BATCH_MAX];
     for (;;) {
-        void *msg;
-        size_t len;
-        uint64_t lease;
-        int rc =
-            ipcq_get_leased(c, p->tasks, TASK_LEASE_MS, &msg, &len, &lease, NULL, IPCQ_FOREVER);
-        if (rc != IPCQ_OK)
+        if (client_get_batch(c, p->tasks, batch, TASK_LEASE_MS, IPCQ_FOREVER, msgs, lens, leases,
+                             deliveries, &got) != IPCQ_OK)
             break; /* shut down (closed pool), deleted, or no broker */
-        bool ok = run_task(p, c, msg, len);
-        ipcq_free(msg);
-        if (!ok || ipcq_ack(c, lease) != IPCQ_OK)
+        int64_t started = ipcq_now_us();
+        bool ok = true, redelivered = false;
+        for (size_t i = 0; i < got; i++) {
+            redelivered = redelivered || deliveries[i] > 1;
+            ok = ok && run_task(p, c, msgs[i], lens[i]);
+            ipcq_free(msgs[i]);
+        }
+        /* The results are the broker's before the tasks are acked. */
+        if (!ok || ipcq_flush(c, IPCQ_FOREVER) != IPCQ_OK)
             break;
+        client_send_tags(c, IPCQWIRE__OP__OP_CONFIRM, leases, got);
+        /* A task that killed a worker comes back with the others of its
+         * batch: redelivered tasks are taken one at a time, so that it
+         * takes no other task down with it again (D6 counts deliveries). */
+        bool quick = ipcq_now_us() - started < (int64_t)got * QUICK_TASK_US;
+        batch = !quick || redelivered          ? 1
+                : batch * 2 > WORKER_BATCH_MAX ? WORKER_BATCH_MAX
+                                               : batch * 2;
     }
     _exit(0); /* no close: a child must not flush what the parent owns */
 }
@@ -252,12 +279,21 @@ ipcq_pool_poll(ipcq_pool *p, int64_t timeout_ms)
     while (ipcq_get(p->client, p->dead, &msg, &len, IPCQ_NOWAIT) == IPCQ_OK)
         complete_message(p, msg, len, true);
     int64_t wait = timeout_ms < 0 || timeout_ms > SLICE_MS ? SLICE_MS : timeout_ms;
-    int rc = ipcq_get(p->client, p->results, &msg, &len, p->pending.count ? wait : IPCQ_NOWAIT);
+    void *results[RESULTS_PER_GET];
+    size_t lens[RESULTS_PER_GET], got;
+    int rc = ipcq_get_many(p->client, p->results, RESULTS_PER_GET, results, lens, &got,
+                           p->pending.count ? wait : IPCQ_NOWAIT);
+    bool completed = false;
     while (rc == IPCQ_OK) {
-        complete_message(p, msg, len, false);
-        rc = ipcq_get(p->client, p->results, &msg, &len, IPCQ_NOWAIT);
+        for (size_t i = 0; i < got; i++)
+            complete_message(p, results[i], lens[i], false);
+        completed = true;
+        if (got < RESULTS_PER_GET)
+            return IPCQ_OK; /* that was all there was */
+        rc =
+            ipcq_get_many(p->client, p->results, RESULTS_PER_GET, results, lens, &got, IPCQ_NOWAIT);
     }
-    if (rc == IPCQ_EMPTY && p->pending.count == 0 && wait > 0) {
+    if (rc == IPCQ_EMPTY && p->pending.count == 0 && wait > 0 && !completed) {
         struct timespec ts = {0, (long)wait * 1000000L}; /* nothing to wait for but time */
         nanosleep(&ts, NULL);
     }
@@ -352,7 +388,7 @@ ipcq_pool_apply_async(ipcq_pool *p, const void *task, size_t task_len, ipcq_call
         memcpy(msg + ID_BYTES, task, task_len);
     int rc = table_put(&p->pending, &a->id, sizeof a->id, a) ? IPCQ_OK : IPCQ_ENOMEM;
     if (rc == IPCQ_OK) {
-        rc = ipcq_put(p->client, p->tasks, msg, ID_BYTES + task_len, IPCQ_FOREVER);
+        rc = ipcq_put_async(p->client, p->tasks, msg, ID_BYTES + task_len);
         if (rc != IPCQ_OK)
             table_remove(&p->pending, &a->id, sizeof a->id);
     }

@@ -24,18 +24,6 @@ struct client_prefetch {
     size_t head, count;
 };
 
-/* Sends a one-way CONFIRM (done) or RELEASE (back to the head) of tags. */
-static void
-send_tags(ipcq_client *c, Ipcqwire__Op op, uint64_t *tags, size_t n)
-{
-    Ipcqwire__Request req;
-    ipcqwire__request__init(&req);
-    req.op = op;
-    req.n_tags = n;
-    req.tags = tags;
-    client_send_oneway(c, &req);
-}
-
 /* Hands every buffered item back to its queue. */
 static void
 give_back(ipcq_client *c, client_prefetch *pf)
@@ -50,7 +38,7 @@ give_back(ipcq_client *c, client_prefetch *pf)
         free(it->data);
     }
     if (tags && c->pid == getpid())
-        send_tags(c, IPCQWIRE__OP__OP_RELEASE, tags, pf->count);
+        client_send_tags(c, IPCQWIRE__OP__OP_RELEASE, tags, pf->count);
     free(tags); /* without memory to say so, the leases return them */
     pf->head = pf->count = 0;
 }
@@ -144,7 +132,7 @@ client_prefetch_get(ipcq_client *c, const char *queue, int64_t timeout_ms, void 
     }
     prefetched *it = &pf->items[pf->head++];
     pf->count--;
-    send_tags(c, IPCQWIRE__OP__OP_CONFIRM, &it->tag, 1); /* handed over: done (D1) */
+    client_send_tags(c, IPCQWIRE__OP__OP_CONFIRM, &it->tag, 1); /* handed over: done (D1) */
     *data = it->data;
     *len = it->len;
     return IPCQ_OK;

@@ -189,6 +189,36 @@ a_poison_task_fails_instead_of_killing_workers_for_ever(void **state)
     ipcq_pool_free(&p);
 }
 
+static void
+a_poison_task_among_quick_ones_takes_no_other_task_down(void **state)
+{
+    /* Quick tasks travel to workers in batches: the poison's batch comes
+     * back with it each time it kills a worker, and only the poison may
+     * reach the delivery limit. */
+    enum { N = 600, POISON = 400 };
+    ipcq_pool *p = pool_on(*state, 2);
+    static char text[N][16];
+    const void *tasks[N];
+    size_t lens[N], rlens[N];
+    void *results[N];
+    for (int i = 0; i < N; i++) {
+        lens[i] = (size_t)(i == POISON ? snprintf(text[i], sizeof text[i], "poison")
+                                       : snprintf(text[i], sizeof text[i], "sq %d", i));
+        tasks[i] = text[i];
+    }
+    assert_int_equal(ipcq_pool_map(p, N, tasks, lens, results, rlens, WAIT_MS), IPCQ_ETASK);
+    for (int i = 0; i < N; i++) {
+        if (i == POISON) {
+            assert_null(results[i]);
+            continue;
+        }
+        char want[16];
+        snprintf(want, sizeof want, "%d", i * i);
+        expect_result(IPCQ_OK, results[i], rlens[i], want);
+    }
+    ipcq_pool_free(&p);
+}
+
 static bool
 pid_gone(pid_t pid)
 {
@@ -331,6 +361,7 @@ main(void)
         T(map_keeps_task_order),
         T(a_failing_task_gives_an_error_result),
         T(a_poison_task_fails_instead_of_killing_workers_for_ever),
+        T(a_poison_task_among_quick_ones_takes_no_other_task_down),
         T(the_pool_survives_kill_9_of_a_busy_worker),
         T(close_and_join_reap_every_worker),
         T(terminate_stops_workers_and_fails_pending_tasks),

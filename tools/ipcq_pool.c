@@ -5,6 +5,7 @@
  *
  *   ipcq-pool prodcons ...   producer and consumer processes (pool_prodcons.c)
  *   ipcq-pool primes ...     a process pool summing primes (pool_primes.c)
+ *   ipcq-pool tasks ...      tiny tasks per second through a pool (pool_tasks.c)
  *
  * main() installs the stop-signal handlers (proc.c), finds the mode
  * and hands it the remaining words. Every child of a run is reported with
@@ -26,7 +27,7 @@ const char pool_exit_help[] =
     "is wrong; 2 usage error; 3 broker unreachable; 4 any other error; 130 after\n"
     "SIGINT (Ctrl-C) and 143 after SIGTERM, once every child has been stopped.\n";
 
-static const pool_mode *const modes[] = {&pool_prodcons_mode, &pool_primes_mode};
+static const pool_mode *const modes[] = {&pool_prodcons_mode, &pool_primes_mode, &pool_tasks_mode};
 
 static int
 print_usage(void)

@@ -15,6 +15,7 @@ typedef struct pool_mode {
 
 extern const pool_mode pool_prodcons_mode; /* pool_prodcons.c */
 extern const pool_mode pool_primes_mode;   /* pool_primes.c */
+extern const pool_mode pool_tasks_mode;    /* pool_tasks.c */
 
 /* "Exit status: ..." for every help text. */
 extern const char pool_exit_help[];
