@@ -458,6 +458,21 @@ primes_sums_below_100000(void **state)
 }
 
 static void
+both_methods_give_the_same_sum(void **state)
+{
+    const char *methods[] = {"trial", "sieve"};
+    for (int i = 0; i < 2; i++) {
+        tool_run r;
+        RUN(&r, "primes", "--limit", "100000", "--workers", "2", "--method", methods[i]);
+        expect_exit(&r, 0);
+        expect_out_has(&r, "primes below 100000: 454396537");
+        expect_out_has(&r, methods[i]);
+        expect_out_has(&r, "checked: a single-process sieve gives 454396537");
+        tool_free(&r);
+    }
+}
+
+static void
 primes_survives_a_killed_worker(void **state)
 {
     tool_run r;
@@ -633,6 +648,10 @@ help_and_usage_errors(void **state)
     expect_exit(&r, 2);
     expect_err_has(&r, "invalid --compare");
     tool_free(&r);
+    RUN(&r, "primes", "--limit", "100", "--workers", "1", "--method", "guess");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "ipcq-pool: primes: --method wants trial or sieve, not 'guess'");
+    tool_free(&r);
     RUN(&r, "juggle");
     expect_exit(&r, 2);
     expect_err_has(&r, "ipcq-pool: unknown mode 'juggle'");
@@ -676,6 +695,7 @@ main(void)
         T(prodcons_survives_a_killed_consumer),
         TB(prodcons_on_a_given_broker),
         T(primes_sums_below_100000),
+        T(both_methods_give_the_same_sum),
         T(primes_survives_a_killed_worker),
         T(primes_compares_worker_counts),
         TB(primes_on_a_given_broker),

@@ -30,6 +30,23 @@ small_sieve(uint64_t n)
     return composite;
 }
 
+uint64_t
+pool_sum_primes_trial(uint64_t lo, uint64_t hi)
+{
+    uint64_t sum = lo <= 2 && hi > 2 ? 2 : 0;
+    for (uint64_t n = lo < 3 ? 3 : lo | 1; n < hi; n += 2) {
+        bool prime = true;
+        for (uint64_t d = 3; d * d <= n; d += 2) {
+            if (n % d == 0) {
+                prime = false;
+                break;
+            }
+        }
+        sum += prime ? n : 0;
+    }
+    return sum;
+}
+
 bool
 pool_sum_primes_range(uint64_t lo, uint64_t hi, uint64_t *sum)
 {

@@ -1,7 +1,7 @@
 /*
- * Sums of primes for `ipcq-pool primes`, two independent ways: the one the
- * workers run on a range, and a plain single-process sieve that checks the
- * pool's total.
+ * Sums of primes for `ipcq-pool primes`, independent ways: the ones the
+ * workers run on a range (trial division or a segmented sieve), and a plain
+ * single-process sieve that checks the pool's total.
  */
 #ifndef IPCQ_POOL_SIEVE_H
 #define IPCQ_POOL_SIEVE_H
@@ -16,6 +16,12 @@
 /* The sum of the primes p with lo <= p < hi (hi <= POOL_SIEVE_MAX), by a
  * sieve of the range in segments. false when out of memory. */
 bool pool_sum_primes_range(uint64_t lo, uint64_t hi, uint64_t *sum);
+
+/* The same sum by trial division of each odd number by the odd numbers up
+ * to its square root: the CPU-bound exercise of Python's process-pool
+ * examples, slow enough that the pool's own costs do not hide its
+ * scaling. */
+uint64_t pool_sum_primes_trial(uint64_t lo, uint64_t hi);
 
 /* The sum of the primes below limit (<= POOL_SIEVE_MAX), by one sieve of
  * Eratosthenes over the odd numbers. false when out of memory, or when
