@@ -33,7 +33,7 @@ typedef struct broker_config {
 #define BROKER_DEFAULT_MAX_ITEM ((size_t)16 << 20)
 #define BROKER_DEFAULT_PROBE_MS 500
 #define BROKER_DEFAULT_MAX_MEMORY ((size_t)1 << 30)
-#define BROKER_DEFAULT_MAX_QUEUES 10000
+#define BROKER_DEFAULT_MAX_QUEUES 100000
 #define BROKER_DEFAULT_MAX_WAITERS 10000
 
 void broker_config_defaults(broker_config *cfg);
