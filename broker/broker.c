@@ -48,7 +48,8 @@ broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx)
     list_init(&b->dirty);
     b->instance = random_instance();
     b->started_us = b->now_us = ipcq_now_us();
-    b->next_probe_us = b->now_us + cfg->probe_interval_ms * 1000;
+    /* Saturating: ipcqd --probe-ms takes any size, and ms * 1000 can overflow. */
+    b->next_probe_us = ipcq_deadline_us(b->now_us, cfg->probe_interval_ms);
     return b;
 }
 
@@ -164,7 +165,7 @@ broker_tick(broker *b, int64_t now_us)
     }
     if (now_us >= b->next_probe_us) {
         session_probe_all(b);
-        b->next_probe_us = now_us + b->cfg.probe_interval_ms * 1000;
+        b->next_probe_us = ipcq_deadline_us(now_us, b->cfg.probe_interval_ms);
     }
     broker_serve_dirty(b);
 }

@@ -52,18 +52,24 @@ usage(FILE *out)
             BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS);
 }
 
-/* A decimal number >= min, with an optional K, M or G (powers of 1024). */
+/* A decimal number >= min, with an optional K, M or G (powers of 1024).
+ * Digits first: strtoll alone would skip blanks and take a sign. */
 static int
 parse_size(const char *s, long long min, long long *out)
 {
+    if (!(s[0] >= '0' && s[0] <= '9'))
+        return -1;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || v < min)
+    if (errno || v < min)
         return -1;
     int shift = 0;
     if (*end != '\0') {
-        const char *units = "KMG", *u = strchr(units, end[0] & ~0x20);
+        /* Not strchr: it finds the terminator too, which a blank (0x20 &
+         * ~0x20) would match, making "64 " 64 TiB. */
+        static const char units[] = "KMG";
+        const char *u = memchr(units, end[0] & ~0x20, sizeof units - 1);
         if (u == NULL || end[1] != '\0')
             return -1;
         shift = 10 * (int)(u - units + 1);
@@ -82,7 +88,8 @@ typedef struct limit_def {
 } limit_def;
 
 static const limit_def limit_flags[] = {
-    {"max-item-size", 0, LLONG_MAX, offsetof(broker_config, max_item_size)},
+    /* The socket's message limit is this plus IPCQ_MESSAGE_OVERHEAD. */
+    {"max-item-size", 0, LLONG_MAX - IPCQ_MESSAGE_OVERHEAD, offsetof(broker_config, max_item_size)},
     {"max-memory", 1, LLONG_MAX, offsetof(broker_config, max_memory)},
     {"max-queues", 1, LLONG_MAX, offsetof(broker_config, max_queues)},
     {"max-waiters", 1, LLONG_MAX, offsetof(broker_config, max_waiters)},

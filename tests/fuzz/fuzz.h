@@ -26,6 +26,13 @@ fuzz_fail(const char *file, int line, const char *what)
 
 #define FUZZ_CHECK(cond) ((cond) ? (void)0 : fuzz_fail(__FILE__, __LINE__, #cond))
 
+/* ipcqd's flag converters, for fuzz_cli (ipcqd_args.c): limit flag which
+ * (modulo their number) set from value, with its bounds and the field set;
+ * and the plain size (--probe-ms). Both return 0 when value is accepted. */
+size_t fuzz_ipcqd_limits(void);
+int fuzz_ipcqd_limit(size_t which, const char *value, long long *min, long long *max, size_t *out);
+int fuzz_ipcqd_size(const char *value, long long *out);
+
 typedef struct fuzz_reader {
     const uint8_t *p;
     size_t left;

@@ -216,8 +216,8 @@ static const int64_t time_steps_us[8] = {
 };
 
 /* The config byte of a script: a small max item size makes batches split
- * and items too big; a short probe interval makes probes frequent; small
- * limits (limits.c) make them reached. */
+ * and items too big; a short probe interval makes probes frequent, a huge
+ * one rare; small limits (limits.c) make them reached. */
 static void
 config_from(uint8_t c, broker_config *cfg)
 {
@@ -234,6 +234,8 @@ config_from(uint8_t c, broker_config *cfg)
         cfg->max_waiters = 2;
     if (c & 64)
         cfg->max_name_len = 4;
+    if (c & 128) /* ipcqd --probe-ms takes any size */
+        cfg->probe_interval_ms = (c & 4) ? INT64_MAX / 1000 + 1 : INT64_MAX;
 }
 
 static void

@@ -9,13 +9,18 @@
  *                             comma-separated list options of a mode's table
  *   ipcq-bench  bench_parse() (tools/bench_args.c): every option, and the
  *                             combinations checked after
+ *   ipcqd       the values of its size flags (broker/main.c, through
+ *                             ipcqd_args.c): --max-memory 64M, --probe-ms
  *
  * An input is: parser (1 byte) | mask (1 byte: the options a subcommand
  * takes) | words separated by NUL bytes, which become argv. What a parser
  * accepts is checked against the bounds it promises; a value out of bounds
- * aborts. The main() functions around the parsers (tools/ipcq.c's global
- * options) are not linkable and are not fuzzed here.
+ * aborts; ipcqd's sizes are checked against what they should read. The
+ * main() of the ipcq tool (its global options) is not linkable and is not
+ * fuzzed here.
  */
+#include <ctype.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +125,53 @@ fuzz_bench(int argc, char **argv)
     FUZZ_CHECK(bench_mode_name(o.mode) != NULL);
 }
 
+/* What a size flag of ipcqd should read: decimal digits and at most one
+ * unit letter, K, M or G in either case (powers of 1024). False if s is not
+ * such a number or it does not fit a long long. */
+static bool
+expected_size(const char *s, long long *v)
+{
+    long long n = 0;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        if (n > (LLONG_MAX - (s[i] - '0')) / 10)
+            return false;
+        n = n * 10 + (s[i] - '0');
+    }
+    if (i == 0)
+        return false;
+    int shift = 0;
+    if (s[i] != '\0') {
+        static const char units[] = "KMG";
+        const char *u = memchr(units, toupper((unsigned char)s[i]), 3);
+        if (u == NULL || s[i + 1] != '\0')
+            return false;
+        shift = 10 * (int)(u - units + 1);
+    }
+    if (n > (LLONG_MAX >> shift))
+        return false;
+    *v = n << shift;
+    return true;
+}
+
+/* Every word as the value of one of ipcqd's limit flags (mask picks which)
+ * and of --probe-ms: accepted exactly when it reads as a size in bounds. */
+static void
+fuzz_ipcqd(unsigned mask, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        long long want, min, max, got;
+        size_t field;
+        bool valid = expected_size(argv[i], &want);
+        int rc = fuzz_ipcqd_limit(mask, argv[i], &min, &max, &field);
+        FUZZ_CHECK((rc == 0) == (valid && want >= min && want <= max));
+        FUZZ_CHECK(rc != 0 || field == (size_t)want);
+        rc = fuzz_ipcqd_size(argv[i], &got);
+        FUZZ_CHECK((rc == 0) == (valid && want >= 1));
+        FUZZ_CHECK(rc != 0 || got == want);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -140,15 +192,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (char *w = text; r.left > 0 && argc <= MAX_WORDS && w <= text + r.left; w += strlen(w) + 1)
         argv[argc++] = w;
     argv[argc] = NULL;
-    switch (parser % 3) {
+    switch (parser % 4) {
     case 0:
         fuzz_ipcq(mask, argc - 1, argv + 1);
         break;
     case 1:
         fuzz_pool(argc - 1, argv + 1);
         break;
-    default:
+    case 2:
         fuzz_bench(argc, argv);
+        break;
+    default:
+        fuzz_ipcqd(mask, argc - 1, argv + 1);
         break;
     }
     free(text);

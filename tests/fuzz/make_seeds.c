@@ -595,6 +595,8 @@ cli_seeds(void)
     CLI_SEED("bench-prefetch", 2, 0, "--broker", "ipc:///tmp/b", "--broker-pid", "5", "--maxsize",
              "100", "--mode", "prefetch");
     CLI_SEED("bench-help", 2, 0, "--version");
+    CLI_SEED("ipcqd-sizes", 3, 1, "64M", "1", "0", "1g", "9223372036854775807", "8388607T");
+    CLI_SEED("ipcqd-names", 3, 4, "255", "256", "4k");
 }
 
 int
