@@ -294,20 +294,25 @@ handle_stat(request *r)
 }
 
 /* Applies done or return to each of the request's tags the session holds;
- * unknown tags (already returned, or never handed out) are skipped. */
-static void
+ * unknown tags (already returned, or never handed out) are skipped and
+ * counted: the count is returned. */
+static size_t
 for_each_tag(request *r, void (*apply)(broker *, delivery *), bool newest_first)
 {
+    size_t n = r->msg->n_tags;
     session *s = session_get(r->b, r->peer, r->peer_len, false);
     if (s == NULL)
-        return;
-    size_t n = r->msg->n_tags;
+        return n;
+    size_t unknown = 0;
     for (size_t k = 0; k < n; k++) {
         delivery *d = session_find_delivery(s, r->msg->tags[newest_first ? n - 1 - k : k]);
         if (d != NULL)
             apply(r->b, d);
+        else
+            unknown++;
     }
     session_release_if_idle(r->b, s);
+    return unknown;
 }
 
 /* Confirm, release and cancel are one-way: no reply. */
@@ -339,6 +344,15 @@ held_lease(request *r, session **s)
 static void
 handle_ack(request *r)
 {
+    size_t n = r->msg->n_tags;
+    if (n > 1) { /* ipcq_ack_many */
+        size_t unknown = for_each_tag(r, delivery_done, false);
+        if (unknown > 0)
+            return fail(r, IPCQ_ELEASE,
+                        "%zu of %zu leases not held: they expired, or were acked or released",
+                        unknown, n);
+        return answer(r, IPCQ_OK, NULL);
+    }
     session *s;
     delivery *d = held_lease(r, &s);
     if (d == NULL)

@@ -50,6 +50,41 @@ ack_removes_the_item_for_good(void **state)
 }
 
 static void
+many_leases_in_one_request_and_one_ack(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    const char *jobs[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++)
+        put_text(c, "many", jobs[i]);
+    void *items[4];
+    size_t lens[4], got = 0;
+    uint64_t leases[4];
+    assert_ipcq_ok(
+        c, ipcq_get_leased_many(c, "many", 60000, 4, items, lens, leases, &got, IPCQ_NOWAIT));
+    assert_int_equal(got, 4);
+    for (size_t i = 0; i < got; i++) {
+        assert_int_equal(lens[i], 1);
+        assert_memory_equal(items[i], jobs[i], 1);
+        ipcq_free(items[i]);
+    }
+    assert_int_equal(queue_field(c, "many", IPCQ_QUEUE_LEASED), 4);
+    assert_int_equal(queue_field(c, "many", IPCQ_QUEUE_SIZE), 1);
+    /* One of them goes back first: the ack counts it as not held, and acks
+     * the other three all the same. */
+    assert_ipcq_ok(c, ipcq_release(c, leases[1]));
+    assert_ipcq_status(c, ipcq_ack_many(c, leases, got), IPCQ_ELEASE);
+    assert_string_equal(ipcq_client_error(c),
+                        "1 of 4 leases not held: they expired, or were acked or released");
+    assert_int_equal(queue_field(c, "many", IPCQ_QUEUE_LEASED), 0);
+    expect_get(c, "many", "b", IPCQ_NOWAIT);
+    expect_get(c, "many", "e", IPCQ_NOWAIT);
+    assert_ipcq_status(c, ipcq_ack_many(c, leases, 0), IPCQ_EINVAL);
+    assert_ipcq_status(c, ipcq_get_leased_many(c, "many", 0, 4, items, lens, leases, &got, 0),
+                       IPCQ_EINVAL);
+    ipcq_client_close(&c);
+}
+
+static void
 release_puts_the_item_back_at_the_head(void **state)
 {
     ipcq_client *c = client_on(*state);
@@ -278,6 +313,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(ack_removes_the_item_for_good),
+        T(many_leases_in_one_request_and_one_ack),
         T(release_puts_the_item_back_at_the_head),
         T(an_expired_lease_returns_the_item_and_refuses_the_late_ack),
         T(extend_keeps_the_item_while_the_work_goes_on),

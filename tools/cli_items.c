@@ -153,28 +153,48 @@ write_item(const void *data, size_t len)
  * back: a reader that stalls longer than this sees it again elsewhere. */
 #define WRITE_LEASE_MS 60000
 
-/* Each item is taken on a lease and acked only once it was written, so an
- * item whose write failed (a closed pipe, a full disk) goes back to the
- * head of its queue instead of being lost. */
+/* Items taken per request by `get -n`. */
+#define GET_BATCH 256
+
+/* Releases leases[from..n) and frees their items: they were not written. */
+static void
+give_back(ipcq_client *c, void **items, const uint64_t *leases, size_t from, size_t n)
+{
+    for (size_t i = from; i < n; i++) {
+        ipcq_release(c, leases[i]);
+        ipcq_free(items[i]);
+    }
+}
+
+/* Items are taken on leases, up to GET_BATCH per request, and acked (in
+ * one request) only once written, so an item whose write failed (a closed
+ * pipe, a full disk) goes back to the head of its queue instead of being
+ * lost. */
 int
 cmd_get(ipcq_client *c, const cli_opts *o)
 {
     const char *queue = o->args[0];
-    for (int64_t i = 0; i < o->count; i++) {
-        void *data;
-        size_t len;
-        uint64_t lease;
-        int rc =
-            ipcq_get_leased(c, queue, WRITE_LEASE_MS, &data, &len, &lease, NULL, o->timeout_ms);
+    void *items[GET_BATCH];
+    size_t lens[GET_BATCH], got;
+    uint64_t leases[GET_BATCH];
+    for (int64_t left = o->count; left > 0; left -= (int64_t)got) {
+        size_t want = left < GET_BATCH ? (size_t)left : GET_BATCH;
+        int rc = ipcq_get_leased_many(c, queue, WRITE_LEASE_MS, want, items, lens, leases, &got,
+                                      o->timeout_ms);
         if (rc != IPCQ_OK)
             return cli_fail(c, queue, rc);
-        int written = write_item(data, len);
-        ipcq_free(data);
-        if (written != CLI_OK) {
-            ipcq_release(c, lease);
-            return written;
+        for (size_t i = 0; i < got; i++) {
+            int written = write_item(items[i], lens[i]);
+            ipcq_free(items[i]);
+            if (written != CLI_OK) {
+                give_back(c, items, leases, i + 1, got);
+                ipcq_release(c, leases[i]);
+                if (i > 0)
+                    ipcq_ack_many(c, leases, i);
+                return written;
+            }
         }
-        if ((rc = ipcq_ack(c, lease)) != IPCQ_OK)
+        if ((rc = ipcq_ack_many(c, leases, got)) != IPCQ_OK)
             return cli_fail(c, queue, rc);
     }
     return CLI_OK;

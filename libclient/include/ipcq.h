@@ -223,11 +223,22 @@ IPCQ_API int ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms
                              size_t *len, uint64_t *lease, uint32_t *deliveries,
                              int64_t timeout_ms);
 
+/* Up to max items on leases of lease_ms (> 0) in one request, blocking only
+ * for the first (timeout_ms as for ipcq_get()): items[i] (free each with
+ * ipcq_free()), lens[i] and leases[i] for i < *got. */
+IPCQ_API int ipcq_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms,
+                                  size_t max, void **items, size_t *lens, uint64_t *leases,
+                                  size_t *got, int64_t timeout_ms);
+
 /* The work is done: the item is gone for good. IPCQ_ELEASE if the lease is
  * no longer held (it ran out and the item went back): nothing is counted
  * twice. Leases belong to the connection that took them: a forked child
  * cannot ack its parent's. */
 IPCQ_API int ipcq_ack(ipcq_client *c, uint64_t lease);
+
+/* Acks n leases in one request. IPCQ_ELEASE if any of them was no longer
+ * held (the error text says how many); the others are acked all the same. */
+IPCQ_API int ipcq_ack_many(ipcq_client *c, const uint64_t *leases, size_t n);
 
 /* Hands the item back to the head of its queue now. */
 IPCQ_API int ipcq_release(ipcq_client *c, uint64_t lease);
