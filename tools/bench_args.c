@@ -17,16 +17,48 @@ _Static_assert((int)BENCH_BAD == (int)TOOL_EXIT_USAGE,
                "a usage error is reported as it is returned");
 
 #define DEFAULT_ITEMS 100000
+#define DEFAULT_FILL_ITEMS 1000000
+#define DEFAULT_QUEUES 100000
+#define DEFAULT_WAITERS 10000
 #define MAX_ITEM_SIZE ((int64_t)16 << 20)
 #define MAX_DURATION_S 86400.0
 
 static const char *const mode_names[] = {"strict", "batch", "async", "prefetch"};
+static const char *const scenario_names[] = {"throughput", "fill", "queues", "waiters"};
 
 const char *
 bench_mode_name(bench_mode m)
 {
     return mode_names[m];
 }
+
+const char *
+bench_scenario_name(bench_scenario s)
+{
+    return scenario_names[s];
+}
+
+/* The options that belong to some scenarios only, and which. */
+#define FOR(s) (1u << (s))
+static const struct scoped {
+    const char *name;
+    unsigned scenarios;
+} scoped[] = {
+    {"--producers", FOR(BENCH_THROUGHPUT)},
+    {"--consumers", FOR(BENCH_THROUGHPUT)},
+    {"--queues", FOR(BENCH_THROUGHPUT)},
+    {"--duration", FOR(BENCH_THROUGHPUT)},
+    {"--mode", FOR(BENCH_THROUGHPUT)},
+    {"--window", FOR(BENCH_THROUGHPUT)},
+    {"--maxsize", FOR(BENCH_THROUGHPUT)},
+    {"--idle-queues", FOR(BENCH_THROUGHPUT)},
+    {"--items", FOR(BENCH_THROUGHPUT) | FOR(BENCH_FILL)},
+    {"--size", FOR(BENCH_THROUGHPUT) | FOR(BENCH_FILL)},
+    {"--batch", FOR(BENCH_THROUGHPUT) | FOR(BENCH_FILL)},
+    {"--count", FOR(BENCH_QUEUES) | FOR(BENCH_WAITERS)},
+};
+#undef FOR
+#define NSCOPED (sizeof scoped / sizeof scoped[0])
 
 static const char usage[] =
     "Usage: ipcq-bench [OPTIONS]\n"
@@ -35,6 +67,7 @@ static const char usage[] =
     "checks that every item arrived exactly once, and reports items/s, put and\n"
     "get latency per call (p50/p99/p99.9), and the broker's CPU time and peak RSS.\n"
     "With no --broker it starts a private broker for the run and stops it after.\n"
+    "Other scenarios measure the broker's memory and its timeouts at scale.\n"
     "\n"
     "  --producers N      producer processes (default 1)\n"
     "  --consumers N      consumer processes (default 1)\n"
@@ -52,8 +85,31 @@ static const char usage[] =
     "  --batch B          items per call or prefetch, all but strict (default 100)\n"
     "  --window W         async puts in flight, async and prefetch (default 256)\n"
     "  --maxsize N        bound of the queues (default 0: unbounded)\n"
+    "  --idle-queues K    create K empty queues before the run, to show that an\n"
+    "                     item costs the same however many queues there are\n"
+    "                     (default 0; issue 4's figure is 10000)\n"
+    "  --scenario S       what to measure (default throughput: the run above):\n"
+    "                     fill: put --items N (default 1000000) items of --size\n"
+    "                       bytes into one queue with no consumer (ipcq_put_many,\n"
+    "                       --batch a call), report the broker's RSS full (VmRSS\n"
+    "                       and VmHWM, less its RSS before) and bytes per item;\n"
+    "                       drain it (ipcq_get_many), checking every item, and\n"
+    "                       report its RSS again\n"
+    "                     queues: create --count N (default 100000) empty queues,\n"
+    "                       report the broker's RSS and bytes per queue, delete\n"
+    "                       them, report its RSS again\n"
+    "                     waiters: --count N (default 10000) gets blocked on empty\n"
+    "                       queues at once (over the wire, from 4 sockets), with\n"
+    "                       timeouts spread over 200-1000 ms: report how late each\n"
+    "                       answer came after its deadline (p50/p99/max) and how\n"
+    "                       many came more than 10 ms late\n"
+    "  --count N          queues or getters of the queues and waiters scenarios\n"
     "  --broker EP        use the broker at EP instead of a private one\n"
     "  --broker-pid PID   with --broker: the broker's pid, to report its CPU and RSS\n"
+    "  --ipcqd PATH       instead of the library's private broker (which keeps\n"
+    "                     ipcqd's default limits: 10000 queues, 10000 waiters a\n"
+    "                     queue, 1G of memory), start the ipcqd program at PATH\n"
+    "                     on a private endpoint with those limits out of the way\n"
     "  --json             print the result as one JSON object\n"
     "  --check            check harder: every byte of every item, and that each\n"
     "                     figure of the report is there and adds up\n"
@@ -61,9 +117,9 @@ static const char usage[] =
     "\n"
     "A progress line is shown when standard error is a terminal.\n"
     "Exit status: 0 done and checked; 1 an item was lost, duplicated, reordered or\n"
-    "damaged; 2 usage error; 3 broker unreachable;"
-    " 4 any other error; 130 after SIGINT,\n"
-    "143 after SIGTERM, once every child was stopped.\n";
+    "damaged, or a getter was answered wrongly or early; 2 usage error; 3 broker\n"
+    "unreachable; 4 any other error; 130 after SIGINT, 143 after SIGTERM, once\n"
+    "every child was stopped.\n";
 
 __attribute__((format(printf, 1, 2))) static int
 usage_error(const char *fmt, ...)
@@ -108,15 +164,14 @@ parse_seconds(const char *s, int64_t *ms)
     return true;
 }
 
-static bool
-parse_mode(const char *s, bench_mode *m)
+/* The index of s in names[0..n), or -1. */
+static int
+parse_name(const char *s, const char *const *names, size_t n)
 {
-    for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
-        if (strcmp(s, mode_names[i]) == 0) {
-            *m = (bench_mode)i;
-            return true;
-        }
-    return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (int)i;
+    return -1;
 }
 
 /* The integer options: name, bounds, and where the value goes (an int or
@@ -144,10 +199,13 @@ static const int_opt int_opts[] = {
     INT_OPT("--window", 1, BENCH_MAX_BATCH, window),
     INT_OPT("--maxsize", 0, INT64_C(1) << 40, maxsize),
     INT_OPT("--broker-pid", 1, INT32_MAX, broker_pid),
+    INT_OPT("--count", 1, BENCH_MAX_COUNT, count),
+    INT_OPT("--idle-queues", 0, BENCH_MAX_COUNT, idle_queues),
 };
 #undef INT_OPT
 
-static const char *const other_value_opts[] = {"--duration", "--mode", "--broker"};
+static const char *const other_value_opts[] = {"--duration", "--mode", "--broker", "--scenario",
+                                               "--ipcqd"};
 
 /* Whether name is an option that takes a value. */
 static bool
@@ -164,13 +222,16 @@ takes_value(const char *name)
 
 /* The options whose presence matters, beyond their value. */
 typedef struct seen {
-    bool items, duration, batch, window, broker_pid;
+    bool items, duration, batch, window, broker_pid, count;
+    bool scoped[NSCOPED]; /* which of scoped[] were given */
 } seen;
 
 /* Stores the value v of the option name (one that takes_value()). */
 static int
 store(bench_opts *o, seen *given, const char *name, const char *v)
 {
+    for (size_t i = 0; i < NSCOPED; i++)
+        given->scoped[i] |= strcmp(name, scoped[i].name) == 0;
     for (size_t i = 0; i < sizeof int_opts / sizeof int_opts[0]; i++) {
         const int_opt *io = &int_opts[i];
         if (strcmp(name, io->name) != 0)
@@ -188,6 +249,7 @@ store(bench_opts *o, seen *given, const char *name, const char *v)
         given->batch |= strcmp(name, "--batch") == 0;
         given->window |= strcmp(name, "--window") == 0;
         given->broker_pid |= strcmp(name, "--broker-pid") == 0;
+        given->count |= strcmp(name, "--count") == 0;
         return BENCH_PARSED;
     }
     if (strcmp(name, "--duration") == 0) {
@@ -197,20 +259,44 @@ store(bench_opts *o, seen *given, const char *name, const char *v)
         return BENCH_PARSED;
     }
     if (strcmp(name, "--mode") == 0) {
-        if (!parse_mode(v, &o->mode))
+        int m = parse_name(v, mode_names, sizeof mode_names / sizeof mode_names[0]);
+        if (m < 0)
             return usage_error("invalid --mode '%s': want strict, batch, async or prefetch", v);
+        o->mode = (bench_mode)m;
         return BENCH_PARSED;
     }
-    /* --broker */
+    if (strcmp(name, "--scenario") == 0) {
+        int sc = parse_name(v, scenario_names, sizeof scenario_names / sizeof scenario_names[0]);
+        if (sc < 0)
+            return usage_error("invalid --scenario '%s': want throughput, fill, queues or "
+                               "waiters",
+                               v);
+        o->scenario = (bench_scenario)sc;
+        return BENCH_PARSED;
+    }
     if (v[0] == '\0')
-        return usage_error("invalid --broker '': want an endpoint");
-    o->broker = v;
+        return usage_error("invalid %s '': want %s", name,
+                           strcmp(name, "--ipcqd") == 0 ? "a program" : "an endpoint");
+    if (strcmp(name, "--ipcqd") == 0)
+        o->ipcqd = v;
+    else
+        o->broker = v;
     return BENCH_PARSED;
 }
 
-/* The combinations: every value may be fine alone and wrong with another. */
 static int
-check(bench_opts *o, const seen *given)
+check_batch_bytes(const bench_opts *o)
+{
+    if (o->batch * o->size > BENCH_MAX_BATCH_BYTES)
+        return usage_error("--batch %lld of --size %lld is more than %lld bytes per call",
+                           (long long)o->batch, (long long)o->size,
+                           (long long)BENCH_MAX_BATCH_BYTES);
+    return BENCH_PARSED;
+}
+
+/* The combinations of a throughput run. */
+static int
+check_throughput(bench_opts *o, const seen *given)
 {
     if (given->items && given->duration)
         return usage_error("--items and --duration exclude each other");
@@ -230,15 +316,37 @@ check(bench_opts *o, const seen *given)
         return usage_error("--window is for --mode async and --mode prefetch");
     if (async_puts && !given->window)
         o->window = BENCH_DEFAULT_WINDOW;
-    if (o->batch * o->size > BENCH_MAX_BATCH_BYTES)
-        return usage_error("--batch %lld of --size %lld is more than %lld bytes per call",
-                           (long long)o->batch, (long long)o->size,
-                           (long long)BENCH_MAX_BATCH_BYTES);
     if (o->mode == BENCH_BATCH && o->maxsize > 0 && o->maxsize < o->batch)
         return usage_error("--maxsize %lld is less than --batch %lld: a batch could never fit",
                            (long long)o->maxsize, (long long)o->batch);
+    return check_batch_bytes(o);
+}
+
+/* The combinations: every value may be fine alone and wrong with another. */
+static int
+check(bench_opts *o, const seen *given)
+{
+    for (size_t i = 0; i < NSCOPED; i++)
+        if (given->scoped[i] && (scoped[i].scenarios & (1u << o->scenario)) == 0)
+            return usage_error("%s is not for --scenario %s", scoped[i].name,
+                               bench_scenario_name(o->scenario));
+    if (o->broker != NULL && o->ipcqd != NULL)
+        return usage_error("--broker and --ipcqd exclude each other");
     if (given->broker_pid && o->broker == NULL)
         return usage_error("--broker-pid is for --broker; the private broker's pid is known");
+    switch (o->scenario) {
+    case BENCH_THROUGHPUT:
+        return check_throughput(o, given);
+    case BENCH_FILL:
+        if (!given->items)
+            o->items = DEFAULT_FILL_ITEMS;
+        return check_batch_bytes(o);
+    case BENCH_QUEUES:
+    case BENCH_WAITERS:
+        break;
+    }
+    if (!given->count)
+        o->count = o->scenario == BENCH_QUEUES ? DEFAULT_QUEUES : DEFAULT_WAITERS;
     return BENCH_PARSED;
 }
 

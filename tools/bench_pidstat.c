@@ -32,22 +32,36 @@ bench_pid_cpu(int pid, double *seconds)
     return true;
 }
 
-bool
-bench_pid_peak_rss(int pid, int64_t *kib)
+/* A "Name: N kB" line of /proc/PID/status, in KiB. */
+static bool
+status_kib(int pid, const char *name, int64_t *kib)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", pid);
+    size_t len = strlen(name);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return false;
     bool found = false;
     while (!found && fgets(line, sizeof line, f) != NULL) {
         long long v;
-        if (sscanf(line, "VmHWM: %lld kB", &v) == 1) {
+        if (strncmp(line, name, len) == 0 && sscanf(line + len, ": %lld kB", &v) == 1) {
             *kib = v;
             found = true;
         }
     }
     fclose(f);
     return found;
+}
+
+bool
+bench_pid_peak_rss(int pid, int64_t *kib)
+{
+    return status_kib(pid, "VmHWM", kib);
+}
+
+bool
+bench_pid_rss(int pid, int64_t *kib)
+{
+    return status_kib(pid, "VmRSS", kib);
 }

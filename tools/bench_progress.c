@@ -7,9 +7,10 @@
 #include "proc.h"
 
 void
-bench_progress_start(bench_progress *p, const char *mode, uint64_t total)
+bench_progress_start(bench_progress *p, const char *label, const char *noun, uint64_t total)
 {
-    *p = (bench_progress){.on = isatty(STDERR_FILENO) == 1, .mode = mode, .total = total};
+    *p = (bench_progress){
+        .on = isatty(STDERR_FILENO) == 1, .label = label, .noun = noun, .total = total};
     p->start_ns = tool_now_ns();
 }
 
@@ -26,11 +27,11 @@ bench_progress_update(bench_progress *p, uint64_t done)
     double secs = (double)(now - p->start_ns) / 1e9;
     double rate = secs > 0 ? (double)done / secs : 0.0;
     if (p->total > 0)
-        fprintf(stderr, "\ripcq-bench: %s: %llu/%llu items got, %.0f items/s\033[K", p->mode,
-                (unsigned long long)done, (unsigned long long)p->total, rate);
+        fprintf(stderr, "\ripcq-bench: %s: %llu/%llu %s, %.0f/s\033[K", p->label,
+                (unsigned long long)done, (unsigned long long)p->total, p->noun, rate);
     else
-        fprintf(stderr, "\ripcq-bench: %s: %llu items got in %.1f s, %.0f items/s\033[K", p->mode,
-                (unsigned long long)done, secs, rate);
+        fprintf(stderr, "\ripcq-bench: %s: %llu %s in %.1f s, %.0f/s\033[K", p->label,
+                (unsigned long long)done, p->noun, secs, rate);
     fflush(stderr);
 }
 

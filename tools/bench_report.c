@@ -1,6 +1,8 @@
 /* The report of a run, for a person or as JSON (see bench_report.h). */
 #include "bench_report.h"
 
+#include <string.h>
+
 #include "ipcq.h"
 
 static double
@@ -34,6 +36,17 @@ text_latency(FILE *out, const char *what, const bench_hist *h)
             plural((long long)h->count, "call", "calls"));
 }
 
+static void
+text_broker(FILE *out, const char *kind, int pid, const char *endpoint)
+{
+    if (strcmp(kind, "shared") != 0)
+        fprintf(out, "broker: %s, pid %d, %s\n", kind, pid, endpoint);
+    else if (pid > 0)
+        fprintf(out, "broker: %s, pid %d\n", endpoint, pid);
+    else
+        fprintf(out, "broker: %s, pid unknown\n", endpoint);
+}
+
 void
 bench_report_text(FILE *out, const bench_opts *o, const bench_result *r)
 {
@@ -50,12 +63,10 @@ bench_report_text(FILE *out, const bench_opts *o, const bench_result *r)
             plural(o->producers, "producer", "producers"), o->consumers,
             plural(o->consumers, "consumer", "consumers"), o->queues,
             plural(o->queues, "queue", "queues"), (long long)o->size);
-    if (r->private_broker)
-        fprintf(out, "broker: private, pid %d, %s\n", r->broker_pid, r->endpoint);
-    else if (r->broker_pid > 0)
-        fprintf(out, "broker: %s, pid %d\n", r->endpoint, r->broker_pid);
-    else
-        fprintf(out, "broker: %s, pid unknown\n", r->endpoint);
+    if (o->idle_queues > 0)
+        fprintf(out, "idle queues: %lld more, empty, created before the run\n",
+                (long long)o->idle_queues);
+    text_broker(out, r->broker_kind, r->broker_pid, r->endpoint);
     fprintf(out, "items: %llu put, %llu got in %.3f s: %.0f items/s\n",
             (unsigned long long)r->put_items, (unsigned long long)r->got_items, r->seconds,
             rate_of(r));
@@ -101,6 +112,19 @@ json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* "broker":{"private":..,"kind":..,"endpoint":..,"pid":..  (left open) */
+static void
+json_broker(FILE *out, const char *kind, int pid, const char *endpoint)
+{
+    fprintf(out, "\"broker\":{\"private\":%s,\"kind\":\"%s\",\"endpoint\":",
+            strcmp(kind, "shared") != 0 ? "true" : "false", kind);
+    json_string(out, endpoint);
+    if (pid > 0)
+        fprintf(out, ",\"pid\":%d", pid);
+    else
+        fputs(",\"pid\":null", out);
+}
+
 static void
 json_latency(FILE *out, const char *key, const bench_hist *h)
 {
@@ -117,11 +141,13 @@ void
 bench_report_json(FILE *out, const bench_opts *o, const bench_result *r)
 {
     fprintf(out,
-            "{\"tool\":\"ipcq-bench\",\"version\":\"%s\",\"mode\":\"%s\",\"producers\":%d,"
-            "\"consumers\":%d,\"queues\":%d,\"size\":%lld,\"batch\":%lld,\"window\":%lld,"
+            "{\"tool\":\"ipcq-bench\",\"version\":\"%s\",\"scenario\":\"throughput\","
+            "\"mode\":\"%s\",\"producers\":%d,\"consumers\":%d,\"queues\":%d,"
+            "\"idle_queues\":%lld,\"size\":%lld,\"batch\":%lld,\"window\":%lld,"
             "\"maxsize\":%lld,",
             ipcq_version(), bench_mode_name(o->mode), o->producers, o->consumers, o->queues,
-            (long long)o->size, (long long)o->batch, (long long)o->window, (long long)o->maxsize);
+            (long long)o->idle_queues, (long long)o->size, (long long)o->batch,
+            (long long)o->window, (long long)o->maxsize);
     fprintf(out,
             "\"items\":%llu,\"items_got\":%llu,\"seconds\":%.6f,\"items_per_s\":%.1f,"
             "\"put_calls\":%llu,\"get_calls\":%llu,",
@@ -130,12 +156,8 @@ bench_report_json(FILE *out, const bench_opts *o, const bench_result *r)
     json_latency(out, "put_latency_us", &r->put_latency);
     fputc(',', out);
     json_latency(out, "get_latency_us", &r->get_latency);
-    fprintf(out, ",\"broker\":{\"private\":%s,\"endpoint\":", r->private_broker ? "true" : "false");
-    json_string(out, r->endpoint);
-    if (r->broker_pid > 0)
-        fprintf(out, ",\"pid\":%d", r->broker_pid);
-    else
-        fputs(",\"pid\":null", out);
+    fputc(',', out);
+    json_broker(out, r->broker_kind, r->broker_pid, r->endpoint);
     if (r->cpu_known)
         fprintf(out, ",\"cpu_s\":%.3f,\"cpu_us_per_item\":%.3f", r->broker_cpu_s,
                 r->got_items > 0 ? r->broker_cpu_s * 1e6 / (double)r->got_items : 0.0);
@@ -157,5 +179,47 @@ bench_report_json(FILE *out, const bench_opts *o, const bench_result *r)
         fputs("\"ok\"", out);
     else
         json_string(out, r->check_failed);
+    fputs("}\n", out);
+}
+
+void
+bench_report_scale_text(FILE *out, const bench_opts *o, const bench_scale_result *r)
+{
+    fprintf(out, "ipcq-bench: %s scenario\n", bench_scenario_name(o->scenario));
+    text_broker(out, r->broker_kind, r->broker_pid, r->endpoint);
+    for (int i = 0; i < r->nfacts; i++) {
+        const bench_fact *f = &r->facts[i];
+        if (f->known)
+            fprintf(out, "%s: %.*f%s%s\n", f->label, f->decimals, f->value,
+                    f->unit[0] != '\0' ? " " : "", f->unit);
+        else
+            fprintf(out, "%s: unknown%s\n", f->label,
+                    r->broker_pid > 0 ? "" : " (give --broker-pid)");
+    }
+    if (r->verified)
+        fprintf(out, "check: passed\n");
+    else
+        fprintf(out, "check: FAILED: %s\n", r->failure);
+}
+
+void
+bench_report_scale_json(FILE *out, const bench_opts *o, const bench_scale_result *r)
+{
+    fprintf(out, "{\"tool\":\"ipcq-bench\",\"version\":\"%s\",\"scenario\":\"%s\",", ipcq_version(),
+            bench_scenario_name(o->scenario));
+    json_broker(out, r->broker_kind, r->broker_pid, r->endpoint);
+    fputc('}', out);
+    for (int i = 0; i < r->nfacts; i++) {
+        const bench_fact *f = &r->facts[i];
+        if (f->known)
+            fprintf(out, ",\"%s\":%.*f", f->key, f->decimals, f->value);
+        else
+            fprintf(out, ",\"%s\":null", f->key);
+    }
+    fprintf(out, ",\"verified\":%s,\"failure\":", r->verified ? "true" : "false");
+    if (r->verified)
+        fputs("null", out);
+    else
+        json_string(out, r->failure);
     fputs("}\n", out);
 }

@@ -3,6 +3,8 @@
  * (--json) one JSON object on one line, with the same figures. Latencies
  * are per call, in microseconds; figures that are unknown (the CPU time and
  * RSS of a --broker given without --broker-pid) are "unknown" / null.
+ * A scale scenario (bench_scale.h) prints its facts, one a line or one key
+ * each, and whether its checks held.
  */
 #ifndef IPCQ_BENCH_REPORT_H
 #define IPCQ_BENCH_REPORT_H
@@ -11,8 +13,12 @@
 
 #include "bench_args.h"
 #include "bench_run.h"
+#include "bench_scale.h"
 
 void bench_report_text(FILE *out, const bench_opts *o, const bench_result *r);
 void bench_report_json(FILE *out, const bench_opts *o, const bench_result *r);
+
+void bench_report_scale_text(FILE *out, const bench_opts *o, const bench_scale_result *r);
+void bench_report_scale_json(FILE *out, const bench_opts *o, const bench_scale_result *r);
 
 #endif

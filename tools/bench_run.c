@@ -9,10 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_broker.h"
 #include "bench_item.h"
 #include "bench_pidstat.h"
 #include "proc.h"
 #include "bench_progress.h"
+#include "bench_queueset.h"
 #include "bench_verify.h"
 #include "bench_worker.h"
 #include "ipcq.h"
@@ -22,7 +24,9 @@
 typedef struct run {
     const bench_opts *o;
     bench_result *r;
-    ipcq_broker *broker;
+    bench_broker broker;
+    bool idle_created; /* the --idle-queues exist (and are deleted after) */
+    char idle_prefix[64];
     ipcq_client *client;
     bench_shared *shared;
     char (*queues)[BENCH_QUEUE_NAME_MAX];
@@ -94,21 +98,11 @@ reap_children(run *u, int *producers_left, int *consumers_left)
 static int
 start_broker(run *u)
 {
-    bench_result *r = u->r;
-    if (u->o->broker != NULL) {
-        snprintf(r->endpoint, sizeof r->endpoint, "%s", u->o->broker);
-        r->broker_pid = u->o->broker_pid;
-        return TOOL_EXIT_OK;
-    }
-    int rc = ipcq_broker_start(&u->broker);
-    if (rc != IPCQ_OK) {
-        fprintf(stderr, "ipcq-bench: starting a private broker: %s\n", ipcq_strerror(rc));
-        return TOOL_EXIT_ERROR;
-    }
-    r->private_broker = true;
-    r->broker_pid = ipcq_broker_pid(u->broker);
-    snprintf(r->endpoint, sizeof r->endpoint, "%s", ipcq_broker_endpoint(u->broker));
-    return TOOL_EXIT_OK;
+    int rc = bench_broker_start(u->o, &u->broker);
+    snprintf(u->r->endpoint, sizeof u->r->endpoint, "%s", u->broker.endpoint);
+    u->r->broker_kind = u->broker.kind;
+    u->r->broker_pid = u->broker.pid;
+    return rc;
 }
 
 /* Forks every child; each runs its body and exits with its status. */
@@ -161,17 +155,35 @@ wait_ready(run *u)
     return TOOL_EXIT_OK;
 }
 
+/* The --idle-queues, before the run's own. */
+static int
+create_idle_queues(run *u)
+{
+    if (u->o->idle_queues == 0)
+        return IPCQ_OK;
+    char why[400];
+    snprintf(u->idle_prefix, sizeof u->idle_prefix, "bench.%d.idle", (int)getpid());
+    u->idle_created = true;
+    int rc = bench_queueset_apply(u->r->endpoint, BENCH_WIRE_CREATE, u->idle_prefix,
+                                  u->o->idle_queues, why, sizeof why);
+    if (rc != IPCQ_OK)
+        fprintf(stderr, "ipcq-bench: %s%s\n", why, bench_broker_limit_hint(&u->broker, rc));
+    return rc;
+}
+
 static int
 create_queues(run *u)
 {
-    int rc = ipcq_client_open(&u->client, u->r->endpoint);
+    int rc = create_idle_queues(u);
+    if (rc == IPCQ_OK)
+        rc = ipcq_client_open(&u->client, u->r->endpoint);
     for (int q = 0; rc == IPCQ_OK && q < u->o->queues; q++) {
         rc = ipcq_create(u->client, u->queues[q], u->o->maxsize);
         if (rc != IPCQ_OK)
-            fprintf(stderr, "ipcq-bench: creating queue %s: %s\n", u->queues[q],
-                    ipcq_client_error(u->client));
+            fprintf(stderr, "ipcq-bench: creating queue %s: %s%s\n", u->queues[q],
+                    ipcq_client_error(u->client), bench_broker_limit_hint(&u->broker, rc));
     }
-    if (rc != IPCQ_OK && u->client == NULL)
+    if (rc != IPCQ_OK && u->client == NULL && u->o->idle_queues == 0)
         fprintf(stderr, "ipcq-bench: opening a client: %s\n", ipcq_strerror(rc));
     return rc == IPCQ_OK ? TOOL_EXIT_OK : tool_exit_for(rc);
 }
@@ -264,7 +276,7 @@ execute(run *u)
 
     double cpu_before = 0;
     r->cpu_known = r->broker_pid > 0 && bench_pid_cpu(r->broker_pid, &cpu_before);
-    bench_progress_start(&u->progress, bench_mode_name(o->mode), (uint64_t)o->items);
+    bench_progress_start(&u->progress, bench_mode_name(o->mode), "items got", (uint64_t)o->items);
     u->shared->start_ns = tool_now_ns();
     if (o->duration_ms > 0)
         u->shared->stop_ns = u->shared->start_ns + (uint64_t)o->duration_ms * 1000000u;
@@ -288,11 +300,18 @@ clean_up(run *u)
     bench_progress_end(&u->progress);
     if (u->pids != NULL)
         tool_stop_children(u->pids, (size_t)u->nprocs, STOP_GRACE_MS);
-    if (u->client != NULL && u->broker == NULL)
+    bool shared = !bench_broker_owned(&u->broker);
+    if (u->client != NULL && shared)
         for (int q = 0; q < u->o->queues; q++)
             ipcq_delete(u->client, u->queues[q]);
     ipcq_client_close(&u->client);
-    ipcq_broker_stop(&u->broker);
+    if (u->idle_created && shared) {
+        char why[400];
+        if (bench_queueset_apply(u->r->endpoint, BENCH_WIRE_DELETE, u->idle_prefix,
+                                 u->o->idle_queues, why, sizeof why) != IPCQ_OK)
+            fprintf(stderr, "ipcq-bench: %s\n", why);
+    }
+    bench_broker_stop(&u->broker);
     close_fd(&u->ready[0]);
     close_fd(&u->ready[1]);
     close_fd(&u->go[0]);

@@ -1,6 +1,7 @@
 /*
- * One ipcq-bench run, from start to result: starts the private broker (or
- * uses --broker), forks the producers and consumers, lets them go at once,
+ * One ipcq-bench run, from start to result: starts the broker of the run
+ * (bench_broker.h), forks the producers and consumers, creates the
+ * --idle-queues and the run's queues, lets the children go at once,
  * watches them (progress line, stop signals, a child that fails), puts the
  * stop markers once every producer is done, reaps every child, reads the
  * broker's CPU time and peak RSS, and adds up what the children recorded
@@ -17,9 +18,9 @@
 
 typedef struct bench_result {
     char endpoint[512];
-    bool private_broker;
-    int broker_pid; /* 0: unknown */
-    double seconds; /* from the start until the last item was got */
+    const char *broker_kind; /* "private", "ipcqd", "shared" (bench_broker.h) */
+    int broker_pid;          /* 0: unknown */
+    double seconds;          /* from the start until the last item was got */
     uint64_t put_items, got_items, put_calls, get_calls;
     bench_hist put_latency, get_latency;
     bool cpu_known, rss_known;

@@ -1,17 +1,72 @@
-# The ipcq-bench smoke test (functional, never timed): runs
-#   ipcq-bench --producers 2 --consumers 2 --items 2000 --mode MODE --json --check
-# against its private broker, fails on a non-zero exit status (ipcq-bench
-# checks every item itself), and checks that what it printed is one JSON
-# object with the figures the report promises.
+# The ipcq-bench smoke tests (functional, never timed). Each runs ipcq-bench
+# once with --json --check, fails on a non-zero exit status (ipcq-bench
+# checks its own result: every item exactly once, every getter answered
+# once, in time's order), and checks that what it printed is one JSON object
+# with the figures the report promises.
 #
 #   cmake -DBENCH=path/to/ipcq-bench -DMODE=strict|batch|async|prefetch -P smoke.cmake
+#     2 producers, 2 consumers, 2000 items, private broker
+#   cmake -DBENCH=... -DCASE=CASE [-DIPCQD=path/to/ipcqd] -P smoke.cmake, CASE one of
+#     fill     --scenario fill, 20000 items
+#     queues   --scenario queues, 12000 queues: more than the private broker
+#              allows, so with --ipcqd IPCQD
+#     waiters  --scenario waiters, 500 getters (timeouts 200-1000 ms)
+#     idle     async mode with 1000 --idle-queues
+#     procs    async mode, 50 producers and 50 consumers
 cmake_minimum_required(VERSION 3.20)
-if(NOT BENCH OR NOT MODE)
-  message(FATAL_ERROR "usage: cmake -DBENCH=ipcq-bench -DMODE=strict|batch|async|prefetch -P smoke.cmake")
+if(NOT BENCH OR (NOT MODE AND NOT CASE))
+  message(FATAL_ERROR "usage: cmake -DBENCH=ipcq-bench -DMODE=strict|batch|async|prefetch "
+                      "| -DCASE=fill|queues|waiters|idle|procs [-DIPCQD=ipcqd] -P smoke.cmake")
+endif()
+
+# Each key and the value it must have ("" for any value that is not null).
+set(throughput_keys
+  "tool=ipcq-bench" "scenario=throughput" "items_got=@items@"
+  "verified=ON" "lost=0" "duplicated=0" "damaged=0" "reordered=0" "check=ok"
+  "seconds=" "items_per_s=" "put_calls=" "get_calls=" "batch=" "window="
+  "put_latency_us.p50=" "put_latency_us.p99=" "put_latency_us.p999="
+  "get_latency_us.p50=" "get_latency_us.p99=" "get_latency_us.p999="
+  "broker.private=ON" "broker.pid=" "broker.cpu_s=" "broker.peak_rss_kib=")
+set(scale_keys "tool=ipcq-bench" "verified=ON" "broker.private=ON" "broker.pid=")
+
+if(MODE)
+  set(items 2000)
+  set(args --producers 2 --consumers 2 --items ${items} --mode ${MODE})
+  set(expect ${throughput_keys} "mode=${MODE}" "producers=2" "consumers=2" "items=${items}"
+             "idle_queues=0")
+elseif(CASE STREQUAL "fill")
+  set(args --scenario fill --items 20000)
+  set(expect ${scale_keys} "scenario=fill" "items=20000" "size=100" "rss_before_mib="
+             "rss_full_mib=" "peak_rss_mib=" "held_mib=" "bytes_per_item=" "put_items_per_s="
+             "get_items_per_s=" "rss_drained_mib=")
+elseif(CASE STREQUAL "queues")
+  if(NOT IPCQD)
+    message(FATAL_ERROR "CASE queues needs -DIPCQD=path/to/ipcqd")
+  endif()
+  set(args --scenario queues --count 12000 --ipcqd ${IPCQD})
+  set(expect ${scale_keys} "scenario=queues" "broker.kind=ipcqd" "queues=12000"
+             "rss_before_mib=" "rss_full_mib=" "peak_rss_mib=" "bytes_per_queue=" "create_s="
+             "delete_s=" "rss_deleted_mib=")
+elseif(CASE STREQUAL "waiters")
+  set(args --scenario waiters --count 500)
+  set(expect ${scale_keys} "scenario=waiters" "getters=500" "queues=5" "answered=500"
+             "timed_out=500" "early=0" "late=" "lateness_p50_ms=" "lateness_p99_ms="
+             "lateness_max_ms=" "lateness_min_ms=" "intake_ms=" "rss_blocked_mib="
+             "bytes_per_getter=")
+elseif(CASE STREQUAL "idle")
+  set(items 2000)
+  set(args --producers 2 --consumers 2 --items ${items} --mode async --idle-queues 1000)
+  set(expect ${throughput_keys} "mode=async" "items=${items}" "idle_queues=1000")
+elseif(CASE STREQUAL "procs")
+  set(items 5000)
+  set(args --producers 50 --consumers 50 --items ${items} --mode async)
+  set(expect ${throughput_keys} "mode=async" "producers=50" "consumers=50" "items=${items}")
+else()
+  message(FATAL_ERROR "unknown CASE '${CASE}'")
 endif()
 
 execute_process(
-  COMMAND "${BENCH}" --producers 2 --consumers 2 --items 2000 --mode "${MODE}" --json --check
+  COMMAND "${BENCH}" ${args} --json --check
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 110)
 message("${out}${err}")
 if(NOT rc STREQUAL "0")
@@ -23,15 +78,8 @@ if(json_error)
   message(FATAL_ERROR "the output is not one JSON object: ${json_error}")
 endif()
 
-# Each key and the value it must have ("" for any value that is not null).
-set(expect
-  "tool=ipcq-bench" "mode=${MODE}" "producers=2" "consumers=2" "items=2000" "items_got=2000"
-  "verified=ON" "lost=0" "duplicated=0" "damaged=0" "reordered=0" "check=ok"
-  "seconds=" "items_per_s=" "put_calls=" "get_calls=" "batch=" "window="
-  "put_latency_us.p50=" "put_latency_us.p99=" "put_latency_us.p999="
-  "get_latency_us.p50=" "get_latency_us.p99=" "get_latency_us.p999="
-  "broker.private=ON" "broker.pid=" "broker.cpu_s=" "broker.peak_rss_kib=")
 foreach(e IN LISTS expect)
+  string(REPLACE "@items@" "${items}" e "${e}")
   string(REPLACE "=" ";" kv "${e}")
   list(GET kv 0 key)
   list(LENGTH kv n)
@@ -52,4 +100,4 @@ foreach(e IN LISTS expect)
     message(FATAL_ERROR "key ${key} is '${value}', want '${want}'")
   endif()
 endforeach()
-message("ipcq-bench ${MODE}: the JSON report has every key")
+message("ipcq-bench ${MODE}${CASE}: the JSON report has every key")

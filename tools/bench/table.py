@@ -6,8 +6,13 @@
 RESULTS.jsonl holds one JSON object a line: ipcq-bench --json reports
 ("tool": "ipcq-bench") and the peers' lines ("peer": ...); a line
 {"peer": ..., "mode": ..., "error": ...} stands for a run that failed.
-A (peer, mode) run more than once counts with its best run. Prints the
-table, each figure with its ratio to ipcq strict and to ipcq batch, then ipcq's latencies and broker figures and issue 4's targets. With
+Lines with a "label" are the scale and memory runs (ipcq-bench --scenario,
+--idle-queues, 100 processes), by label: async-idle-0, async-idle-10000,
+async-100-procs, fill, queues, waiters.
+A (peer, mode) run, or a label, more than once counts with its best run.
+Prints the table, each figure with its ratio to ipcq strict and to ipcq
+batch, then ipcq's latencies and broker figures, issue 4's targets, and
+the "Scale and memory" table: each target, the figure, met or not. With
 --docs, writes the same, with the machine and the date, between the markers
 <!-- compare:begin --> and <!-- compare:end --> of that file.
 """
@@ -197,6 +202,95 @@ def target_lines(rows, out, strict, markdown):
     return render(["issue 4 target", "wanted", "measured"], res, markdown)
 
 
+MB = 1e6  # issue 4's MB: bytes / 10^6 (stricter than MiB)
+
+
+def scale_best(rows):
+    """The scale runs by label: the one with the most items/s (throughput),
+    else the first that did not fail."""
+    best = {}
+    for r in rows:
+        label = r["label"]
+        old = best.get(label)
+        if old is None or ("error" in old and "error" not in r) or (
+                "error" not in r and r.get("items_per_s", 0) > old.get("items_per_s", 0)):
+            best[label] = r
+    return best
+
+
+def scale_lines(rows, markdown):
+    """Issue 4's scale and memory targets beside the figures measured."""
+    best = scale_best(rows)
+    res = []
+
+    def ok(label):
+        r = best.get(label)
+        return r if r is not None and "error" not in r else None
+
+    def why_not(label):
+        r = best.get(label)
+        return "not measured" if r is None else "failed: " + r["error"]
+
+    def verdict(met, r):
+        if r is not None and r.get("verified") is False:
+            return "not met (check failed: " + str(r.get("failure")) + ")"
+        return "met" if met else "not met"
+
+    def mib_mb(v):
+        return v * 1024 * 1024 / MB
+
+    def memory_row(label, default_what, limit_mb, describe):
+        r = ok(label)
+        if r and r.get("rss_full_mib") is not None:
+            full = mib_mb(r["rss_full_mib"])
+            what, detail = describe(r)
+            res.append([what, f"≤ {limit_mb} MB", f"{full:.1f} MB (VmRSS; {detail})",
+                        verdict(full <= limit_mb, r)])
+        else:
+            res.append([default_what, f"≤ {limit_mb} MB", why_not(label), "–"])
+    memory_row("fill", "broker RSS holding 1,000,000 queued 100-byte items", 200, lambda f: (
+        f"broker RSS holding {f['items']:,.0f} queued {f['size']:.0f}-byte items",
+        f"{f['bytes_per_item']:.0f} bytes per item over {mib_mb(f['rss_before_mib']):.1f} MB "
+        f"before; peak {mib_mb(f['peak_rss_mib']):.1f} MB; drained: "
+        f"{mib_mb(f['rss_drained_mib']):.1f} MB"))
+    memory_row("queues", "broker RSS holding 100,000 empty queues", 100, lambda q: (
+        f"broker RSS holding {q['queues']:,.0f} empty queues",
+        f"{q['bytes_per_queue']:.0f} bytes per queue; after deleting them: "
+        f"{mib_mb(q['rss_deleted_mib']):.1f} MB"))
+
+    w = ok("waiters")
+    what = ("10,000 blocked getters with timeouts (200–1000 ms): each answered within "
+            "10 ms of its deadline")
+    if w and w.get("lateness_max_ms") is not None:
+        what = (f"{w['getters']:,.0f} blocked getters with timeouts "
+                f"({w['timeout_min_ms']:.0f}–{w['timeout_max_ms']:.0f} ms): each answered "
+                f"within 10 ms of its deadline")
+        res.append([what, "all, ≤ 10 ms late",
+                    f"{w['late']:.0f} over 10 ms late; lateness p50 {w['lateness_p50_ms']:.1f}, "
+                    f"p99 {w['lateness_p99_ms']:.1f}, max {w['lateness_max_ms']:.1f} ms; "
+                    f"broker RSS with them blocked {mib_mb(w['rss_blocked_mib']):.1f} MB",
+                    verdict(w["late"] == 0 and w["answered"] == w["getters"], w)])
+    else:
+        res.append([what, "all, ≤ 10 ms late", why_not("waiters"), "–"])
+
+    def ratio(label, base_label, what, wanted, at_least):
+        a, b = ok(label), ok(base_label)
+        if a and b and b["items_per_s"]:
+            x = a["items_per_s"] / b["items_per_s"]
+            res.append([what, wanted, f"{x:.2f}× ({fmt_rate(a['items_per_s'])} ÷ "
+                        f"{fmt_rate(b['items_per_s'])} items/s)", verdict(x >= at_least, None)])
+        else:
+            res.append([what, wanted, why_not(label if not a else base_label), "–"])
+    ratio("async-idle-10000", "async-idle-0",
+          "async items/s (1 producer, 1 consumer) with 10,000 idle queues ÷ with none",
+          "≥ 0.8×", 0.8)
+    ratio("async-100-procs", "async-idle-0",
+          "async items/s of 100 processes (50 producers, 50 consumers, one queue) ÷ of 2",
+          "≥ 1×", 1.0)
+    return render(["issue 4 scale and memory target", "wanted", "measured", "met?"], res,
+                  markdown)
+
+
 def machine():
     model = "unknown"
     try:
@@ -218,7 +312,9 @@ def machine():
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def report(rows, markdown, env):
+def report(all_rows, markdown, env):
+    rows = [r for r in all_rows if not r.get("label")]
+    scale = [r for r in all_rows if r.get("label")]
     out, strict, batch = build(rows)
     m = machine()
     lines = []
@@ -231,7 +327,11 @@ def report(rows, markdown, env):
     lines += table_lines(out, strict, batch, markdown)
     lines += [""] + ipcq_detail_lines(out, markdown)
     lines += [""] + target_lines(rows, out, strict, markdown)
-    errors = [r for r in rows if "error" in r]
+    if scale:
+        lines += ["", "Scale and memory (each ipcq-bench run against an ipcqd of its own, "
+                  "started with --ipcqd; MB = 10^6 bytes):", ""]
+        lines += scale_lines(scale, markdown)
+    errors = [r for r in all_rows if "error" in r]
     if errors:
         lines.append("")
         lines += [f"- failed: {r.get('peer')} {r.get('mode')}: {r['error']}" for r in errors]
@@ -264,7 +364,9 @@ def main():
     ap.add_argument("--versions", help="the peers' versions, one line")
     ap.add_argument("--rounds", type=int, default=1, help="how many times each ran")
     args = ap.parse_args()
-    rows = best_of(load(args.results))
+    loaded = load(args.results)
+    rows = best_of([r for r in loaded if not r.get("label")])
+    rows += [r for r in loaded if r.get("label")]
     if not rows:
         sys.exit("table.py: no results")
     env = {"load": args.load, "versions": args.versions,
