@@ -385,7 +385,7 @@ broker_script_seeds(void)
     send(&s, PEER(1), put("b", 1, -1));
     send(&s, PEER(2), put("b", 1, 100));
     send(&s, PEER(3), put("b", 1, 100));
-    static uint8_t blob[3000];
+    static uint8_t blob[1200];
     ProtobufCBinaryData two[2] = {{sizeof blob, blob}, {sizeof blob, blob}};
     Ipcqwire__Request huge = put("c", 1, 0);
     huge.items = two;
