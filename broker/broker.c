@@ -46,6 +46,7 @@ broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx)
     deadline_heap_init(&b->deadlines);
     deadline_heap_init(&b->leases);
     list_init(&b->dirty);
+    arena_init(&b->decode);
     b->instance = random_instance();
     b->started_us = b->now_us = ipcq_now_us();
     /* Saturating: ipcqd --probe-ms takes any size, and ms * 1000 can overflow. */
@@ -80,6 +81,7 @@ broker_free(broker *b)
     table_free(&b->sessions); /* empty: a session lives only with state */
     deadline_heap_free(&b->deadlines);
     deadline_heap_free(&b->leases);
+    arena_free(&b->decode);
     free(b->out);
     free(b);
 }
@@ -97,15 +99,15 @@ broker_handle(broker *b, const void *peer, size_t peer_len, const void *msg, siz
 {
     b->now_us = now_us;
     b->requests++;
-    Ipcqwire__Request *req = ipcqwire__request__unpack(NULL, len, msg);
+    Ipcqwire__Request *req = ipcqwire__request__unpack(&b->decode.unpack, len, msg);
     if (req == NULL) {
         /* No id to answer to: dropped and counted (B1). */
         b->bad_requests++;
-        return;
+    } else {
+        dispatch_request(b, peer, peer_len, req);
+        broker_serve_dirty(b);
     }
-    dispatch_request(b, peer, peer_len, req);
-    ipcqwire__request__free_unpacked(req, NULL);
-    broker_serve_dirty(b);
+    arena_reset(&b->decode); /* the request, decoded, is gone at once */
 }
 
 /* libzmq removes a departed peer's route a moment after it reports the

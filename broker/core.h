@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "broker.h"
 #include "deadline.h"
 #include "ipcq.h"
@@ -106,6 +107,7 @@ struct broker {
     bool stopping;
     size_t total_items, total_bytes;
     size_t nwaiters;    /* blocked requests, for the memory estimate (limits.c) */
+    arena decode;       /* the request being handled, decoded */
     unsigned char *out; /* reply encoding buffer */
     size_t out_cap;
 };
