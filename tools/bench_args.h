@@ -21,8 +21,9 @@
  *               broker's RSS and bytes per queue; then deleted, RSS again
  *   waiters     --count N blocked getters (default 10,000) on empty queues,
  *               timeouts spread over 200-1000 ms, sent over the wire from a
- *               few sockets (bench_wire.h): how late each answer came after
- *               its deadline (p50, p99, max) and how many came over 10 ms late
+ *               few sockets (bench_wire.h), paced by the broker's intake: how
+ *               late each answer came after its deadline (p50, p99, max) and
+ *               how many came over 10 ms late
  * The broker of a run is the library's private one, the one at --broker, or
  * (--ipcqd PATH) an ipcqd started for the run with its limits out of the way:
  * the private broker keeps ipcqd's default limits (10,000 queues).

@@ -51,7 +51,7 @@ elseif(CASE STREQUAL "waiters")
   set(args --scenario waiters --count 500)
   set(expect ${scale_keys} "scenario=waiters" "getters=500" "queues=5" "answered=500"
              "timed_out=500" "early=0" "late=" "lateness_p50_ms=" "lateness_p99_ms="
-             "lateness_max_ms=" "lateness_min_ms=" "intake_ms=" "rss_blocked_mib="
+             "lateness_max_ms=" "lateness_min_ms=" "send_ms=" "chunk_max_ms=" "rss_blocked_mib="
              "bytes_per_getter=")
 elseif(CASE STREQUAL "idle")
   set(items 2000)
