@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -53,6 +54,19 @@ wait_answering(bench_broker *b)
     return tool_exit_for(rc);
 }
 
+/* The broker holds a descriptor per client, and libzmq aborts the process
+ * when accept() finds none left (EMFILE): the broker started here inherits
+ * the soft limit of open files raised to the hard one. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 /* Starts o->ipcqd on an endpoint in a fresh directory. */
 static int
 start_ipcqd(const bench_opts *o, bench_broker *b)
@@ -93,6 +107,7 @@ bench_broker_start(const bench_opts *o, bench_broker *b)
         b->pid = o->broker_pid;
         return wait_answering(b);
     }
+    raise_fd_limit();
     if (o->ipcqd != NULL)
         return start_ipcqd(o, b);
     int rc = ipcq_broker_start(&b->lib);

@@ -6,6 +6,8 @@
  *     the way, and stopped after with SIGTERM; it dies with the tool;
  *   - else the library's private broker (ipcq_broker_start), which keeps
  *     ipcqd's default limits.
+ * A broker started here gets the soft limit of open files raised to the hard
+ * one (it needs a descriptor per client: a hundred processes and more).
  * bench_broker_start() returns once the broker answers a ping.
  */
 #ifndef IPCQ_BENCH_BROKER_H
