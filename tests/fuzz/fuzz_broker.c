@@ -12,14 +12,17 @@
  *           where ctl picks the peer (bits 0-1), how far the clock moves
  *           first (bits 2-4), a tick after the request (bit 5), and toggles
  *           whether the peer is reachable (bit 6); with bit 7 the record is
- *           an event instead of a request (payload[0] % 4: stop, a peer
- *           disconnected, a bad frame, a tick at the next wake-up).
+ *           an event instead of a request (payload[0] % 8: stop, a peer
+ *           disconnected, a bad frame, a tick at the next wake-up, or an
+ *           allocation failure payload[1] allocations on).
  *
  * Either way the run ends with the clock an hour on, a tick, and
  * broker_free(): whatever was not freed is a leak, reported by LSan.
  * After every step the broker's own bookkeeping is checked against what it
- * holds (counts, lists, heaps, sessions, the hand-over rules of serve.c),
- * and every message it sends must decode as a Reply; a mismatch aborts.
+ * holds (counts, lists, heaps, sessions, memory charged, the hand-over
+ * rules of serve.c); every message it sends must decode as a Reply and
+ * answer a request still owed one (none twice, none to a one-way request).
+ * A mismatch aborts.
  * tests/fuzz/make_seeds.c writes the seed corpus.
  */
 #include <stdbool.h>
@@ -35,10 +38,54 @@
 enum { NPEERS = 4, PEER_ID_LEN = 5 };
 #define HOUR_US ((int64_t)3600 * 1000000)
 
+/* Replies still owed to a peer for a request id: every reply must answer a
+ * request that expects one, and no request is answered twice (a waiter
+ * ends exactly once). Ids are the client's; 0 is left out (probes). */
+typedef struct owed_reply {
+    unsigned peer;
+    uint64_t id;
+    unsigned count;
+} owed_reply;
+
+enum { MAX_OWED = 2048 }; /* more than the records of a 4 KiB input */
+
 typedef struct fuzz_state {
     bool dead[NPEERS]; /* sends to this peer fail */
-    uint64_t sent;
+    owed_reply owed[MAX_OWED];
+    size_t nowed;
 } fuzz_state;
+
+static owed_reply *
+find_owed(fuzz_state *st, unsigned peer, uint64_t id)
+{
+    for (size_t i = 0; i < st->nowed; i++)
+        if (st->owed[i].peer == peer && st->owed[i].id == id)
+            return &st->owed[i];
+    return NULL;
+}
+
+/* Notes the reply a request from peer is owed: none if it cannot be read,
+ * or is one-way (confirm, release, cancel; of this protocol version). */
+static void
+owe_reply(fuzz_state *st, unsigned peer, const void *msg, size_t len)
+{
+    Ipcqwire__Request *req = ipcqwire__request__unpack(NULL, len, msg);
+    if (req == NULL)
+        return;
+    bool one_way = req->version == IPCQ_PROTOCOL_VERSION &&
+                   (req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_RELEASE ||
+                    req->op == IPCQWIRE__OP__OP_CANCEL);
+    if (!one_way && req->id != 0) {
+        owed_reply *o = find_owed(st, peer, req->id);
+        if (o == NULL && st->nowed < MAX_OWED) {
+            o = &st->owed[st->nowed++];
+            *o = (owed_reply){peer, req->id, 0};
+        }
+        FUZZ_CHECK(o != NULL);
+        o->count++;
+    }
+    ipcqwire__request__free_unpacked(req, NULL);
+}
 
 /* The routing id of peer i: five bytes, as libzmq makes them. */
 static void
@@ -74,8 +121,12 @@ fuzz_send(void *ctx, const void *peer, size_t peer_len, const void *data, size_t
         fprintf(stderr, "-> peer %u%s: id %llu status %d items %zu%s%s\n", i,
                 st->dead[i] ? " (gone)" : "", (unsigned long long)r->id, (int)r->status, r->n_items,
                 r->error ? ": " : "", r->error ? r->error : "");
+    if (r->id != 0) {
+        owed_reply *o = find_owed(st, i, r->id);
+        FUZZ_CHECK(o != NULL && o->count > 0);
+        o->count--;
+    }
     ipcqwire__reply__free_unpacked(r, NULL);
-    st->sent++;
     return st->dead[i] ? IPCQ_EUNAVAILABLE : 0;
 }
 
@@ -238,9 +289,55 @@ config_from(uint8_t c, broker_config *cfg)
         cfg->probe_interval_ms = (c & 4) ? INT64_MAX / 1000 + 1 : INT64_MAX;
 }
 
-static void
-event(broker *b, uint8_t what, int64_t *now)
+/* Allocation failures, injected. fuzz_broker links with --wrap for
+ * malloc, calloc and realloc, so that every allocation of the broker core
+ * (and of this file; protobuf-c is a shared library, and not) passes here:
+ * once armed, the allocation fail_in from now returns NULL, and the broker
+ * must answer "out of memory", or drop what it cannot keep, without leaking
+ * or losing count. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+
+static long fail_in = -1; /* -1: no failure armed */
+
+static bool
+fail_now(void)
 {
+    return fail_in >= 0 && fail_in-- == 0;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+    return fail_now() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+    return fail_now() ? NULL : __real_calloc(n, size);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+    return fail_now() ? NULL : __real_realloc(p, n);
+}
+
+/* An event record: what % 8 is stop, a peer disconnected, a bad frame, a
+ * tick at the next wake-up, or (4-7) an allocation failure armed, arg
+ * allocations from now. */
+static void
+event(broker *b, uint8_t what, uint8_t arg, int64_t *now)
+{
+    if (what % 8 >= 4) {
+        fail_in = arg;
+        return;
+    }
     switch (what % 4) {
     case 0:
         broker_stop(b);
@@ -273,10 +370,11 @@ run_script(broker *b, fuzz_state *st, fuzz_reader *r, int64_t *now)
         if (ctl & 0x40)
             st->dead[peer] = !st->dead[peer];
         if (ctl & 0x80) {
-            event(b, len ? payload[0] : 0, now);
+            event(b, len ? payload[0] : 0, len > 1 ? payload[1] : 0, now);
         } else {
             unsigned char id[PEER_ID_LEN];
             peer_id(peer, id);
+            owe_reply(st, peer, payload, len);
             broker_handle(b, id, sizeof id, payload, len, *now);
         }
         if (ctl & 0x20)
@@ -288,10 +386,12 @@ run_script(broker *b, fuzz_state *st, fuzz_reader *r, int64_t *now)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_state st = {{false}, 0};
+    static fuzz_state st;
+    memset(&st, 0, sizeof st);
     broker_config cfg;
     fuzz_reader r = {data, size};
     bool raw = size > 0 && data[0] == 0x08;
+    fail_in = -1;
     config_from(raw ? 0 : fuzz_byte(&r), &cfg);
     broker *b = broker_new(&cfg, fuzz_send, &st);
     if (b == NULL)
@@ -301,11 +401,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (raw) {
         unsigned char id[PEER_ID_LEN];
         peer_id(0, id);
+        owe_reply(&st, 0, data, size);
         broker_handle(b, id, sizeof id, data, size, now);
         check_broker(b);
     } else {
         run_script(b, &st, &r, &now);
     }
+    fail_in = -1;
     /* An hour on, the waits and leases of an hour or less have run out. */
     now += HOUR_US;
     broker_tick(b, now);

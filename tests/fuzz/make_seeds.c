@@ -53,7 +53,7 @@ typedef struct script {
 #define TICK 0x20
 #define TOGGLE_DEAD 0x40
 #define EVENT 0x80
-enum { EV_STOP, EV_DISCONNECT, EV_BAD, EV_WAKE };
+enum { EV_STOP, EV_DISCONNECT, EV_BAD, EV_WAKE, EV_FAIL_ALLOC };
 
 /* config bits */
 #define MAX_ITEM_16 2
@@ -183,6 +183,14 @@ static void
 event(script *s, uint8_t ctl, uint8_t what)
 {
     record(s, (uint8_t)(ctl | EVENT), &what, 1);
+}
+
+/* The allocation n allocations from now fails. */
+static void
+fail_alloc(script *s, uint8_t ctl, uint8_t n)
+{
+    uint8_t what[2] = {EV_FAIL_ALLOC, n};
+    record(s, (uint8_t)(ctl | EVENT), what, sizeof what);
 }
 
 static void
@@ -394,6 +402,30 @@ broker_script_seeds(void)
     send(&s, PEER(0), huge);
     send(&s, PEER(0), get("c", 0, 0, 0));
     write_seed("broker", "limits", s.buf, s.len);
+
+    begin(&s, 0); /* allocations that fail: each request answered or dropped cleanly */
+    fail_alloc(&s, PEER(0), 0);
+    send(&s, PEER(0), put("q", 2, -1));
+    fail_alloc(&s, PEER(0), 1);
+    send(&s, PEER(0), put("q", 3, -1));
+    send(&s, PEER(0), put("q", 3, -1));
+    fail_alloc(&s, PEER(1), 0);
+    send(&s, PEER(1), get("q", 0, 2, 0));
+    fail_alloc(&s, PEER(1), 2);
+    send(&s, PEER(1), get("q", 0, 2, 1000));
+    fail_alloc(&s, PEER(2), 0);
+    send(&s, PEER(2), get("r", -1, 0, 0));
+    fail_alloc(&s, PEER(2), 1);
+    send(&s, PEER(2), request(IPCQWIRE__OP__OP_STAT, NULL));
+    fail_alloc(&s, PEER(3), 0);
+    send(&s, PEER(3), put("q", 1, -1));
+    write_seed("broker", "alloc-failures", s.buf, s.len);
+
+    begin(&s, MAX_ITEM_16); /* a batch get stops before it outgrows one item's size */
+    send(&s, PEER(0), put("q", 8, -1));
+    send(&s, PEER(1), get("q", 0, 8, 0));
+    send(&s, PEER(1), get("q", 0, 8, 0));
+    write_seed("broker", "batch-split", s.buf, s.len);
 
     begin(&s, MAX_ITEM_16); /* errors, each answered */
     Ipcqwire__Request bad = request(IPCQWIRE__OP__OP_PING, NULL);
