@@ -196,3 +196,9 @@ broker_stop(broker *b)
         }
     } while (answered);
 }
+
+size_t
+broker_memory_held(const broker *b)
+{
+    return limits_memory_held(b);
+}

@@ -60,6 +60,10 @@ int64_t broker_next_wakeup_us(const broker *b);
 /* Expires due deadlines and probes idle sessions. */
 void broker_tick(broker *b, int64_t now_us);
 
+/* The memory the broker's queues, items and waiters hold, as --max-memory
+ * counts it. */
+size_t broker_memory_held(const broker *b);
+
 /* Answers every blocked caller with IPCQ_ESTOPPING; from then on every
  * request is answered so too (one-way messages are still applied). */
 void broker_stop(broker *b);

@@ -1,9 +1,11 @@
 #include "router.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <stdbool.h>
@@ -148,6 +150,39 @@ has_message(void *sock)
     return zmq_getsockopt(sock, ZMQ_EVENTS, &events, &sz) == 0 && (events & ZMQ_POLLIN);
 }
 
+/* Each client holds a file descriptor, and libzmq aborts the process when
+ * accept() fails for want of one: the soft limit goes up to the hard one. */
+static void
+raise_open_files_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_msg(LOG_WARN, "cannot raise the open files limit from %llu: %s",
+                (unsigned long long)was, strerror(errno));
+}
+
+/* Gives freed memory back to the system once the broker holds TRIM_SLACK
+ * less than at its peak since the last time: after a large queue is drained
+ * or many queues deleted, glibc would otherwise keep the pages. Done only
+ * when the loop is about to sleep. */
+#define TRIM_SLACK ((size_t)16 << 20)
+
+static void
+trim_if_shrunk(const broker *b, size_t *peak)
+{
+    size_t held = broker_memory_held(b);
+    if (held > *peak)
+        *peak = held;
+    else if (*peak - held >= TRIM_SLACK) {
+        malloc_trim(0);
+        *peak = held;
+    }
+}
+
 static long
 poll_timeout_ms(const broker *b)
 {
@@ -195,6 +230,7 @@ int
 router_run(const router_config *cfg)
 {
     int status = 1;
+    raise_open_files_limit();
     int sig_fd = stop_signal_fd();
     if (sig_fd < 0) {
         log_msg(LOG_ERROR, "cannot watch signals: %s", strerror(errno));
@@ -232,6 +268,7 @@ router_run(const router_config *cfg)
      * system calls per wake-up, which is most of the cost of a request. The
      * monitor is read once before the first poll: libzmq signals a ZMQ_FD
      * only for a pipe whose reader once found it empty. */
+    size_t peak_held = 0;
     struct pollfd fds[3] = {{.fd = socket_fd(sock), .events = POLLIN},
                             {.fd = socket_fd(mon), .events = POLLIN, .revents = POLLIN},
                             {.fd = sig_fd, .events = POLLIN}};
@@ -249,6 +286,7 @@ router_run(const router_config *cfg)
             fds[1].revents = 0;
             continue;
         }
+        trim_if_shrunk(b, &peak_held);
         long wait_ms = poll_timeout_ms(b);
         if (poll(fds, 3, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms) < 0 && errno != EINTR) {
             log_msg(LOG_ERROR, "poll: %s", strerror(errno));
