@@ -189,6 +189,13 @@ def target_lines(rows, out, strict, markdown):
         put = strict["raw"]["put_latency_us"]["mean"]
         add("bare ZeroMQ echo round trip (1 client) ÷ ipcq put mean latency", "≥ 0.9×",
             zmq1["mean_rtt_us"] / put if put else None)
+    put1 = find(rows, "ipcq", "strict put, 1 client")
+    putget1 = find(rows, "ipcq", "strict put + get, 1 client")
+    for r, what in ((put1, "ipcq strict put, 1 client (requests/s)"),
+                    (putget1, "ipcq strict put + get, 1 client (requests/s; the get's D1 "
+                              "receipt is a third message)")):
+        add(f"{what} ÷ bare ZeroMQ echo, 1 sync client", "≥ 0.9×",
+            r["items_per_s"] / zmq1["items_per_s"] if r and zmq1 else None)
     fast = [r for r in out if r["key"] in ("async", "prefetch") and r["items_per_s"]]
     best = max(fast, key=lambda r: r["items_per_s"]) if fast else None
     label = f"ipcq {best['key']}" if best else "ipcq async/prefetch"
@@ -199,6 +206,10 @@ def target_lines(rows, out, strict, markdown):
             best["items_per_s"] / peer["items_per_s"] if best and peer else None)
     if best:
         add(f"{label} ÷ 2,000,000 items/s (the aim)", "≥ 1×", best["items_per_s"] / 2e6)
+    pool = find(rows, "ipcq", "pool apply_async")
+    pypool = find(rows, "python-pool", "apply_async")
+    add("ipcq pool tiny tasks/s ÷ multiprocessing.Pool.apply_async (2 workers each)", "≥ 2×",
+        pool["items_per_s"] / pypool["items_per_s"] if pool and pypool else None)
     return render(["issue 4 target", "wanted", "measured"], res, markdown)
 
 
