@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -23,11 +24,27 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* $IPCQ_TEST_BROKER_WRAPPER (say "valgrind --leak-check=full"), split at
+ * spaces into the first words of argv: ipcqd then runs under it. Returns
+ * how many words were stored (at most max); buf keeps them. */
+static int
+wrapper_words(char *buf, size_t cap, char **argv, int max)
+{
+    const char *w = getenv("IPCQ_TEST_BROKER_WRAPPER");
+    int n = 0;
+    if (w == NULL || snprintf(buf, cap, "%s", w) >= (int)cap)
+        return 0;
+    for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok != NULL && n < max;
+         tok = strtok_r(NULL, " ", &save))
+        argv[n++] = tok;
+    return n;
+}
+
 static void
 spawn(test_broker *tb)
 {
-    char *argv[16];
-    int n = 0;
+    char *argv[24], wrapper[512];
+    int n = wrapper_words(wrapper, sizeof wrapper, argv, 8);
     argv[n++] = (char *)IPCQD_PATH;
     argv[n++] = (char *)"--bind";
     argv[n++] = tb->endpoint;
@@ -299,6 +316,89 @@ fixture_broker_down(void **state)
     return 0;
 }
 
+/* The number of entries in /proc/PID/DIR, or -1. */
+static int
+count_dir(pid_t pid, const char *dir)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, dir);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+int
+proc_fd_count(pid_t pid)
+{
+    return count_dir(pid, "fd");
+}
+
+long
+proc_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return kb;
+}
+
+int
+wait_proc_fd_count(pid_t pid, int want, int64_t timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    int n;
+    while ((n = proc_fd_count(pid)) != want && now_ms() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling interval, not a wait for the outcome */
+    }
+    return n;
+}
+
+void
+print_proc_fds(pid_t pid)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "ls -l /proc/%d/fd >&2", (int)pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot list the descriptors of %d\n", (int)pid);
+}
+
+int64_t
+broker_stat_field(ipcq_client *c, ipcq_broker_field f)
+{
+    ipcq_stats *s = NULL;
+    assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
+    int64_t v = ipcq_stats_broker(s, f);
+    ipcq_stats_free(&s);
+    return v;
+}
+
+void
+wait_broker_stat_field(ipcq_client *c, ipcq_broker_field f, int64_t want, int64_t timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms, v;
+    while ((v = broker_stat_field(c, f)) != want) {
+        if (now_ms() > deadline)
+            fail_msg("broker field %d is %lld, want %lld after %lld ms", (int)f, (long long)v,
+                     (long long)want, (long long)timeout_ms);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling interval, not a wait for the outcome */
+    }
+}
+
 int
 run_quietly(const char *const argv[])
 {
@@ -316,4 +416,26 @@ run_quietly(const char *const argv[])
     while (waitpid(pid, &status, 0) < 0)
         assert_int_equal(errno, EINTR);
     return decode_status(status);
+}
+
+void
+print_stack(pid_t pid)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd,
+             "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt 25' "
+             "2>/dev/null | grep -E '^(#|Thread)' >&2",
+             (int)pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no stack of %d: gdb is not there, or failed)\n", (int)pid);
+}
+
+void
+cap_broker_quarantine(int mb)
+{
+    const char *old = getenv("ASAN_OPTIONS");
+    char opts[1024];
+    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=%d", old ? old : "", old && *old ? ":" : "",
+             mb);
+    setenv("ASAN_OPTIONS", opts, 1);
 }

@@ -37,7 +37,9 @@ typedef struct test_broker {
 } test_broker;
 
 /* Starts ipcqd on a fresh endpoint with optional extra arguments (NULL
- * ended) and waits until it answers a ping. */
+ * ended) and waits until it answers a ping. With $IPCQ_TEST_BROKER_WRAPPER
+ * set (say "valgrind --leak-check=full --error-exitcode=99"), ipcqd runs
+ * under that command. */
 void test_broker_start(test_broker *tb, ...);
 /* Starts it again on the same endpoint (after test_broker_kill). */
 void test_broker_restart(test_broker *tb);
@@ -95,8 +97,33 @@ void kill_all_children(void);
 int fixture_broker_up(void **state);
 int fixture_broker_down(void **state);
 
+/* Figures of a process from /proc: its open file descriptors, and its
+ * resident memory (VmRSS) in KiB; -1 if they cannot be read. */
+int proc_fd_count(pid_t pid);
+long proc_rss_kb(pid_t pid);
+/* Polls until pid has want descriptors open (connections close
+ * asynchronously) or timeout_ms passes; returns the last count. */
+int wait_proc_fd_count(pid_t pid, int want, int64_t timeout_ms);
+/* Lists where each descriptor of pid points, on stderr. */
+void print_proc_fds(pid_t pid);
+
+/* Field f of the broker's stat. */
+int64_t broker_stat_field(ipcq_client *c, ipcq_broker_field f);
+/* Polls the broker's stat until field f equals want, failing the test after
+ * timeout_ms. */
+void wait_broker_stat_field(ipcq_client *c, ipcq_broker_field f, int64_t want, int64_t timeout_ms);
+
 /* Runs argv (argv[0] a path) with stdout and stderr to /dev/null, waits for
  * it and returns its exit status (128 + signal if a signal ended it). */
 int run_quietly(const char *const argv[]);
+
+/* For brokers started from now on: ASan's quarantine keeps up to 256 MB of
+ * freed memory resident, which would read as growth in a test that watches
+ * the broker's VmRSS; this caps it at mb. */
+void cap_broker_quarantine(int mb);
+
+/* Prints the stack of every thread of pid to stderr, if gdb is installed:
+ * for a test to explain a process that hangs before it kills it. */
+void print_stack(pid_t pid);
 
 #endif

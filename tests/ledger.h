@@ -1,0 +1,158 @@
+/*
+ * A ledger of items for the load and fault suites: one anonymous shared
+ * mapping, made before the clients are forked, in which every client writes
+ * what it put and what it got the moment it happens, so that a record
+ * survives even a SIGKILL a moment later. The test then drains every queue
+ * into the same ledger and checks it.
+ *
+ * Each item carries its producer's slot and sequence number and a payload
+ * derived from both, so that the checker knows every item it sees, and sees
+ * any damaged byte. Per item the ledger keeps:
+ *   put     none, trying (asked, answer not known), accepted, or refused;
+ *   got     receipts that certainly took it (a plain get, an acked lease,
+ *           the final drain);
+ *   maybe   leases taken whose ack is not known to have failed (a client
+ *           killed after its ack, before it could write it down).
+ * Per slot (one forked client) it keeps what the checker needs to excuse a
+ * killed client: the plain get it was inside, and the items it got by plain
+ * gets last (their one-way confirmation may have died with it, D1).
+ *
+ * Queues are of two classes: KEPT queues are never deleted nor shut down
+ * immediately while clients run, so every accepted put on them must be seen
+ * exactly once; CHAOS queues are, so their items may be dropped, but never
+ * seen twice, and never seen if their put was refused.
+ */
+#ifndef IPCQ_TEST_LEDGER_H
+#define IPCQ_TEST_LEDGER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ledger ledger;
+
+typedef enum ledger_class { LEDGER_KEPT, LEDGER_CHAOS } ledger_class;
+
+/* The smallest encoded item: its header. */
+#define LEDGER_ITEM_MIN 16
+
+/* A mapping for slots clients of per_slot items each; NULL on failure. */
+ledger *ledger_new(uint32_t slots, uint32_t per_slot);
+void ledger_free(ledger **l);
+/* Forgets every item, slot and counter (between rounds of a test). */
+void ledger_reset(ledger *l);
+uint32_t ledger_slots(const ledger *l);
+uint32_t ledger_per_slot(const ledger *l);
+
+/* The test's epoch (bumped when the broker is killed): a put records the
+ * epoch it began in. */
+void ledger_set_epoch(ledger *l, uint32_t epoch);
+uint32_t ledger_epoch(const ledger *l);
+
+/* Asks every client to stop after its current call. */
+void ledger_stop(ledger *l);
+bool ledger_stopping(const ledger *l);
+
+/* Producer side. Writes item (slot, seq) of len bytes (>= LEDGER_ITEM_MIN)
+ * into buf. */
+void ledger_encode(uint32_t slot, uint32_t seq, void *buf, size_t len);
+/* Before the put is sent, and with its status after: IPCQ_OK accepted; a
+ * status that leaves the outcome unknown (broker unavailable, a flush that
+ * failed) keeps it "trying"; any other refused. */
+void ledger_put_begin(ledger *l, uint32_t slot, uint32_t seq, ledger_class cls);
+void ledger_put_end(ledger *l, uint32_t slot, uint32_t seq, int status);
+
+/* Consumer side; slot is the consumer's own. Each returns the item's id
+ * (slot << 32 | seq), or UINT64_MAX for an item the ledger does not know
+ * (counted as bad, with a line saying why). */
+/* How an item was received, for the checker's report. */
+typedef enum ledger_way {
+    LEDGER_BY_GET = 1,
+    LEDGER_BY_GET_MANY = 2,
+    LEDGER_BY_PREFETCH = 4,
+    LEDGER_BY_ACK = 8,
+    LEDGER_BY_DRAIN = 16,
+} ledger_way;
+
+/* A plain get (or the drain) took it. */
+uint64_t ledger_got(ledger *l, uint32_t slot, ledger_way way, const void *data, size_t len);
+/* Marks the start and end of a plain get of up to max items by slot. */
+void ledger_get_begin(ledger *l, uint32_t slot, uint32_t max);
+void ledger_get_end(ledger *l, uint32_t slot);
+/* A lease was taken: "maybe" until its ack's status is known. */
+uint64_t ledger_leased(ledger *l, const void *data, size_t len);
+/* The ack (or release, acked false) by slot of lease id returned status. */
+void ledger_lease_end(ledger *l, uint32_t slot, uint64_t id, bool acked, int status);
+/* The test SIGKILLed slot's process. */
+void ledger_killed(ledger *l, uint32_t slot);
+
+/* Counters the clients share; add with ledger_count(). */
+typedef enum ledger_counter {
+    LC_PUTS,           /* items accepted */
+    LC_GETS,           /* items got by plain gets */
+    LC_ACKS,           /* leases acked */
+    LC_LATE_ACKS,      /* acks refused: the lease ran out (IPCQ_ELEASE) */
+    LC_TIMEOUTS,       /* timed calls that ended Empty or Full */
+    LC_UNAVAILABLE,    /* calls that failed "broker unavailable" */
+    LC_UNEXPECTED,     /* calls that returned a status their case does not allow */
+    LC_LATE_WAITS,     /* timed waits that outlived their deadline past the bound */
+    LC_MAX_LATE_MS,    /* the most a timed wait outlived its deadline (a maximum) */
+    LC_CALLS,          /* every call */
+    LC_LATE_UNDER_10,  /* timed waits that ended less than 10 ms past their timeout */
+    LC_LATE_UNDER_100, /* ... 10 to 99 ms */
+    LC_LATE_UNDER_500, /* ... 100 to 499 ms */
+    LC_LATE_OVER_500,  /* ... 500 ms or more */
+    LC_DELETES,        /* chaos deletes that succeeded */
+    LC_SHUTDOWNS,      /* chaos shutdowns that succeeded */
+    LC_RECONNECTS,     /* handles closed and opened again */
+    LC_BAD_ITEMS,      /* received bytes that are no item a client put, or damaged */
+    LC_COUNTERS
+} ledger_counter;
+void ledger_count(ledger *l, ledger_counter k, int64_t n);
+void ledger_count_max(ledger *l, ledger_counter k, int64_t v);
+int64_t ledger_counter_value(const ledger *l, ledger_counter k);
+
+/* Keeps the first problem a client reports (printf format), for the test to
+ * print; counts it under LC_UNEXPECTED. */
+__attribute__((format(printf, 2, 3))) void ledger_problem(ledger *l, const char *fmt, ...);
+const char *ledger_first_problem(const ledger *l);
+
+/* Per-slot liveness, for the broker restart test: the last time (monotonic
+ * ms) a call of slot succeeded or failed "broker unavailable". */
+void ledger_mark_call(ledger *l, uint32_t slot, int status, int64_t at_ms);
+int64_t ledger_last_ok(const ledger *l, uint32_t slot);
+int64_t ledger_last_unavailable(const ledger *l, uint32_t slot);
+
+/* The test is about to SIGSTOP slot's process, or to SIGCONT it (call it
+ * both times, before the signal): a call that spans a stop sees the marks
+ * change, and is excused its timing. */
+void ledger_mark_stopped(ledger *l, uint32_t slot);
+uint32_t ledger_stop_marks(const ledger *l, uint32_t slot);
+
+/* A slot's lease in hand: the time it runs out, 0 when it holds none. */
+void ledger_hold(ledger *l, uint32_t slot, int64_t until_ms);
+int64_t ledger_holding(const ledger *l, uint32_t slot);
+
+typedef struct ledger_report {
+    uint64_t accepted;     /* puts accepted */
+    uint64_t unknown;      /* puts whose outcome is unknown */
+    uint64_t refused;      /* puts refused */
+    uint64_t seen;         /* receipts */
+    uint64_t lost;         /* accepted on a kept queue, never seen */
+    uint64_t excused_lost; /* of those, within what killed getters may have taken */
+    uint64_t duplicated;   /* seen more than once beyond what kills excuse */
+    uint64_t excused_dups; /* extra receipts that killed getters excuse */
+    uint64_t refused_seen; /* refused, yet seen */
+    uint64_t unknown_seen; /* never put, yet seen; or damaged (bad) */
+    uint64_t epoch_lost;   /* accepted in epoch since_epoch or later, never seen */
+    char first[256];       /* a line on the first failure found */
+} ledger_report;
+
+/* Checks every item. With since_epoch > 0 (a broker restart test), the
+ * kept-queue rule applies only to puts begun in since_epoch or later (what
+ * the broker that now runs accepted); the rest may have died with a broker.
+ * Returns true if nothing is wrong. */
+bool ledger_check(const ledger *l, uint32_t since_epoch, ledger_report *r);
+/* One line of figures, for the test's log. */
+void ledger_report_print(const ledger_report *r, const char *label);
+
+#endif
