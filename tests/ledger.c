@@ -35,6 +35,7 @@ typedef struct slot_state {
     _Atomic uint32_t killed;
     _Atomic uint32_t nrecent;
     _Atomic uint32_t stop_marks;
+    _Atomic int doing;
     _Atomic uint64_t recent[RECENT];
     _Atomic int64_t last_ok_ms, last_unavailable_ms, holding_until_ms;
 } slot_state;
@@ -375,6 +376,24 @@ uint32_t
 ledger_stop_marks(const ledger *l, uint32_t slot)
 {
     return atomic_load(&l->slot[slot].stop_marks);
+}
+
+void
+ledger_set_doing(ledger *l, uint32_t slot, int what)
+{
+    atomic_store(&l->slot[slot].doing, what);
+}
+
+int
+ledger_doing(const ledger *l, uint32_t slot)
+{
+    return atomic_load(&l->slot[slot].doing);
+}
+
+uint32_t
+ledger_in_get(const ledger *l, uint32_t slot)
+{
+    return atomic_load(&l->slot[slot].in_get);
 }
 
 void

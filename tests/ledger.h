@@ -128,6 +128,13 @@ int64_t ledger_last_unavailable(const ledger *l, uint32_t slot);
 void ledger_mark_stopped(ledger *l, uint32_t slot);
 uint32_t ledger_stop_marks(const ledger *l, uint32_t slot);
 
+/* What slot's client is doing: a load_op + 1, 0 between calls; for a test
+ * to say at which points it killed clients. */
+void ledger_set_doing(ledger *l, uint32_t slot, int what);
+int ledger_doing(const ledger *l, uint32_t slot);
+/* The max items of the plain get slot is inside, 0 if none. */
+uint32_t ledger_in_get(const ledger *l, uint32_t slot);
+
 /* A slot's lease in hand: the time it runs out, 0 when it holds none. */
 void ledger_hold(ledger *l, uint32_t slot, int64_t until_ms);
 int64_t ledger_holding(const ledger *l, uint32_t slot);

@@ -655,8 +655,12 @@ load_client(const load_config *cfg, uint32_t slot, uint64_t seed)
         return 0;
     }
     open_handle(&r);
-    while (r.c != NULL && !ledger_stopping(r.l))
-        do_op(&r, pick_op(&r));
+    while (r.c != NULL && !ledger_stopping(r.l)) {
+        load_op op = pick_op(&r);
+        ledger_set_doing(r.l, slot, (int)op + 1);
+        do_op(&r, op);
+        ledger_set_doing(r.l, slot, 0);
+    }
     close_handle(&r);
     free(r.buf);
     if (r.trace)
