@@ -61,7 +61,7 @@ spawn(test_broker *tb)
          * an orphaned broker would hold ctest's output pipe open. */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
             _exit(127);
-        execv(argv[0], argv);
+        execvp(argv[0], argv); /* a wrapper is found on PATH */
         _exit(127);
     }
     tb->pid = pid;

@@ -175,7 +175,9 @@ connects_and_disconnects_leave_the_broker_flat(void **state)
     int64_t base_disconnects = broker_stat_field(c, IPCQ_BROKER_DISCONNECTS);
     long base_rss = 0, max_rss = 0;
     int connections = 0;
-    for (int batch = 0; batch <= BATCHES; batch++) { /* batch 0: the warm-up */
+    const char *more = getenv("IPCQ_CHURN_BATCHES"); /* longer runs, by hand */
+    int batches = more && atoi(more) > 0 ? atoi(more) : BATCHES;
+    for (int batch = 0; batch <= batches; batch++) { /* batch 0: the warm-up */
         for (int i = 0; i < IN_PROCESS_PER_BATCH; i++, connections++)
             churn_in_process(&tb, i);
         for (int i = 0; i < FORKED_PER_BATCH / AT_ONCE; i++, connections += AT_ONCE)
