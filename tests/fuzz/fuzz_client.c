@@ -6,7 +6,8 @@
  *
  * An input is: op (1 byte) | flags (1 byte) | reply bytes. op picks the API
  * call (get, get_many, get_leased, stat, qsize, put, put_many, ping, the
- * status-only calls, a prefetched get, put_async + flush, release). When the reply
+ * status-only calls, a prefetched get, put_async + flush, release,
+ * get_leased_many, ack_many, a put big enough to ping first). When the reply
  * bytes decode as a Reply, the fake broker sets their id to the request's,
  * so that the client takes them as the answer; otherwise, or with flag
  * NO_REWRITE, it sends them as they are and ends the call with a valid
@@ -281,6 +282,34 @@ prefetched_get(size_t max)
 }
 
 static int
+get_leased_many(size_t max)
+{
+    void *items[8];
+    size_t lens[8], got = 0;
+    uint64_t leases[8];
+    int rc = ipcq_get_leased_many(client, "q", 1000, max, items, lens, leases, &got, IPCQ_NOWAIT);
+    FUZZ_CHECK(got <= max && (rc == IPCQ_OK || got == 0));
+    for (size_t i = 0; i < got; i++)
+        ipcq_free(items[i]);
+    return rc;
+}
+
+/* A put too big to go without knowing the broker's limit: a ping first,
+ * whose reply (max_item_size) the fuzz bytes are. On a handle of its own,
+ * opened for the call, since a handle remembers the limit it learned. */
+static int
+big_put(void)
+{
+    static char item[48 << 10];
+    ipcq_client *c;
+    FUZZ_CHECK(ipcq_client_open(&c, endpoint) == IPCQ_OK);
+    int rc = ipcq_put(c, "q", item, sizeof item, IPCQ_NOWAIT);
+    FUZZ_CHECK(strlen(ipcq_client_error(c)) < 512);
+    ipcq_client_close(&c);
+    return rc;
+}
+
+static int
 call(uint8_t op, unsigned arg)
 {
     void *data = NULL;
@@ -289,7 +318,7 @@ call(uint8_t op, unsigned arg)
     uint32_t deliveries = 0;
     bool flag = false;
     int rc = IPCQ_OK;
-    switch (op % 13) {
+    switch (op % 16) {
     case 0:
         rc = ipcq_get(client, "q", &data, &len, IPCQ_NOWAIT);
         break;
@@ -321,8 +350,16 @@ call(uint8_t op, unsigned arg)
         return prefetched_get(arg);
     case 11:
         return put_async_and_flush();
-    default:
+    case 12:
         return ipcq_release(client, 7);
+    case 13:
+        return get_leased_many(arg + 1);
+    case 14: {
+        const uint64_t leases[3] = {7, 8, 9};
+        return ipcq_ack_many(client, leases, 1 + arg % 3);
+    }
+    default:
+        return big_put();
     }
     FUZZ_CHECK(rc == IPCQ_OK || (data == NULL && len == 0)); /* on error: NULL/0 */
     ipcq_free(data);

@@ -542,6 +542,7 @@ client_seeds(void)
     client_seed("get-many", 1, ARG(3), &r);
     client_seed("get-too-many", 1, ARG(1), &r);
     client_seed("prefetch", 10, ARG(2), &r);
+    client_seed("get-leased-many", 13, ARG(3), &r);
     r = reply_items(0);
     client_seed("get-none", 0, 0, &r);
     r = reply_stats(2);
@@ -557,10 +558,20 @@ client_seeds(void)
     r.version = 1;
     r.max_item_size = 1 << 20;
     client_seed("ping", 8, 0, &r);
+    r.max_item_size = 1024;
+    client_seed("big-put-refused", 15, 0, &r);
+    r.max_item_size = 1 << 24;
+    client_seed("big-put", 15, 0, &r);
     r = reply_status(IPCQ_OK, NULL);
     client_seed("put", 6, 0, &r);
     client_seed("put-many", 7, 0, &r);
     client_seed("put-async", 11, 0, &r);
+    client_seed("release", 12, 0, &r);
+    client_seed("ack-many", 14, ARG(2), &r);
+    r = reply_status(IPCQ_ELEASE,
+                     "2 of 3 leases not held: they expired, or were acked or released");
+    client_seed("ack-many-elease", 14, ARG(2), &r);
+    r = reply_status(IPCQ_OK, NULL);
     for (unsigned i = 0; i < 8; i++) {
         char name[32];
         snprintf(name, sizeof name, "status-%u", i);
