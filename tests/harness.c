@@ -263,6 +263,48 @@ decode_status(int status)
     return -1;
 }
 
+/* Prints where a process that should have ended is: its state and each
+ * thread's wait channel, so that a rare hang in CI says where it was. */
+static void
+print_stuck(pid_t pid)
+{
+    char path[320], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "State:", 6) == 0 || strncmp(line, "Threads:", 8) == 0)
+            fprintf(stderr, "stuck process %d: %s", (int)pid, line);
+    if (f != NULL)
+        fclose(f);
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char wchan[128] = "?";
+        snprintf(path, sizeof path, "/proc/%d/task/%s/wchan", (int)pid, e->d_name);
+        FILE *w = fopen(path, "r");
+        if (w != NULL) {
+            size_t n = fread(wchan, 1, sizeof wchan - 1, w);
+            wchan[n] = '\0';
+            fclose(w);
+        }
+        snprintf(path, sizeof path, "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
+        w = fopen(path, "r");
+        char sys[64] = "?";
+        if (w != NULL) {
+            size_t n = fread(sys, 1, sizeof sys - 1, w);
+            sys[n] = '\0';
+            sys[strcspn(sys, " \n")] = '\0';
+            fclose(w);
+        }
+        fprintf(stderr, "stuck process %d: thread %s in %s (syscall %s)\n", (int)pid, e->d_name,
+                wchan, sys);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
 int
 reap_child(pid_t pid, int64_t timeout_ms)
 {
@@ -277,6 +319,7 @@ reap_child(pid_t pid, int64_t timeout_ms)
         if (r < 0 && errno != EINTR)
             fail_msg("waitpid(%d): %s", (int)pid, strerror(errno));
         if (now_ms() > deadline) {
+            print_stuck(pid);
             kill_child(pid);
             fail_msg("process %d did not finish within %lld ms", (int)pid, (long long)timeout_ms);
         }
@@ -343,7 +386,7 @@ proc_fd_count(pid_t pid)
 long
 proc_rss_kb(pid_t pid)
 {
-    char path[64], line[256];
+    char path[320], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
     long kb = -1;
