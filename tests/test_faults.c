@@ -36,13 +36,16 @@ pause_ms(int64_t ms)
     nanosleep(&ts, NULL); /* pacing the faults */
 }
 
-/* The forked clients of one test and the slots they write to. */
+/* The forked clients of one test, the slots they write to, their ledger,
+ * and the test's own handle. */
 typedef struct fleet {
     load_config cfg;
     load_child_args args[SLOTS];
     pid_t pid[CLIENTS];
     uint32_t slot[CLIENTS];
     uint32_t next_slot;
+    ledger *l;
+    ipcq_client *c;
 } fleet;
 
 static void
@@ -55,33 +58,42 @@ start_client(fleet *f, int i)
     f->pid[i] = fork_child(load_child, &f->args[slot]);
 }
 
-static void
-start_fleet(fleet *f, const test_broker *tb, ledger *l, const char *prefix)
+/* A fleet with every kind of call (all_calls) or none yet, on kept queues
+ * only: every accepted item must be seen. */
+static fleet *
+open_fleet(const test_broker *tb, const char *prefix, bool all_calls)
 {
-    memset(f, 0, sizeof *f);
-    load_config_default(&f->cfg, tb->endpoint, l, prefix);
-    f->cfg.chaos = 0; /* every queue kept: every accepted item must be seen */
-    memset(f->cfg.weight, 0, sizeof f->cfg.weight);
+    static fleet f;
+    memset(&f, 0, sizeof f);
+    f.l = ledger_new(SLOTS, PER_SLOT);
+    assert_non_null(f.l);
+    f.c = client_on(tb);
+    load_config_default(&f.cfg, tb->endpoint, f.l, prefix);
+    f.cfg.chaos = 0;
+    if (!all_calls)
+        memset(f.cfg.weight, 0, sizeof f.cfg.weight);
+    return &f;
 }
 
 static void
-run_fleet(fleet *f, ipcq_client *c)
+run_fleet(fleet *f)
 {
-    load_prepare(&f->cfg, c);
+    load_prepare(&f->cfg, f->c);
     for (int i = 0; i < CLIENTS; i++)
         start_client(f, i);
 }
 
-/* Stops the clients, drains every queue into the ledger and checks it. */
+/* Stops the clients, drains every queue into the ledger and checks it;
+ * then frees the fleet's ledger and handle. */
 static void
-stop_and_check(fleet *f, ipcq_client *c, uint32_t since_epoch, const char *label)
+stop_and_check(fleet *f, uint32_t since_epoch, const char *label)
 {
-    load_stop(&f->cfg, c);
+    load_stop(&f->cfg, f->c);
     for (int i = 0; i < CLIENTS; i++)
         assert_int_equal(reap_child(f->pid[i], STOP_MS), 0);
-    load_drain(&f->cfg, c, STOP_MS);
+    load_drain(&f->cfg, f->c, STOP_MS);
     ledger_report rep;
-    bool ok = ledger_check(f->cfg.ledger, since_epoch, &rep);
+    bool ok = ledger_check(f->l, since_epoch, &rep);
     ledger_report_print(&rep, label);
     if (!ok)
         fail_msg("%s: %s", label, rep.first);
@@ -89,43 +101,45 @@ stop_and_check(fleet *f, ipcq_client *c, uint32_t since_epoch, const char *label
 }
 
 static void
+close_fleet(fleet *f)
+{
+    ledger_free(&f->l);
+    ipcq_client_close(&f->c);
+}
+
+static void
 killed_clients_lose_nothing_acknowledged(void **state)
 {
-    test_broker *tb = *state;
-    ipcq_client *c = client_on(tb);
-    ledger *l = ledger_new(SLOTS, PER_SLOT);
-    assert_non_null(l);
-    static fleet f;
-    start_fleet(&f, tb, l, "kill");
-    unsigned *w = f.cfg.weight;
+    fleet *f = open_fleet(*state, "kill", false);
+    ledger *l = f->l;
+    unsigned *w = f->cfg.weight;
     w[LOAD_PUT] = 10, w[LOAD_PUT_MANY] = 6, w[LOAD_PUT_ASYNC] = 2, w[LOAD_GET] = 10;
     w[LOAD_GET_MANY] = 8, w[LOAD_LEASE_ACK] = 12, w[LOAD_LEASE_RELEASE] = 3;
     w[LOAD_LEASE_ABANDON] = 1, w[LOAD_PREFETCH] = 2, w[LOAD_QUERY] = 1;
-    f.cfg.work_ms = 20; /* leases are held a while: some kills land mid-lease */
-    run_fleet(&f, c);
+    f->cfg.work_ms = 20; /* leases are held a while: some kills land mid-lease */
+    run_fleet(f);
     unsigned seed = (unsigned)now_ms();
     int kills = 0, in_get = 0, holding = 0, in_batch = 0;
     int64_t t0 = now_ms();
-    while (now_ms() - t0 < KILL_RUN_MS && f.next_slot < SLOTS) {
+    while (now_ms() - t0 < KILL_RUN_MS && f->next_slot < SLOTS) {
         pause_ms(20 + rand_r(&seed) % 100);
         int i = rand_r(&seed) % CLIENTS;
-        uint32_t slot = f.slot[i];
-        kill_child(f.pid[i]);
+        uint32_t slot = f->slot[i];
+        kill_child(f->pid[i]);
         int doing = ledger_doing(l, slot) - 1;
         in_get += ledger_in_get(l, slot) > 0;
         holding += ledger_holding(l, slot) > 0;
         in_batch += doing == LOAD_PUT_MANY || doing == LOAD_GET_MANY || doing == LOAD_PUT_ASYNC;
         ledger_killed(l, slot);
         kills++;
-        start_client(&f, i);
+        start_client(f, i);
     }
     fprintf(stderr,
             "faults: %d clients SIGKILLed: %d inside a get, %d holding a lease, %d in a batch\n",
             kills, in_get, holding, in_batch);
-    stop_and_check(&f, c, 0, "faults: kills");
+    stop_and_check(f, 0, "faults: kills");
+    close_fleet(f);
     assert_true(kills >= 20 && in_get > 0 && holding > 0 && in_batch > 0);
-    ledger_free(&l);
-    ipcq_client_close(&c);
 }
 
 /* The state letter of /proc/PID/stat ('T' once stopped). */
@@ -175,26 +189,22 @@ find_holder(const fleet *f, ledger *l)
 static void
 stopped_clients_lose_their_leases_not_the_items(void **state)
 {
-    test_broker *tb = *state;
-    ipcq_client *c = client_on(tb);
-    ledger *l = ledger_new(SLOTS, PER_SLOT);
-    assert_non_null(l);
-    static fleet f;
-    start_fleet(&f, tb, l, "stop");
-    unsigned *w = f.cfg.weight;
+    fleet *f = open_fleet(*state, "stop", false);
+    ledger *l = f->l;
+    unsigned *w = f->cfg.weight;
     w[LOAD_PUT] = 10, w[LOAD_PUT_MANY] = 2, w[LOAD_GET] = 6, w[LOAD_LEASE_ACK] = 12;
     w[LOAD_LEASE_RELEASE] = 2;
-    f.cfg.lease_ms = 400;
-    f.cfg.work_ms = 150;
-    run_fleet(&f, c);
+    f->cfg.lease_ms = 400;
+    f->cfg.work_ms = 150;
+    run_fleet(f);
     int stopped_holding = 0, killed_stopped = 0;
     for (int n = 0; n < STOPS; n++) {
-        int i = find_holder(&f, l);
+        int i = find_holder(f, l);
         assert_true(i >= 0);
-        uint32_t slot = f.slot[i];
+        uint32_t slot = f->slot[i];
         ledger_mark_stopped(l, slot);
-        kill(f.pid[i], SIGSTOP);
-        wait_state(f.pid[i], 'T');
+        kill(f->pid[i], SIGSTOP);
+        wait_state(f->pid[i], 'T');
         int64_t until = ledger_holding(l, slot);
         if (until > 0) {
             stopped_holding++;
@@ -203,14 +213,14 @@ stopped_clients_lose_their_leases_not_the_items(void **state)
                 pause_ms(10);
         }
         if (n % 3 == 2) { /* killed while stopped */
-            kill_child(f.pid[i]);
+            kill_child(f->pid[i]);
             ledger_killed(l, slot);
             killed_stopped++;
-            start_client(&f, i);
+            start_client(f, i);
             continue;
         }
         ledger_mark_stopped(l, slot);
-        kill(f.pid[i], SIGCONT);
+        kill(f->pid[i], SIGCONT);
     }
     pause_ms(1000); /* the last ones resume and speak of their lost leases */
     int64_t late_acks = ledger_counter_value(l, LC_LATE_ACKS);
@@ -218,11 +228,10 @@ stopped_clients_lose_their_leases_not_the_items(void **state)
             "faults: %d clients SIGSTOPped (%d holding a lease, %d then SIGKILLed); %lld late "
             "acks refused\n",
             STOPS, stopped_holding, killed_stopped, (long long)late_acks);
-    stop_and_check(&f, c, 0, "faults: stops");
+    stop_and_check(f, 0, "faults: stops");
+    close_fleet(f);
     assert_true(stopped_holding > 0);
     assert_true(late_acks > 0);
-    ledger_free(&l);
-    ipcq_client_close(&c);
 }
 
 /* Waits until every client's last call at or after since_ms ended so
@@ -246,30 +255,25 @@ static void
 clients_survive_a_broker_killed_and_restarted_under_load(void **state)
 {
     test_broker *tb = *state;
-    ipcq_client *c = client_on(tb);
-    ledger *l = ledger_new(SLOTS, PER_SLOT);
-    assert_non_null(l);
-    static fleet f;
-    start_fleet(&f, tb, l, "restart");
-    load_config_default(&f.cfg, tb->endpoint, l, "restart"); /* every kind of call */
-    f.cfg.chaos = 0;
-    f.cfg.broker_may_die = true;
+    fleet *f = open_fleet(tb, "restart", true);
+    ledger *l = f->l;
+    f->cfg.broker_may_die = true;
     /* A call made while no broker is there first waits up to 2 s for one to
      * connect (libclient's CONNECT_TIMEOUT_MS); its timeout runs from when
      * the broker has it (Q11). */
-    f.cfg.late_bound_ms += 2000;
-    run_fleet(&f, c);
+    f->cfg.late_bound_ms += 2000;
+    run_fleet(f);
     pause_ms(1500);
     int64_t worst_notice = 0, worst_back = 0;
     for (uint32_t epoch = 1; epoch <= RESTARTS; epoch++) {
         ledger_set_epoch(l, epoch);
         int64_t t_kill = now_ms();
         test_broker_kill(tb);
-        int64_t notice = wait_all_marked(&f, l, t_kill, true);
+        int64_t notice = wait_all_marked(f, l, t_kill, true);
         test_broker_restart(tb);
         int64_t t_up = now_ms();
-        load_prepare(&f.cfg, c); /* the same handle works again */
-        int64_t back = wait_all_marked(&f, l, t_up, false);
+        load_prepare(&f->cfg, f->c); /* the same handle works again */
+        int64_t back = wait_all_marked(f, l, t_up, false);
         fprintf(stderr,
                 "faults: restart %u: every client failed unavailable within %lld ms of the kill, "
                 "and worked again within %lld ms of the restart\n",
@@ -278,12 +282,11 @@ clients_survive_a_broker_killed_and_restarted_under_load(void **state)
         worst_back = back > worst_back ? back : worst_back;
         pause_ms(1000);
     }
-    stop_and_check(&f, c, RESTARTS, "faults: restarts");
+    stop_and_check(f, RESTARTS, "faults: restarts");
     fprintf(stderr, "faults: %lld calls failed unavailable; slowest notice %lld ms, back %lld ms\n",
             (long long)ledger_counter_value(l, LC_UNAVAILABLE), (long long)worst_notice,
             (long long)worst_back);
-    ledger_free(&l);
-    ipcq_client_close(&c);
+    close_fleet(f);
 }
 
 /* Known bug, reduced (libclient prefetch.c): prefetched items wait in the
