@@ -2,26 +2,26 @@
  * leased batch get fills. Items in the buffer stay on a lease, so they
  * return to the head of their queue if the process dies or the lease runs
  * out (D1, D2); each is confirmed as it is handed to the caller, and the
- * rest are handed back on close or when the caller turns to another queue. */
+ * rest are handed back on close, when the caller turns to another queue,
+ * or when their leases are about to run out (an item whose lease ran out
+ * is back in the queue, and must not be handed out here too). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "names.h"
-
-typedef struct prefetched {
-    void *data;
-    size_t len;
-    uint64_t tag;
-} prefetched;
 
 struct client_prefetch {
     size_t max;
     int64_t lease_ms;
     char *queue; /* the queue the buffer holds items of */
-    prefetched *items;
+    void **data; /* the buffer: data[head .. head+count) with lens and tags */
+    size_t *lens;
+    uint64_t *tags;
     size_t head, count;
+    int64_t usable_until_us; /* the buffer's leases run out soon after this */
 };
 
 /* Hands every buffered item back to its queue. */
@@ -30,16 +30,10 @@ give_back(ipcq_client *c, client_prefetch *pf)
 {
     if (pf->count == 0)
         return;
-    uint64_t *tags = malloc(pf->count * sizeof *tags);
-    for (size_t i = 0; i < pf->count; i++) {
-        prefetched *it = &pf->items[pf->head + i];
-        if (tags)
-            tags[i] = it->tag;
-        free(it->data);
-    }
-    if (tags && c->pid == getpid())
-        client_send_tags(c, IPCQWIRE__OP__OP_RELEASE, tags, pf->count);
-    free(tags); /* without memory to say so, the leases return them */
+    for (size_t i = 0; i < pf->count; i++)
+        free(pf->data[pf->head + i]);
+    if (c->pid == getpid())
+        client_send_tags(c, IPCQWIRE__OP__OP_RELEASE, pf->tags + pf->head, pf->count);
     pf->head = pf->count = 0;
 }
 
@@ -50,7 +44,9 @@ client_prefetch_free(ipcq_client *c)
     if (pf == NULL)
         return;
     give_back(c, pf);
-    free(pf->items);
+    free(pf->data);
+    free(pf->lens);
+    free(pf->tags);
     free(pf->queue);
     free(pf);
     c->prefetch = NULL;
@@ -65,7 +61,11 @@ ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms)
     if (max <= 1)
         return IPCQ_OK; /* off: every get is one request again */
     client_prefetch *pf = calloc(1, sizeof *pf);
-    if (pf == NULL || (pf->items = calloc(max, sizeof *pf->items)) == NULL) {
+    if (pf == NULL || (pf->data = calloc(max, sizeof *pf->data)) == NULL ||
+        (pf->lens = calloc(max, sizeof *pf->lens)) == NULL ||
+        (pf->tags = calloc(max, sizeof *pf->tags)) == NULL) {
+        if (pf != NULL)
+            free(pf->data), free(pf->lens);
         free(pf);
         return IPCQ_ENOMEM;
     }
@@ -79,43 +79,26 @@ ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms)
 static int
 refill(ipcq_client *c, client_prefetch *pf, const char *queue, int64_t timeout_ms)
 {
+    give_back(c, pf); /* another queue's, or leases about to run out */
     if (pf->queue == NULL || strcmp(pf->queue, queue) != 0) {
-        give_back(c, pf);
         free(pf->queue);
         if ((pf->queue = strdup(queue)) == NULL)
             return client_fail(c, queue, IPCQ_ENOMEM, NULL);
     }
-    Ipcqwire__Request req;
-    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_GET, queue, timeout_ms);
+    size_t got;
+    int rc = client_get_batch(c, queue, pf->max, pf->lease_ms, timeout_ms, pf->data, pf->lens,
+                              pf->tags, NULL, &got);
     if (rc != IPCQ_OK)
         return rc;
-    req.has_max_items = 1;
-    req.max_items = (uint32_t)pf->max;
-    req.has_lease_ms = 1;
-    req.lease_ms = pf->lease_ms;
-    Ipcqwire__Reply *r = NULL;
-    if ((rc = client_finish(c, &req, queue, timeout_ms, &r)) != IPCQ_OK)
-        return rc;
-    size_t n = r->n_items <= pf->max ? r->n_items : 0;
-    for (size_t i = 0; i < n; i++) {
-        const ProtobufCBinaryData *d = &r->items[i]->data;
-        prefetched *it = &pf->items[i];
-        if ((it->data = malloc(d->len ? d->len : 1)) == NULL) {
-            pf->count = i;
-            give_back(c, pf);
-            client_release_items(c, r);
-            ipcqwire__reply__free_unpacked(r, NULL);
-            return client_fail(c, queue, IPCQ_ENOMEM, NULL);
-        }
-        if (d->len)
-            memcpy(it->data, d->data, d->len);
-        it->len = d->len;
-        it->tag = r->items[i]->tag;
-    }
+    /* The leases started when the broker sent the items, a little before
+     * now: a quarter of the lease (at most a second) is kept in hand. */
+    int64_t lease_us = pf->lease_ms * 1000, spare_us = lease_us / 4;
+    if (spare_us > 1000000)
+        spare_us = 1000000;
+    pf->usable_until_us = ipcq_now_us() + lease_us - spare_us;
     pf->head = 0;
-    pf->count = n;
-    ipcqwire__reply__free_unpacked(r, NULL);
-    return n ? IPCQ_OK : client_fail(c, queue, IPCQ_EPROTO, NULL);
+    pf->count = got;
+    return IPCQ_OK;
 }
 
 int
@@ -125,15 +108,18 @@ client_prefetch_get(ipcq_client *c, const char *queue, int64_t timeout_ms, void 
     *data = NULL;
     *len = 0;
     bool same_queue = pf->queue != NULL && strcmp(pf->queue, queue) == 0;
-    if (pf->count == 0 || !same_queue) {
+    /* An item whose lease ran out is back in its queue, maybe with another
+     * client already: never hand it out. */
+    bool fresh = ipcq_now_us() < pf->usable_until_us;
+    if (pf->count == 0 || !same_queue || !fresh) {
         int rc = refill(c, pf, queue, timeout_ms);
         if (rc != IPCQ_OK)
             return rc;
     }
-    prefetched *it = &pf->items[pf->head++];
+    size_t at = pf->head++;
     pf->count--;
-    client_send_tags(c, IPCQWIRE__OP__OP_CONFIRM, &it->tag, 1); /* handed over: done (D1) */
-    *data = it->data;
-    *len = it->len;
+    client_send_tags(c, IPCQWIRE__OP__OP_CONFIRM, &pf->tags[at], 1); /* handed over (D1) */
+    *data = pf->data[at];
+    *len = pf->lens[at];
     return IPCQ_OK;
 }
