@@ -24,7 +24,8 @@ static void
 fill_row(queue_row *row, const Ipcqwire__QueueStat *q)
 {
     size_t n = q->name.len <= IPCQ_NAME_MAX ? q->name.len : IPCQ_NAME_MAX;
-    memcpy(row->name, q->name.data, n);
+    if (n > 0) /* an empty name's data is NULL */
+        memcpy(row->name, q->name.data, n);
     row->name[n] = '\0';
     row->f[IPCQ_QUEUE_SIZE] = (int64_t)q->size;
     row->f[IPCQ_QUEUE_MAXSIZE] = q->maxsize;
@@ -123,11 +124,23 @@ ipcq_stats_free(ipcq_stats **s)
     }
 }
 
+/* The stat of one queue; a reply without its row is a protocol error. */
+static int
+queue_stat(ipcq_client *c, const char *queue, ipcq_stats **s)
+{
+    int rc = ipcq_stat(c, queue, s);
+    if (rc == IPCQ_OK && ipcq_stats_count(*s) != 1) {
+        ipcq_stats_free(s);
+        rc = client_fail(c, queue, IPCQ_EPROTO, NULL);
+    }
+    return rc;
+}
+
 static int
 queue_figure(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t *value)
 {
     ipcq_stats *s;
-    int rc = ipcq_stat(c, queue, &s);
+    int rc = queue_stat(c, queue, &s);
     if (rc != IPCQ_OK)
         return rc;
     *value = ipcq_stats_queue(s, 0, f);
@@ -162,7 +175,7 @@ ipcq_full(ipcq_client *c, const char *queue, bool *full)
         return IPCQ_EINVAL;
     *full = false;
     ipcq_stats *s;
-    int rc = ipcq_stat(c, queue, &s);
+    int rc = queue_stat(c, queue, &s);
     if (rc != IPCQ_OK)
         return rc;
     int64_t maxsize = ipcq_stats_queue(s, 0, IPCQ_QUEUE_MAXSIZE);
