@@ -40,6 +40,8 @@
 
 static int await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t deadline,
                          Ipcqwire__Reply **reply);
+static bool send_request(ipcq_client *c, Ipcqwire__Request *req, int64_t deadline_us);
+static void init_request(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op);
 
 /* Contexts inherited through fork() are abandoned, never closed (that would
  * reach into the parent's I/O threads); keeping them listed here keeps them
@@ -139,6 +141,23 @@ ipcq_client_open(ipcq_client **out, const char *endpoint)
     return IPCQ_OK;
 }
 
+/* A one-way CONFIRM not followed by any answer may still be unread when the
+ * connection closes, and a broker that sees the peer gone first hands the
+ * item out again. One round trip (a ping; answers come in order) makes
+ * sure it was read, within LINGER_MS. */
+static void
+settle_confirms(ipcq_client *c)
+{
+    if (c->sock == NULL || c->pid != getpid() || c->confirm_id <= c->answered_id)
+        return;
+    Ipcqwire__Request ping;
+    init_request(c, &ping, IPCQWIRE__OP__OP_PING);
+    int64_t deadline = ipcq_deadline_us(ipcq_now_us(), LINGER_MS);
+    Ipcqwire__Reply *r = NULL;
+    if (send_request(c, &ping, deadline) && await_replies(c, ping.id, 0, deadline, &r) == IPCQ_OK)
+        ipcqwire__reply__free_unpacked(r, NULL);
+}
+
 void
 ipcq_client_close(ipcq_client **cp)
 {
@@ -149,6 +168,7 @@ ipcq_client_close(ipcq_client **cp)
     client_unlock(c);
     client_batch_stop(c);
     ipcq_flush(c, CLOSE_FLUSH_MS); /* as multiprocessing.Queue's close + join_thread */
+    settle_confirms(c);
     client_prefetch_free(c);
     client_batch_free(c);
     pthread_mutex_destroy(&c->lock);
@@ -288,7 +308,8 @@ client_send_oneway(ipcq_client *c, Ipcqwire__Request *req)
     if (connect_socket(c) == IPCQ_OK) {
         req->version = IPCQ_PROTOCOL_VERSION;
         req->id = ++c->next_id;
-        send_request(c, req, ipcq_now_us());
+        if (send_request(c, req, ipcq_now_us()) && req->op == IPCQWIRE__OP__OP_CONFIRM)
+            c->confirm_id = req->id;
     }
     client_unlock(c);
 }
@@ -355,6 +376,8 @@ receive_reply(ipcq_client *c, int wait_ms)
     }
     Ipcqwire__Reply *r = ipcqwire__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
     zmq_msg_close(&m);
+    if (r != NULL && r->id > c->answered_id && r->id <= c->next_id)
+        c->answered_id = r->id;
     return r;
 }
 

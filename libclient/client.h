@@ -29,6 +29,8 @@ struct ipcq_client {
     void *timeout_sock; /* the socket whose ZMQ_RCVTIMEO is timeout_ms */
     int timeout_ms;
     uint64_t next_id;
+    uint64_t confirm_id;      /* the last one-way CONFIRM sent */
+    uint64_t answered_id;     /* the highest request id answered */
     uint64_t broker_max_item; /* learned by ping; 0 until known on this connection */
     inflight_put *inflight;   /* async put requests not answered yet */
     size_t ninflight, inflight_cap;

@@ -47,8 +47,6 @@ typedef struct load_config {
     int64_t work_ms;        /* up to this long between taking a lease and its ack */
     int64_t late_bound_ms;  /* how late past its timeout a timed wait may end */
     bool broker_may_die;    /* "broker unavailable" is an expected outcome */
-    bool raw_close;         /* close without a round trip first (shows a known bug,
-                               see load.c; $IPCQ_LOAD_RAW_CLOSE=1 sets it) */
 } load_config;
 
 /* A configuration with every kind of call, for the soak. */
