@@ -20,6 +20,13 @@
 #include "names.h"
 #include "zap.h"
 
+/* Requests libzmq may read ahead from one client before the loop takes
+ * them: the --max-memory limit does not see them, so few are let in, and
+ * a client with more in flight waits in its own send (its async puts
+ * travel 64 to a request). Replies may queue far deeper (IPCQ_PEER_HWM):
+ * a reply that finds its peer's queue full is lost. */
+#define REQUESTS_READ_AHEAD 32
+
 /* How many messages one pass reads before it looks at the clock again. */
 #define MESSAGES_PER_PASS 256
 /* After SIGINT/SIGTERM the broker answers every blocked client, then keeps
@@ -203,10 +210,10 @@ open_router(void *ctx, const broker_config *core)
         return NULL;
     int one = 1, linger_ms = 1000;
     int64_t max_msg = (int64_t)core->max_item_size + IPCQ_MESSAGE_OVERHEAD;
-    int hwm = IPCQ_PEER_HWM;
+    int hwm = IPCQ_PEER_HWM, in_hwm = REQUESTS_READ_AHEAD;
     zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &in_hwm, sizeof in_hwm);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
     return sock;
