@@ -309,6 +309,9 @@ router_run(const router_config *cfg)
     log_msg(LOG_INFO, "stopping: answering blocked clients");
     broker_stop(b);
     drain_until(sock, b, ipcq_now_us() + STOP_DRAIN_MS * 1000);
+    /* Read dry: libzmq's I/O thread blocks on a full monitor pipe, and
+     * turning the monitor off would then wait for it for ever. */
+    read_monitor(mon, b);
 out:
     broker_free(b);
     if (mon) {
