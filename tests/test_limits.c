@@ -167,22 +167,6 @@ rss_allowed_kib(long idle_kib)
     return idle_kib + limit + RSS_SLACK_MB * 1024L;
 }
 
-/* The VmRSS of pid in KiB; 0 if unreadable. */
-static long
-rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kib = 0;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    if (f != NULL)
-        fclose(f);
-    return kib;
-}
-
 /* What each flooder puts: item_size bytes, window of them in flight. */
 typedef struct flood_args {
     const test_broker *tb;
@@ -232,13 +216,14 @@ flood(test_broker *tb, size_t item_size, size_t window)
         unsetenv("ASAN_OPTIONS");
     free(saved);
 
-    long rss_idle = rss_kib(tb->pid), rss_peak = rss_idle;
+    long rss_idle = proc_rss_kb(tb->pid), rss_peak = rss_idle;
+    assert_true(rss_idle > 0); /* the broker's /proc status is readable */
     flood_args args = {tb, item_size, window};
     pid_t flooders[FLOODERS];
     for (int i = 0; i < FLOODERS; i++)
         flooders[i] = fork_child(child_flood, &args);
     for (int left = FLOODERS; left > 0;) {
-        long rss = rss_kib(tb->pid);
+        long rss = proc_rss_kb(tb->pid);
         if (rss > rss_peak)
             rss_peak = rss;
         left = 0;
