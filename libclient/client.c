@@ -38,6 +38,32 @@
 #define DEFAULT_PUT_WINDOW 256  /* async puts in flight before put_async waits */
 #define CLOSE_FLUSH_MS 2000     /* close: how long async puts may take to settle */
 
+/* getpid() is a system call (glibc no longer caches it), and every call
+ * asks whether the handle was inherited through fork(): the pid is kept
+ * here and refreshed in the child of each fork(). */
+static pid_t process_pid;
+static pthread_once_t process_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+refresh_process_pid(void)
+{
+    process_pid = getpid();
+}
+
+static void
+init_process_pid(void)
+{
+    refresh_process_pid();
+    pthread_atfork(NULL, NULL, refresh_process_pid);
+}
+
+pid_t
+client_process_pid(void)
+{
+    pthread_once(&process_pid_once, init_process_pid);
+    return process_pid;
+}
+
 static int await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t deadline,
                          Ipcqwire__Reply **reply);
 static bool send_request(ipcq_client *c, Ipcqwire__Request *req, int64_t deadline_us);
@@ -70,7 +96,7 @@ abandon_inherited(ipcq_client *c)
         }
     }
     c->ctx = c->sock = NULL;
-    c->pid = getpid();
+    c->pid = client_process_pid();
     c->ninflight = c->inflight_items = 0; /* their answers go to the parent */
     c->async_status = IPCQ_OK;
 }
@@ -88,7 +114,7 @@ init_lock(ipcq_client *c)
 void
 client_lock(ipcq_client *c)
 {
-    if (c->pid != getpid()) {
+    if (c->pid != client_process_pid()) {
         /* The parent's flusher thread may have held the lock at fork()
          * time; it does not exist here, so the lock starts afresh. */
         init_lock(c);
@@ -134,7 +160,7 @@ ipcq_client_open(ipcq_client **out, const char *endpoint)
         free(c);
         return IPCQ_ENOMEM;
     }
-    c->pid = getpid();
+    c->pid = client_process_pid();
     c->window = DEFAULT_PUT_WINDOW;
     init_lock(c);
     *out = c;
@@ -148,7 +174,7 @@ ipcq_client_open(ipcq_client **out, const char *endpoint)
 static void
 settle_confirms(ipcq_client *c)
 {
-    if (c->sock == NULL || c->pid != getpid() || c->confirm_id <= c->answered_id)
+    if (c->sock == NULL || c->pid != client_process_pid() || c->confirm_id <= c->answered_id)
         return;
     Ipcqwire__Request ping;
     init_request(c, &ping, IPCQWIRE__OP__OP_PING);
@@ -185,7 +211,7 @@ ipcq_client_close(ipcq_client **cp)
 void
 client_disconnect(ipcq_client *c)
 {
-    if (c == NULL || c->sock == NULL || c->pid != getpid())
+    if (c == NULL || c->sock == NULL || c->pid != client_process_pid())
         return;
     client_lock(c);
     /* Async puts leave first; their answers would be lost with the socket. */
@@ -206,7 +232,7 @@ ipcq_client_error(const ipcq_client *c)
 static int
 connect_socket(ipcq_client *c)
 {
-    if (c->pid != getpid())
+    if (c->pid != client_process_pid())
         abandon_inherited(c);
     if (c->sock != NULL)
         return IPCQ_OK;

@@ -51,6 +51,9 @@ struct ipcq_client {
  * whatever its status; free it with ipcqwire__reply__free_unpacked(). */
 int client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply);
 
+/* This process's pid, without a system call (refreshed after fork()). */
+pid_t client_process_pid(void);
+
 /* Takes and gives back the handle's lock (recursive). In a process that
  * inherited the handle through fork(), taking it first drops the parent's
  * state, lock included. */

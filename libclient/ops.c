@@ -176,7 +176,7 @@ int
 ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
 {
     if (c != NULL && c->prefetch != NULL && data != NULL && len != NULL && queue != NULL &&
-        timeout_ms >= IPCQ_FOREVER && c->pid == getpid())
+        timeout_ms >= IPCQ_FOREVER && c->pid == client_process_pid())
         return client_prefetch_get(c, queue, timeout_ms, data, len);
     return client_get_one(c, queue, 0, timeout_ms, data, len, NULL, NULL);
 }

@@ -271,7 +271,7 @@ reap_and_replace(ipcq_pool *p)
 int
 ipcq_pool_poll(ipcq_pool *p, int64_t timeout_ms)
 {
-    if (p == NULL || p->owner != getpid())
+    if (p == NULL || p->owner != client_process_pid())
         return IPCQ_EINVAL;
     reap_and_replace(p);
     void *msg;
@@ -333,7 +333,7 @@ ipcq_pool_start(ipcq_pool **out, const char *endpoint, int workers, ipcq_task_fn
         return IPCQ_ENOMEM;
     p->fn = fn;
     p->arg = arg;
-    p->owner = getpid();
+    p->owner = client_process_pid();
     table_init(&p->pending);
     int rc = IPCQ_OK;
     if (endpoint == NULL) {
@@ -367,7 +367,7 @@ ipcq_pool_apply_async(ipcq_pool *p, const void *task, size_t task_len, ipcq_call
 {
     if (handle != NULL)
         *handle = NULL;
-    if (p == NULL || (task == NULL && task_len > 0) || p->owner != getpid())
+    if (p == NULL || (task == NULL && task_len > 0) || p->owner != client_process_pid())
         return IPCQ_EINVAL;
     if (p->closed || p->terminated)
         return IPCQ_ESHUTDOWN;
@@ -510,7 +510,7 @@ ipcq_pool_map(ipcq_pool *p, size_t n, const void *const *tasks, const size_t *ta
 int
 ipcq_pool_close(ipcq_pool *p)
 {
-    if (p == NULL || p->owner != getpid())
+    if (p == NULL || p->owner != client_process_pid())
         return IPCQ_EINVAL;
     if (p->closed || p->terminated)
         return IPCQ_OK;
@@ -522,7 +522,7 @@ ipcq_pool_close(ipcq_pool *p)
 int
 ipcq_pool_join(ipcq_pool *p, int64_t timeout_ms)
 {
-    if (p == NULL || p->owner != getpid() || !(p->closed || p->terminated))
+    if (p == NULL || p->owner != client_process_pid() || !(p->closed || p->terminated))
         return IPCQ_EINVAL;
     int64_t deadline = ipcq_deadline_us(ipcq_now_us(), timeout_ms);
     while (p->pending.count > 0 || live_workers(p) > 0) {
@@ -552,7 +552,7 @@ fail_pending(ipcq_pool *p, int status)
 int
 ipcq_pool_terminate(ipcq_pool *p)
 {
-    if (p == NULL || p->owner != getpid())
+    if (p == NULL || p->owner != client_process_pid())
         return IPCQ_EINVAL;
     p->terminated = true;
     for (int i = 0; i < p->nworkers; i++)
@@ -594,7 +594,7 @@ ipcq_pool_free(ipcq_pool **pp)
         return;
     ipcq_pool *p = *pp;
     *pp = NULL;
-    if (p->owner == getpid()) {
+    if (p->owner == client_process_pid()) {
         if (live_workers(p) > 0)
             ipcq_pool_terminate(p);
         fail_pending(p, IPCQ_ESHUTDOWN);
