@@ -1,5 +1,5 @@
 /* Who the client is to the broker (SPEC B3): the checks and keys that
- * connect_socket() applies before it connects. */
+ * client_connect() applies before it connects. */
 #ifndef IPCQ_CLIENT_ACCESS_H
 #define IPCQ_CLIENT_ACCESS_H
 #include <stdbool.h>

@@ -229,8 +229,8 @@ ipcq_client_error(const ipcq_client *c)
     return c ? c->error : "";
 }
 
-static int
-connect_socket(ipcq_client *c)
+int
+client_connect(ipcq_client *c)
 {
     if (c->pid != client_process_pid())
         abandon_inherited(c);
@@ -260,12 +260,6 @@ connect_socket(ipcq_client *c)
         return client_fail(c, NULL, IPCQ_EINVAL, detail);
     }
     return IPCQ_OK;
-}
-
-int
-client_connect(ipcq_client *c)
-{
-    return connect_socket(c);
 }
 
 static int
@@ -331,7 +325,7 @@ void
 client_send_oneway(ipcq_client *c, Ipcqwire__Request *req)
 {
     client_lock(c);
-    if (connect_socket(c) == IPCQ_OK) {
+    if (client_connect(c) == IPCQ_OK) {
         req->version = IPCQ_PROTOCOL_VERSION;
         req->id = ++c->next_id;
         if (send_request(c, req, ipcq_now_us()) && req->op == IPCQWIRE__OP__OP_CONFIRM)
@@ -514,7 +508,7 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
 static int
 call_locked(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply)
 {
-    int rc = connect_socket(c);
+    int rc = client_connect(c);
     if (rc == IPCQ_OK)
         rc = client_batch_send(c); /* async puts go first, in call order */
     if (rc != IPCQ_OK)
@@ -565,7 +559,7 @@ client_settle_arrived(ipcq_client *c)
 int
 client_send_async(ipcq_client *c, Ipcqwire__Request *req, size_t nitems)
 {
-    int rc = connect_socket(c);
+    int rc = client_connect(c);
     if (rc != IPCQ_OK)
         return rc;
     if (c->ninflight == c->inflight_cap) {

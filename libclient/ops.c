@@ -134,42 +134,8 @@ client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t time
         return IPCQ_EINVAL;
     *data = NULL;
     *len = 0;
-    Ipcqwire__Request req;
-    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_GET, queue, timeout_ms);
-    if (rc != IPCQ_OK)
-        return rc;
-    if (lease_ms > 0) {
-        req.has_lease_ms = 1;
-        req.lease_ms = lease_ms;
-    }
-    Ipcqwire__Reply *r = NULL;
-    rc = client_finish(c, &req, queue, timeout_ms, &r);
-    if (rc != IPCQ_OK)
-        return rc;
-    void *copy = NULL;
-    if (r->n_items != 1) {
-        rc = client_fail(c, queue, IPCQ_EPROTO, NULL);
-    } else if ((copy = malloc(r->items[0]->data.len ? r->items[0]->data.len : 1)) == NULL) {
-        rc = client_fail(c, queue, IPCQ_ENOMEM, NULL);
-    }
-    if (rc != IPCQ_OK) {
-        client_release_items(c, r); /* hand back whatever came: nothing is lost */
-        ipcqwire__reply__free_unpacked(r, NULL);
-        return rc;
-    }
-    const Ipcqwire__Item *it = r->items[0];
-    if (it->data.len)
-        memcpy(copy, it->data.data, it->data.len);
-    *data = copy;
-    *len = it->data.len;
-    if (tag)
-        *tag = it->tag;
-    if (deliveries)
-        *deliveries = it->has_deliveries ? it->deliveries : 1;
-    if (lease_ms <= 0)
-        client_send_item_tags(c, IPCQWIRE__OP__OP_CONFIRM, r); /* D1 */
-    ipcqwire__reply__free_unpacked(r, NULL);
-    return IPCQ_OK;
+    size_t got;
+    return client_get_batch(c, queue, 1, lease_ms, timeout_ms, data, len, tag, deliveries, &got);
 }
 
 int
