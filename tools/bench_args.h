@@ -66,13 +66,13 @@ typedef struct bench_opts {
     bench_scenario scenario;
     int producers, consumers, queues;
     int64_t size;        /* bytes per item */
-    int64_t items;       /* items in all; 0 with a duration */
-    int64_t duration_ms; /* how long producers put; 0 with --items */
+    int64_t items;       /* items in all; 0 with a duration, and in queues and waiters */
+    int64_t duration_ms; /* how long producers put; throughput only; 0 with --items */
     bench_mode mode;
     int64_t batch;       /* items per put_many, get_many or prefetch; 1 in strict mode */
     int64_t window;      /* async puts in flight (async, prefetch); 0 otherwise */
     int64_t maxsize;     /* the queues' bound; 0 unbounded */
-    int64_t count;       /* queues: queues created; waiters: blocked getters */
+    int64_t count;       /* queues: queues created; waiters: blocked getters; else 0 */
     int64_t idle_queues; /* throughput: empty queues created before the run */
     const char *broker;  /* NULL: a private broker */
     const char *ipcqd;   /* with no --broker: start this ipcqd, not the library's broker */

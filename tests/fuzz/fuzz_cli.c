@@ -114,10 +114,23 @@ fuzz_bench(int argc, char **argv)
     FUZZ_CHECK(o.consumers >= 1 && o.consumers <= BENCH_MAX_PROCS);
     FUZZ_CHECK(o.queues >= 1 && o.queues <= o.consumers);
     FUZZ_CHECK(o.size >= 12 && o.size <= ((int64_t)16 << 20));
-    FUZZ_CHECK((o.items > 0) != (o.duration_ms > 0));
+    /* Items move in the throughput and fill scenarios only: there a run has
+     * a count of items or a duration, never both; the queues and waiters
+     * scenarios have a --count instead and neither. */
+    bool moves_items = o.scenario == BENCH_THROUGHPUT || o.scenario == BENCH_FILL;
+    if (moves_items) {
+        FUZZ_CHECK((o.items > 0) != (o.duration_ms > 0));
+        FUZZ_CHECK(o.count == 0);
+    } else {
+        FUZZ_CHECK(o.items == 0 && o.duration_ms == 0);
+        FUZZ_CHECK(o.count >= 1 && o.count <= BENCH_MAX_COUNT);
+    }
+    FUZZ_CHECK(o.scenario != BENCH_FILL || o.duration_ms == 0);
     FUZZ_CHECK(o.duration_ms >= 0 && o.duration_ms <= 86400 * 1000);
     FUZZ_CHECK(o.batch >= 1 && o.batch * o.size <= BENCH_MAX_BATCH_BYTES);
-    FUZZ_CHECK(o.mode != BENCH_STRICT || o.batch == 1);
+    /* --mode is the throughput scenario's; fill puts in batches of --batch. */
+    FUZZ_CHECK(o.scenario == BENCH_THROUGHPUT || o.mode == BENCH_STRICT);
+    FUZZ_CHECK(o.scenario != BENCH_THROUGHPUT || o.mode != BENCH_STRICT || o.batch == 1);
     bool async_puts = o.mode == BENCH_ASYNC || o.mode == BENCH_PREFETCH;
     FUZZ_CHECK(async_puts ? o.window >= 1 : o.window == 0);
     FUZZ_CHECK(o.maxsize >= 0);
