@@ -3,6 +3,10 @@
 # temporary endpoint, items put and got through it with the ipcq CLI, the
 # broker stopped again; then forked producers and consumers, and a process
 # pool, each surviving kill -9 of one of its processes.
+#
+# Every step checks what it shows (its exit status, and its output where the
+# output is the point): the demo exits 0 only if every step did, and names
+# the first step that did not otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,37 +17,77 @@ cmake --build "$build" -j "$(nproc)" >/dev/null
 
 ipcqd="$build/broker/ipcqd"
 ipcq="$build/tools/ipcq"
+pool="$build/tools/ipcq-pool"
 dir=$(mktemp -d /tmp/ipcq-demo-XXXXXX)
+broker=
+
+# Stops the broker if it still runs and removes the scratch directory; it
+# never fails, so that it cannot change the demo's own exit status.
+cleanup() {
+    if [ -n "$broker" ] && kill -0 "$broker" 2>/dev/null; then
+        kill "$broker" 2>/dev/null || true
+        wait "$broker" 2>/dev/null || true
+    fi
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "demo: FAILED: $*" >&2
+    exit 1
+}
+
+# step STATUS EXPECTED_OUTPUT PROGRAM ARGS...: shows the command as a user
+# would type it, runs it, and fails the demo unless it exits with STATUS
+# and (when EXPECTED_OUTPUT is not "-") prints exactly EXPECTED_OUTPUT.
+step() {
+    local want_status=$1 want_output=$2 prog=$3
+    shift 3
+    printf '$ %s' "$(basename "$prog")"
+    printf ' %q' "$@"
+    echo
+    local output status=0
+    output=$("$prog" "$@") || status=$?
+    [ -z "$output" ] || printf '%s\n' "$output"
+    [ "$status" -eq "$want_status" ] ||
+        fail "$(basename "$prog") $* exited $status, expected $want_status"
+    [ "$want_output" = "-" ] || [ "$output" = "$want_output" ] ||
+        fail "$(basename "$prog") $* printed something else than expected"
+}
+
 export IPCQ_BROKER="ipc://$dir/broker.sock"
 "$ipcqd" --bind "$IPCQ_BROKER" --log-level warn &
 broker=$!
-trap 'kill "$broker" 2>/dev/null; wait "$broker" 2>/dev/null; rm -rf "$dir"' EXIT
 
 # Wait for the broker to answer (ping fails fast while it starts).
 for _ in $(seq 1 100); do "$ipcq" ping >/dev/null 2>&1 && break; done
-"$ipcq" ping
-
-run() { printf '$ ipcq'; printf ' %q' "$@"; echo; "$ipcq" "$@"; }
-run create jobs --maxsize 4
-run put jobs "first job" "second job"
+step 0 - "$ipcq" ping
+step 0 "" "$ipcq" create jobs --maxsize 4
+step 0 "" "$ipcq" put jobs "first job" "second job"
 echo '$ printf "line one\nline two\n" | ipcq put jobs --lines'
-printf 'line one\nline two\n' | "$ipcq" put jobs --lines
-run stat jobs
-echo '$ ipcq put jobs overflow --nowait        # maxsize 4: the queue is full'
-"$ipcq" put jobs overflow --nowait || echo "(exit $?: Full)"
-run get jobs -n 4
-run stat jobs --json
-echo '$ ipcq get jobs --timeout 0.2'
-"$ipcq" get jobs --timeout 0.2 || echo "(exit $?: Empty)"
+printf 'line one\nline two\n' | "$ipcq" put jobs --lines || fail "put --lines"
+step 0 - "$ipcq" stat jobs
+echo '# maxsize 4: the queue is full, so this put fails at once with exit 1'
+step 1 "" "$ipcq" put jobs overflow --nowait
+step 0 "$(printf 'first job\nsecond job\nline one\nline two')" "$ipcq" get jobs -n 4
+step 0 - "$ipcq" stat jobs --json
+echo '# the queue is empty: after 0.2 s the get gives up with exit 1'
+step 1 "" "$ipcq" get jobs --timeout 0.2
+
+echo '$ kill -TERM %ipcqd'
 kill -TERM "$broker"
-wait "$broker"
+status=0
+wait "$broker" || status=$?
+broker=
+[ "$status" -eq 0 ] || fail "ipcqd exited $status after SIGTERM, expected 0"
 echo "demo: broker stopped cleanly"
 
-# Processes and pool workers, each run with a private broker of its own.
-pool="$build/tools/ipcq-pool"
+# Processes and pool workers, each run with a private broker of its own;
+# each checks its own result (every item exactly once, the right sum) and
+# exits non-zero otherwise.
 echo
-echo "\$ ipcq-pool prodcons --producers 2 --consumers 2 --items 20000 --kill-one"
-"$pool" prodcons --producers 2 --consumers 2 --items 20000 --kill-one
+step 0 - "$pool" prodcons --producers 2 --consumers 2 --items 20000 --kill-one
 echo
-echo "\$ ipcq-pool primes --workers 2 --limit 100000 --kill-one"
-"$pool" primes --workers 2 --limit 100000 --kill-one
+step 0 - "$pool" primes --workers 2 --limit 100000 --kill-one
+echo
+echo "demo: every step did what it shows"
