@@ -1,24 +1,32 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds with warnings as errors under
-# AddressSanitizer and UndefinedBehaviorSanitizer, and runs every test
-# (ctest over the cmocka suites), then builds the fuzz targets with clang and
-# fuzzes each for a minute (ctest -L fuzz). Exits non-zero if anything fails.
+# The README's test command, and what CI runs (.ci/run): installs what is
+# missing, builds with warnings as errors under AddressSanitizer and
+# UndefinedBehaviorSanitizer, and runs every tier of tests with ctest:
+#
+#   unit and e2e   side by side, two at a time (each e2e suite starts its own
+#                  broker on a fresh endpoint)
+#   slow           soak, churn and faults, one at a time
+#   fuzz           the libFuzzer targets, built with clang: every regression
+#                  input and seed replayed, then a fixed number of executions
+#                  from a fixed seed, so that a commit passes or fails the
+#                  same way every time (long random fuzzing: scripts/fuzz.sh)
+#
+# Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
+jobs=$(nproc)
 build=${IPCQ_TEST_BUILD:-build/test}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DIPCQ_WERROR=ON -DIPCQ_SANITIZE=ON \
       -DIPCQ_BUILD_TESTS=ON >/dev/null
-cmake --build "$build" -j "$(nproc)"
-(cd "$build" && ctest --output-on-failure --timeout 600)
+cmake --build "$build" -j "$jobs"
+(cd "$build" && ctest --output-on-failure --timeout 600 -j "$jobs" -LE slow)
+(cd "$build" && ctest --output-on-failure --timeout 600 -L slow)
 
-# Fuzzing (SPEC B1): the libFuzzer targets of tests/fuzz, built with clang
-# under ASan+UBSan, each run for IPCQ_FUZZ_SECONDS (default 60) in parallel;
-# a crash, leak, undefined behaviour or hang fails the run.
+# Fuzzing (SPEC B1), deterministic: see tests/fuzz/CMakeLists.txt.
 fuzz_build=${IPCQ_FUZZ_BUILD:-build/fuzz}
 CC=clang cmake -S . -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPCQ_FUZZ=ON \
-      -DIPCQ_SANITIZE=ON -DIPCQ_WERROR=ON -DIPCQ_BUILD_TESTS=OFF \
-      -DIPCQ_FUZZ_SECONDS="${IPCQ_FUZZ_SECONDS:-60}" >/dev/null
-cmake --build "$fuzz_build" -j "$(nproc)" --target fuzz_broker fuzz_client fuzz_cli
+      -DIPCQ_SANITIZE=ON -DIPCQ_WERROR=ON -DIPCQ_BUILD_TESTS=OFF >/dev/null
+cmake --build "$fuzz_build" -j "$jobs" --target fuzz_broker fuzz_client fuzz_cli
 (cd "$fuzz_build" && ctest -L fuzz --output-on-failure -j 3)
