@@ -23,7 +23,7 @@ static int
 prepare_default_dir(const char *path, const bind_policy *policy, char *err, size_t cap)
 {
     char dir[4096];
-    if (ipcq_default_dir(dir, sizeof dir) != 0)
+    if (endpoint_default_dir(dir, sizeof dir) != 0)
         return 0;
     size_t n = strlen(dir);
     if (strncmp(path, dir, n) != 0 || path[n] != '/')
@@ -73,7 +73,7 @@ grant_ipc_access(const char *path, const bind_policy *policy, char *err, size_t 
         *slash = '\0';
     if (slash != NULL && stat(dir, &st) == 0 &&
         !((st.st_mode & 001) || ((st.st_mode & 010) && st.st_gid == policy->group)))
-        log_msg(LOG_WARN,
+        log_msg(LOG_LEVEL_WARN,
                 "%s: group %u cannot reach the socket: its directory %s is not "
                 "searchable by that group",
                 path, (unsigned)policy->group, dir);

@@ -6,7 +6,7 @@
 
 #include "clock.h"
 #include "core.h"
-#include "names.h"
+#include "wire.h"
 
 void
 broker_config_defaults(broker_config *cfg)
@@ -29,7 +29,7 @@ random_instance(void)
             v = 0;
         close(fd);
     }
-    return v ? v : (uint64_t)ipcq_now_us() ^ ((uint64_t)getpid() << 32);
+    return v ? v : (uint64_t)clock_now_us() ^ ((uint64_t)getpid() << 32);
 }
 
 broker *
@@ -48,9 +48,9 @@ broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx)
     list_init(&b->dirty);
     arena_init(&b->decode);
     b->instance = random_instance();
-    b->started_us = b->now_us = ipcq_now_us();
+    b->started_us = b->now_us = clock_now_us();
     /* Saturating: ipcqd --probe-ms takes any size, and ms * 1000 can overflow. */
-    b->next_probe_us = ipcq_deadline_us(b->now_us, cfg->probe_interval_ms);
+    b->next_probe_us = clock_deadline_us(b->now_us, cfg->probe_interval_ms);
     return b;
 }
 
@@ -167,7 +167,7 @@ broker_tick(broker *b, int64_t now_us)
     }
     if (now_us >= b->next_probe_us) {
         session_probe_all(b);
-        b->next_probe_us = ipcq_deadline_us(now_us, b->cfg.probe_interval_ms);
+        b->next_probe_us = clock_deadline_us(now_us, b->cfg.probe_interval_ms);
     }
     broker_serve_dirty(b);
 }

@@ -9,7 +9,7 @@
 
 #include "clock.h"
 #include "core.h"
-#include "names.h"
+#include "wire.h"
 
 typedef struct request {
     broker *b;
@@ -43,7 +43,7 @@ fail(request *r, int status, const char *fmt, ...)
     int n = 0;
     if (r->q != NULL)
         n = snprintf(text, sizeof text, "%s: ", r->q->name);
-    else if (r->msg->has_queue && ipcq_name_valid(r->msg->queue.data, r->msg->queue.len))
+    else if (r->msg->has_queue && queue_name_valid(r->msg->queue.data, r->msg->queue.len))
         n = snprintf(text, sizeof text, "%.*s: ", (int)r->msg->queue.len,
                      (const char *)r->msg->queue.data);
     va_list ap;
@@ -56,7 +56,7 @@ fail(request *r, int status, const char *fmt, ...)
 static int64_t
 deadline_of(request *r)
 {
-    return ipcq_deadline_us(r->b->now_us, r->timeout_ms);
+    return clock_deadline_us(r->b->now_us, r->timeout_ms);
 }
 
 /* A new waiter for this request; answers ENOMEM itself on failure. */
@@ -474,7 +474,7 @@ resolve_queue(request *r, unsigned flags)
             return true;
         flags |= NEEDS_QUEUE;
     }
-    if (!named || !ipcq_name_valid(m->queue.data, m->queue.len)) {
+    if (!named || !queue_name_valid(m->queue.data, m->queue.len)) {
         r->b->bad_requests++;
         fail(r, IPCQ_EINVAL,
              "invalid queue name: it must be 1 to 255 bytes of UTF-8 without control characters");

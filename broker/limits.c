@@ -18,7 +18,7 @@
 #include <stdio.h>
 
 #include "core.h"
-#include "names.h"
+#include "wire.h"
 
 /* What malloc adds to each block, rounded up. */
 #define MALLOC_SLACK 32
@@ -123,7 +123,7 @@ limits_admit(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reque
         reply_send_status(b, peer, peer_len, m->id, IPCQ_EINVAL, text);
         return false;
     }
-    if (!ipcq_name_valid(m->queue.data, m->queue.len))
+    if (!queue_name_valid(m->queue.data, m->queue.len))
         return true; /* resolve_queue() answers, as for any bad name */
     queue *q = broker_find_queue(b, m->queue.data, m->queue.len);
     bool creates = m->op == IPCQWIRE__OP__OP_PUT || m->op == IPCQWIRE__OP__OP_GET ||

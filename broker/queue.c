@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core.h"
-#include "names.h"
+#include "wire.h"
 
 item *
 item_new(const void *data, size_t len, int64_t now_us)

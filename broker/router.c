@@ -17,7 +17,7 @@
 #include "clock.h"
 #include "ipcq.h"
 #include "log.h"
-#include "names.h"
+#include "wire.h"
 #include "zap.h"
 
 /* Requests libzmq may read ahead from one client before the loop takes
@@ -86,7 +86,7 @@ receive_one(void *sock, broker *b)
         broker_count_bad(b); /* not one request frame: dropped and counted */
     } else {
         broker_handle(b, zmq_msg_data(&peer), zmq_msg_size(&peer), zmq_msg_data(&body),
-                      zmq_msg_size(&body), ipcq_now_us());
+                      zmq_msg_size(&body), clock_now_us());
     }
     zmq_msg_close(&body);
     zmq_msg_close(&peer);
@@ -99,7 +99,7 @@ drain_until(void *sock, broker *b, int64_t deadline_us)
 {
     zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
     int64_t left_us;
-    while ((left_us = deadline_us - ipcq_now_us()) > 0) {
+    while ((left_us = deadline_us - clock_now_us()) > 0) {
         zmq_poll(&item, 1, (long)((left_us + 999) / 1000));
         while (receive_one(sock, b))
             ;
@@ -132,7 +132,7 @@ read_monitor(void *mon, broker *b)
     zmq_msg_init(&frame);
     while (zmq_msg_recv(&frame, mon, ZMQ_DONTWAIT) >= 0) {
         if (!zmq_msg_more(&frame))
-            broker_peer_disconnected(b, ipcq_now_us());
+            broker_peer_disconnected(b, clock_now_us());
     }
     zmq_msg_close(&frame);
 }
@@ -168,7 +168,7 @@ raise_open_files_limit(void)
     rlim_t was = rl.rlim_cur;
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        log_msg(LOG_WARN, "cannot raise the open files limit from %llu: %s",
+        log_msg(LOG_LEVEL_WARN, "cannot raise the open files limit from %llu: %s",
                 (unsigned long long)was, strerror(errno));
 }
 
@@ -196,7 +196,7 @@ poll_timeout_ms(const broker *b)
     int64_t wake = broker_next_wakeup_us(b);
     if (wake == INT64_MAX)
         return -1;
-    int64_t wait_us = wake - ipcq_now_us();
+    int64_t wait_us = wake - clock_now_us();
     if (wait_us <= 0)
         return 0;
     return (long)((wait_us + 999) / 1000); /* round up: never wake early */
@@ -240,7 +240,7 @@ router_run(const router_config *cfg)
     raise_open_files_limit();
     int sig_fd = stop_signal_fd();
     if (sig_fd < 0) {
-        log_msg(LOG_ERROR, "cannot watch signals: %s", strerror(errno));
+        log_msg(LOG_LEVEL_ERROR, "cannot watch signals: %s", strerror(errno));
         return 1;
     }
     zap_handler *zap = NULL;
@@ -252,23 +252,23 @@ router_run(const router_config *cfg)
     broker *b = sock ? broker_new(&cfg->core, router_send, &out) : NULL;
     size_t nbound = 0;
     if (b == NULL || bound == NULL || mon == NULL) {
-        log_msg(LOG_ERROR, "cannot start: %s", zmq_strerror(errno));
+        log_msg(LOG_LEVEL_ERROR, "cannot start: %s", zmq_strerror(errno));
         goto out;
     }
     char zap_err[512];
     if (cfg->allowed_keys &&
         (zap = zap_start(ctx, cfg->allowed_keys, zap_err, sizeof zap_err)) == NULL) {
-        log_msg(LOG_ERROR, "%s", zap_err);
+        log_msg(LOG_LEVEL_ERROR, "%s", zap_err);
         goto out;
     }
     for (; nbound < cfg->nbinds; nbound++) {
         char err[512];
         if (bind_endpoint(sock, cfg->binds[nbound], &cfg->access, &bound[nbound], err,
                           sizeof err) != 0) {
-            log_msg(LOG_ERROR, "%s", err);
+            log_msg(LOG_LEVEL_ERROR, "%s", err);
             goto out;
         }
-        log_msg(LOG_INFO, "listening on %s", bound[nbound].endpoint);
+        log_msg(LOG_LEVEL_INFO, "listening on %s", bound[nbound].endpoint);
     }
     status = 0;
     /* A plain poll() on the sockets' ZMQ_FDs: zmq_poll() would add several
@@ -286,7 +286,7 @@ router_run(const router_config *cfg)
         if (fds[1].revents & POLLIN)
             read_monitor(mon, b);
         uint64_t sent_before_tick = out.sent;
-        broker_tick(b, ipcq_now_us());
+        broker_tick(b, clock_now_us());
         /* More to read, or a reply sent since the last empty read may have
          * taken the socket's wake-up with it: look again before sleeping. */
         if (read_now == MESSAGES_PER_PASS || (out.sent != sent_before_tick && has_message(sock))) {
@@ -296,19 +296,19 @@ router_run(const router_config *cfg)
         trim_if_shrunk(b, &peak_held);
         long wait_ms = poll_timeout_ms(b);
         if (poll(fds, 3, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms) < 0 && errno != EINTR) {
-            log_msg(LOG_ERROR, "poll: %s", strerror(errno));
+            log_msg(LOG_LEVEL_ERROR, "poll: %s", strerror(errno));
             status = 1;
             break;
         }
         struct signalfd_siginfo si;
         if ((fds[2].revents & POLLIN) && read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
-            log_msg(LOG_INFO, "signal %u received", si.ssi_signo);
+            log_msg(LOG_LEVEL_INFO, "signal %u received", si.ssi_signo);
             break;
         }
     }
-    log_msg(LOG_INFO, "stopping: answering blocked clients");
+    log_msg(LOG_LEVEL_INFO, "stopping: answering blocked clients");
     broker_stop(b);
-    drain_until(sock, b, ipcq_now_us() + STOP_DRAIN_MS * 1000);
+    drain_until(sock, b, clock_now_us() + STOP_DRAIN_MS * 1000);
     /* Read dry: libzmq's I/O thread blocks on a full monitor pipe, and
      * turning the monitor off would then wait for it for ever. */
     read_monitor(mon, b);

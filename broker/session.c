@@ -72,7 +72,7 @@ bool
 delivery_extend(broker *b, delivery *d, int64_t lease_ms)
 {
     deadline_remove(&b->leases, &d->lease);
-    return deadline_add(&b->leases, &d->lease, ipcq_deadline_us(b->now_us, lease_ms));
+    return deadline_add(&b->leases, &d->lease, clock_deadline_us(b->now_us, lease_ms));
 }
 
 void
@@ -102,7 +102,7 @@ session_deliver(broker *b, session *s, queue *q, item *it, int64_t lease_ms, uin
         return false;
     deadline_entry_init(&d->lease);
     if (lease_ms > 0 &&
-        !deadline_add(&b->leases, &d->lease, ipcq_deadline_us(b->now_us, lease_ms))) {
+        !deadline_add(&b->leases, &d->lease, clock_deadline_us(b->now_us, lease_ms))) {
         free(d);
         return false;
     }

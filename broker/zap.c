@@ -38,7 +38,7 @@ key_allowed(const char *dir, const char *z85)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
-        log_msg(LOG_ERROR, "--allowed-keys %s: %s", dir, strerror(errno));
+        log_msg(LOG_LEVEL_ERROR, "--allowed-keys %s: %s", dir, strerror(errno));
         return false;
     }
     bool found = false;
@@ -72,7 +72,7 @@ decide(const zap_handler *z, zmq_msg_t *f, size_t nframes, const char **why)
     zmq_z85_encode(z85, zmq_msg_data(&f[6]), 32);
     if (key_allowed(z->keys_dir, z85))
         return "200";
-    log_msg(LOG_INFO, "refused a CURVE client whose key %s is not in %s", z85, z->keys_dir);
+    log_msg(LOG_LEVEL_INFO, "refused a CURVE client whose key %s is not in %s", z85, z->keys_dir);
     *why = "client key not allowed";
     return "400";
 }

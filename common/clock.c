@@ -3,7 +3,7 @@
 #include <time.h>
 
 int64_t
-ipcq_now_us(void)
+clock_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -11,7 +11,7 @@ ipcq_now_us(void)
 }
 
 int64_t
-ipcq_deadline_us(int64_t now_us, int64_t timeout_ms)
+clock_deadline_us(int64_t now_us, int64_t timeout_ms)
 {
     if (timeout_ms < 0 || timeout_ms > (INT64_MAX - now_us) / 1000)
         return INT64_MAX;

@@ -4,10 +4,10 @@
 #include <stdint.h>
 
 /* Monotonic time in microseconds. */
-int64_t ipcq_now_us(void);
+int64_t clock_now_us(void);
 
 /* The absolute deadline, in monotonic µs, of a timeout given in ms counted
  * from now_us; IPCQ_FOREVER gives INT64_MAX. */
-int64_t ipcq_deadline_us(int64_t now_us, int64_t timeout_ms);
+int64_t clock_deadline_us(int64_t now_us, int64_t timeout_ms);
 
 #endif

@@ -14,7 +14,7 @@ fits(int written, size_t cap)
 }
 
 int
-ipcq_default_dir(char *buf, size_t cap)
+endpoint_default_dir(char *buf, size_t cap)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
     if (xdg != NULL && xdg[0] == '/')
@@ -23,10 +23,10 @@ ipcq_default_dir(char *buf, size_t cap)
 }
 
 int
-ipcq_builtin_endpoint(char *buf, size_t cap)
+endpoint_default(char *buf, size_t cap)
 {
     char dir[4096];
-    if (ipcq_default_dir(dir, sizeof dir) != 0)
+    if (endpoint_default_dir(dir, sizeof dir) != 0)
         return -1;
     return fits(snprintf(buf, cap, "ipc://%s/broker.sock", dir), cap);
 }
@@ -42,7 +42,7 @@ ipcq_default_endpoint(char *buf, size_t cap)
         return IPCQ_OK;
     }
     char tmp[4200];
-    if (ipcq_builtin_endpoint(tmp, sizeof tmp) != 0 || strlen(tmp) >= cap)
+    if (endpoint_default(tmp, sizeof tmp) != 0 || strlen(tmp) >= cap)
         return IPCQ_EINVAL;
     memcpy(buf, tmp, strlen(tmp) + 1);
     return IPCQ_OK;

@@ -5,9 +5,9 @@
 
 /* Writes the per-user directory ($XDG_RUNTIME_DIR/ipcq, else
  * /tmp/ipcq-$UID) into buf; returns 0, or -1 if it does not fit. */
-int ipcq_default_dir(char *buf, size_t cap);
+int endpoint_default_dir(char *buf, size_t cap);
 
 /* Writes "ipc://<dir>/broker.sock", ignoring $IPCQ_BROKER; 0 or -1. */
-int ipcq_builtin_endpoint(char *buf, size_t cap);
+int endpoint_default(char *buf, size_t cap);
 
 #endif

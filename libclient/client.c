@@ -27,7 +27,7 @@
 #include <zmq.h>
 
 #include "clock.h"
-#include "names.h"
+#include "wire.h"
 
 #define GRACE_MS 1000           /* round trip allowance over the broker's own timeout */
 #define REQUEST_TIMEOUT_MS 5000 /* for requests that never wait in the broker */
@@ -178,7 +178,7 @@ settle_confirms(ipcq_client *c)
         return;
     Ipcqwire__Request ping;
     init_request(c, &ping, IPCQWIRE__OP__OP_PING);
-    int64_t deadline = ipcq_deadline_us(ipcq_now_us(), LINGER_MS);
+    int64_t deadline = clock_deadline_us(clock_now_us(), LINGER_MS);
     Ipcqwire__Reply *r = NULL;
     if (send_request(c, &ping, deadline) && await_replies(c, ping.id, 0, deadline, &r) == IPCQ_OK)
         ipcqwire__reply__free_unpacked(r, NULL);
@@ -216,7 +216,7 @@ client_disconnect(ipcq_client *c)
     client_lock(c);
     /* Async puts leave first; their answers would be lost with the socket. */
     if (client_batch_send(c) == IPCQ_OK && c->ninflight > 0)
-        await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), CLOSE_FLUSH_MS), NULL);
+        await_replies(c, 0, 0, clock_deadline_us(clock_now_us(), CLOSE_FLUSH_MS), NULL);
     zmq_close(c->sock);
     zmq_ctx_term(c->ctx);
     c->ctx = c->sock = NULL;
@@ -289,7 +289,7 @@ send_bytes(ipcq_client *c, const void *data, size_t len, int64_t deadline_us)
             return true;
         if (errno != EAGAIN && errno != EINTR)
             return false;
-        int64_t left_us = deadline_us - ipcq_now_us();
+        int64_t left_us = deadline_us - clock_now_us();
         if (left_us <= 0)
             return false;
         zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLOUT};
@@ -328,7 +328,7 @@ client_send_oneway(ipcq_client *c, Ipcqwire__Request *req)
     if (client_connect(c) == IPCQ_OK) {
         req->version = IPCQ_PROTOCOL_VERSION;
         req->id = ++c->next_id;
-        if (send_request(c, req, ipcq_now_us()) && req->op == IPCQWIRE__OP__OP_CONFIRM)
+        if (send_request(c, req, clock_now_us()) && req->op == IPCQWIRE__OP__OP_CONFIRM)
             c->confirm_id = req->id;
     }
     client_unlock(c);
@@ -373,7 +373,7 @@ cancel_request(ipcq_client *c, uint64_t id)
     init_request(c, &cancel, IPCQWIRE__OP__OP_CANCEL);
     cancel.has_pending_id = 1;
     cancel.pending_id = id;
-    send_request(c, &cancel, ipcq_now_us());
+    send_request(c, &cancel, clock_now_us());
 }
 
 /* Reads one message, waiting up to wait_ms for it; NULL if none came or it
@@ -440,13 +440,13 @@ static int
 await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t deadline,
               Ipcqwire__Reply **reply)
 {
-    int64_t last_heard = ipcq_now_us();
+    int64_t last_heard = clock_now_us();
     uint64_t ping_id = 0, asked = 0;
     int64_t ping_sent = 0;
     for (;;) {
         if (want_id == 0 && c->inflight_items <= async_target)
             return IPCQ_OK;
-        int64_t now = ipcq_now_us();
+        int64_t now = clock_now_us();
         if (now >= deadline && want_id == 0) /* flush: puts still wait for room */
             return client_fail(c, NULL, IPCQ_ETIMEDOUT, "async puts still in flight");
         if (now >= deadline) {
@@ -482,7 +482,7 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
                                               : wait_ms > INT_MAX ? INT_MAX
                                                                   : (int)wait_ms);
         for (; r != NULL; r = receive_reply(c, 0)) {
-            last_heard = ipcq_now_us();
+            last_heard = clock_now_us();
             if (want_id != 0 && r->id == want_id) {
                 *reply = r;
                 return IPCQ_OK;
@@ -513,11 +513,11 @@ call_locked(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__R
         rc = client_batch_send(c); /* async puts go first, in call order */
     if (rc != IPCQ_OK)
         return rc;
-    int64_t now = ipcq_now_us();
+    int64_t now = clock_now_us();
     int64_t deadline = wait_ms < 0    ? INT64_MAX
-                       : wait_ms == 0 ? ipcq_deadline_us(now, REQUEST_TIMEOUT_MS)
-                                      : ipcq_deadline_us(now, wait_ms + GRACE_MS);
-    int64_t connect_deadline = ipcq_deadline_us(now, CONNECT_TIMEOUT_MS);
+                       : wait_ms == 0 ? clock_deadline_us(now, REQUEST_TIMEOUT_MS)
+                                      : clock_deadline_us(now, wait_ms + GRACE_MS);
+    int64_t connect_deadline = clock_deadline_us(now, CONNECT_TIMEOUT_MS);
     if (deadline < connect_deadline)
         connect_deadline = deadline;
     req->version = IPCQ_PROTOCOL_VERSION;
@@ -572,7 +572,7 @@ client_send_async(ipcq_client *c, Ipcqwire__Request *req, size_t nitems)
     }
     req->version = IPCQ_PROTOCOL_VERSION;
     req->id = ++c->next_id;
-    if (!send_request(c, req, ipcq_deadline_us(ipcq_now_us(), CONNECT_TIMEOUT_MS)))
+    if (!send_request(c, req, clock_deadline_us(clock_now_us(), CONNECT_TIMEOUT_MS)))
         return unavailable(c, "no connection");
     c->inflight[c->ninflight++] = (inflight_put){req->id, nitems};
     c->inflight_items += nitems;
@@ -595,7 +595,7 @@ flush_locked(ipcq_client *c, int64_t timeout_ms)
 {
     int rc = client_batch_send(c);
     if (rc == IPCQ_OK && c->ninflight > 0)
-        rc = await_replies(c, 0, 0, ipcq_deadline_us(ipcq_now_us(), timeout_ms), NULL);
+        rc = await_replies(c, 0, 0, clock_deadline_us(clock_now_us(), timeout_ms), NULL);
     if (rc == IPCQ_EUNAVAILABLE)
         c->async_status = IPCQ_OK; /* the loss of the puts is reported here */
     if (rc != IPCQ_OK)

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "names.h"
+#include "wire.h"
 
 int
 client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char *queue,
@@ -32,7 +32,7 @@ client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char
     req->timeout_ms = timeout_ms;
     if (queue != NULL) {
         size_t len = strlen(queue);
-        if (!ipcq_name_valid(queue, len))
+        if (!queue_name_valid(queue, len))
             return client_fail(c, NULL, IPCQ_EINVAL,
                                "invalid queue name: it must be 1 to 255 bytes of UTF-8 "
                                "without control characters");

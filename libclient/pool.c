@@ -150,7 +150,7 @@ worker_main(ipcq_pool *p)
         if (client_get_batch(c, p->tasks, batch, TASK_LEASE_MS, IPCQ_FOREVER, msgs, lens, leases,
                              deliveries, &got) != IPCQ_OK)
             break; /* shut down (closed pool), deleted, or no broker */
-        int64_t started = ipcq_now_us();
+        int64_t started = clock_now_us();
         bool ok = true, redelivered = false;
         for (size_t i = 0; i < got; i++) {
             redelivered = redelivered || deliveries[i] > 1;
@@ -164,7 +164,7 @@ worker_main(ipcq_pool *p)
         /* A task that killed a worker comes back with the others of its
          * batch: redelivered tasks are taken one at a time, so that it
          * takes no other task down with it again (D6 counts deliveries). */
-        bool quick = ipcq_now_us() - started < (int64_t)got * QUICK_TASK_US;
+        bool quick = clock_now_us() - started < (int64_t)got * QUICK_TASK_US;
         batch = !quick || redelivered          ? 1
                 : batch * 2 > WORKER_BATCH_MAX ? WORKER_BATCH_MAX
                                                : batch * 2;
@@ -407,16 +407,16 @@ ipcq_async_wait(ipcq_async *h, int64_t timeout_ms)
 {
     if (h == NULL || timeout_ms < IPCQ_FOREVER)
         return IPCQ_EINVAL;
-    int64_t deadline = ipcq_deadline_us(ipcq_now_us(), timeout_ms);
+    int64_t deadline = clock_deadline_us(clock_now_us(), timeout_ms);
     /* Polls at least once, so that a timeout of 0 sees what has arrived. */
     while (h->status == PENDING) {
         if (h->pool == NULL)
             return IPCQ_ESHUTDOWN;
-        int64_t left_ms = deadline == INT64_MAX ? SLICE_MS : (deadline - ipcq_now_us()) / 1000;
+        int64_t left_ms = deadline == INT64_MAX ? SLICE_MS : (deadline - clock_now_us()) / 1000;
         int rc = ipcq_pool_poll(h->pool, left_ms > 0 ? left_ms : 0);
         if (rc != IPCQ_OK)
             return rc;
-        if (h->status == PENDING && deadline != INT64_MAX && ipcq_now_us() >= deadline)
+        if (h->status == PENDING && deadline != INT64_MAX && clock_now_us() >= deadline)
             return IPCQ_ETIMEDOUT;
     }
     return h->status;
@@ -487,12 +487,12 @@ ipcq_pool_map(ipcq_pool *p, size_t n, const void *const *tasks, const size_t *ta
         if (rc != IPCQ_OK && first_failure == IPCQ_OK)
             first_failure = rc;
     }
-    int64_t deadline = ipcq_deadline_us(ipcq_now_us(), timeout_ms);
+    int64_t deadline = clock_deadline_us(clock_now_us(), timeout_ms);
     for (size_t i = 0; i < n; i++) {
         if (h[i] == NULL)
             continue;
         int64_t left =
-            deadline == INT64_MAX ? IPCQ_FOREVER : (deadline - ipcq_now_us() + 999) / 1000;
+            deadline == INT64_MAX ? IPCQ_FOREVER : (deadline - clock_now_us() + 999) / 1000;
         int rc = ipcq_async_wait(h[i], left < 0 ? 0 : left);
         if (rc == IPCQ_OK) {
             results[i] = h[i]->result ? h[i]->result : malloc(1);
@@ -524,9 +524,9 @@ ipcq_pool_join(ipcq_pool *p, int64_t timeout_ms)
 {
     if (p == NULL || p->owner != client_process_pid() || !(p->closed || p->terminated))
         return IPCQ_EINVAL;
-    int64_t deadline = ipcq_deadline_us(ipcq_now_us(), timeout_ms);
+    int64_t deadline = clock_deadline_us(clock_now_us(), timeout_ms);
     while (p->pending.count > 0 || live_workers(p) > 0) {
-        int64_t left_ms = (deadline - ipcq_now_us()) / 1000;
+        int64_t left_ms = (deadline - clock_now_us()) / 1000;
         if (deadline != INT64_MAX && left_ms <= 0)
             return IPCQ_ETIMEDOUT;
         int rc = ipcq_pool_poll(p, deadline == INT64_MAX ? SLICE_MS : left_ms);
@@ -558,12 +558,12 @@ ipcq_pool_terminate(ipcq_pool *p)
     for (int i = 0; i < p->nworkers; i++)
         if (p->workers[i] > 0)
             kill(p->workers[i], SIGTERM);
-    int64_t deadline = ipcq_now_us() + TERM_GRACE_MS * 1000;
+    int64_t deadline = clock_now_us() + TERM_GRACE_MS * 1000;
     while (live_workers(p) > 0) {
         for (int i = 0; i < p->nworkers; i++) {
             if (p->workers[i] > 0 && worker_exited(p->workers[i]))
                 p->workers[i] = 0;
-            else if (p->workers[i] > 0 && ipcq_now_us() > deadline)
+            else if (p->workers[i] > 0 && clock_now_us() > deadline)
                 kill(p->workers[i], SIGKILL);
         }
         struct timespec ts = {0, 1000000L};

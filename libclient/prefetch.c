@@ -11,7 +11,7 @@
 
 #include "client.h"
 #include "clock.h"
-#include "names.h"
+#include "wire.h"
 
 struct client_prefetch {
     size_t max;
@@ -95,7 +95,7 @@ refill(ipcq_client *c, client_prefetch *pf, const char *queue, int64_t timeout_m
     int64_t lease_us = pf->lease_ms * 1000, spare_us = lease_us / 4;
     if (spare_us > 1000000)
         spare_us = 1000000;
-    pf->usable_until_us = ipcq_now_us() + lease_us - spare_us;
+    pf->usable_until_us = clock_now_us() + lease_us - spare_us;
     pf->head = 0;
     pf->count = got;
     return IPCQ_OK;
@@ -110,7 +110,7 @@ client_prefetch_get(ipcq_client *c, const char *queue, int64_t timeout_ms, void 
     bool same_queue = pf->queue != NULL && strcmp(pf->queue, queue) == 0;
     /* An item whose lease ran out is back in its queue, maybe with another
      * client already: never hand it out. */
-    bool fresh = ipcq_now_us() < pf->usable_until_us;
+    bool fresh = clock_now_us() < pf->usable_until_us;
     if (pf->count == 0 || !same_queue || !fresh) {
         int rc = refill(c, pf, queue, timeout_ms);
         if (rc != IPCQ_OK)

@@ -137,7 +137,7 @@ run_child(const ipcq_broker *b, pid_t parent)
     sigaddset(&stop_signals, SIGTERM);
     sigprocmask(SIG_SETMASK, &stop_signals, NULL);
     detach_descriptors();
-    log_set_level(LOG_WARN);
+    log_set_level(LOG_LEVEL_WARN);
 
     const char *binds[] = {b->endpoint};
     router_config cfg = {.binds = binds, .nbinds = 1};
@@ -158,13 +158,13 @@ end_child(pid_t pid, int sig, int64_t timeout_ms)
     if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
         return IPCQ_ESYSTEM;
     kill(pid, sig);
-    int64_t deadline = ipcq_now_us() + timeout_ms * 1000;
+    int64_t deadline = clock_now_us() + timeout_ms * 1000;
     int status;
     pid_t r;
     while ((r = waitpid(pid, &status, WNOHANG)) != pid) {
         if (r < 0 && errno != EINTR)
             return IPCQ_ESYSTEM;
-        if (ipcq_now_us() >= deadline) {
+        if (clock_now_us() >= deadline) {
             kill(pid, SIGKILL);
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
@@ -186,7 +186,7 @@ wait_until_ready(ipcq_broker *b)
         return rc;
     char sock_path[SOCKET_PATH_MAX + 1];
     snprintf(sock_path, sizeof sock_path, "%s/" SOCKET_NAME, b->dir);
-    int64_t deadline = ipcq_now_us() + (int64_t)START_TIMEOUT_MS * 1000;
+    int64_t deadline = clock_now_us() + (int64_t)START_TIMEOUT_MS * 1000;
     rc = IPCQ_ESYSTEM;
     for (;;) {
         int status;
@@ -201,7 +201,7 @@ wait_until_ready(ipcq_broker *b)
             rc = IPCQ_OK;
             break;
         }
-        if (ipcq_now_us() >= deadline)
+        if (clock_now_us() >= deadline)
             break;
         sleep_ms(POLL_MS);
     }

@@ -51,7 +51,7 @@ flusher_main(void *arg)
     pthread_mutex_lock(&c->lock);
     while (!b->stopping) {
         int64_t due = b->first_put_us + FLUSH_AFTER_US;
-        if (b->count > 0 && ipcq_now_us() >= due) {
+        if (b->count > 0 && clock_now_us() >= due) {
             client_batch_send(c); /* a failure is reported by the next call */
             continue;
         }
@@ -71,7 +71,7 @@ start_flusher(client_batch *b, ipcq_client *c)
 {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* the clock of ipcq_now_us */
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* the clock of clock_now_us */
     bool ok = pthread_cond_init(&b->wake, &attr) == 0;
     pthread_condattr_destroy(&attr);
     if (ok && pthread_create(&b->flusher, NULL, flusher_main, c) != 0) {
@@ -210,7 +210,7 @@ put_locked(ipcq_client *c, const char *queue, const void *data, size_t len)
     if (!append(b, queue, data, len))
         return client_fail(c, queue, IPCQ_ENOMEM, NULL);
     if (b->count == 1)
-        b->first_put_us = ipcq_now_us();
+        b->first_put_us = clock_now_us();
     size_t max_items = c->window < BATCH_MAX_ITEMS ? c->window : BATCH_MAX_ITEMS;
     if (b->count >= max_items || b->used >= BATCH_MAX_BYTES)
         return client_batch_send(c);

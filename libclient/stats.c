@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "names.h"
+#include "wire.h"
 
 #define QUEUE_FIELDS (IPCQ_QUEUE_DEAD_LETTERED + 1)
 #define BROKER_FIELDS (IPCQ_BROKER_DISCONNECTS + 1)

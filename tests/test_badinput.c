@@ -22,7 +22,7 @@
 
 #include "harness.h"
 #include "ipcq.pb-c.h"
-#include "names.h"
+#include "wire.h"
 
 /* The broker runs with a small item limit so that over-limit cases stay
  * fast; its socket then refuses frames over MAX_ITEM + 64 KiB. */

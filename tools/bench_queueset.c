@@ -5,7 +5,7 @@
 
 #include "bench_progress.h"
 #include "ipcq.h"
-#include "names.h"
+#include "wire.h"
 #include "proc.h"
 
 #define REPLY_WAIT_MS 60000 /* the longest wait for one reply */

@@ -32,7 +32,7 @@
 #include "bench_progress.h"
 #include "bench_queueset.h"
 #include "bench_scale.h"
-#include "names.h"
+#include "wire.h"
 #include "proc.h"
 
 #define WAIT_SOCKETS 4

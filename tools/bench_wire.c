@@ -9,7 +9,7 @@
 
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
-#include "names.h"
+#include "wire.h"
 #include "proc.h"
 
 int

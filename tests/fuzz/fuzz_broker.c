@@ -33,7 +33,7 @@
 #include "clock.h"
 #include "core.h"
 #include "fuzz.h"
-#include "names.h"
+#include "wire.h"
 
 enum { NPEERS = 4, PEER_ID_LEN = 5 };
 #define HOUR_US ((int64_t)3600 * 1000000)
@@ -214,7 +214,7 @@ check_broker(broker *b)
     void *v;
     for (size_t i = 0; table_next(&b->queues, &i, &v);) {
         queue *q = v;
-        FUZZ_CHECK(ipcq_name_valid(q->name, q->name_len) && q->name[q->name_len] == '\0');
+        FUZZ_CHECK(queue_name_valid(q->name, q->name_len) && q->name[q->name_len] == '\0');
         FUZZ_CHECK(broker_find_queue(b, q->name, q->name_len) == q);
         check_fifo(&q->items);
         items += q->items.count;

@@ -17,7 +17,7 @@
 
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
-#include "names.h"
+#include "wire.h"
 
 static const char *out_dir;
 

@@ -1,6 +1,7 @@
-/* Queue-name rules (SPEC Q1) and the limits both sides agree on. */
-#ifndef IPCQ_NAMES_H
-#define IPCQ_NAMES_H
+/* What both ends of the wire agree on: the protocol version, message and
+ * window limits, and the queue-name rule (SPEC Q1). */
+#ifndef IPCQ_WIRE_H
+#define IPCQ_WIRE_H
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,6 +26,6 @@
 
 /* True when name[0..len) is 1 to 255 bytes of valid UTF-8 without control
  * characters (C0, DEL, C1). */
-bool ipcq_name_valid(const void *name, size_t len);
+bool queue_name_valid(const void *name, size_t len);
 
 #endif

@@ -1,8 +1,14 @@
-/* Broker log lines on stderr: "ipcqd: LEVEL: message". */
+/* Broker log lines on stderr: "ipcqd: LEVEL: message". The levels are
+ * LOG_LEVEL_*, apart from <syslog.h>'s LOG_INFO and LOG_DEBUG. */
 #ifndef IPCQ_LOG_H
 #define IPCQ_LOG_H
 
-typedef enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG } log_level;
+typedef enum log_level {
+    LOG_LEVEL_ERROR,
+    LOG_LEVEL_WARN,
+    LOG_LEVEL_INFO,
+    LOG_LEVEL_DEBUG
+} log_level;
 
 void log_set_level(log_level level);
 /* Parses "error", "warn", "info" or "debug"; -1 if none of them. */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static log_level current = LOG_INFO;
+static log_level current = LOG_LEVEL_INFO;
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
 void

@@ -1,4 +1,4 @@
-#include "names.h"
+#include "wire.h"
 
 #include <stdint.h>
 
@@ -37,7 +37,7 @@ utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp)
 }
 
 bool
-ipcq_name_valid(const void *name, size_t len)
+queue_name_valid(const void *name, size_t len)
 {
     const unsigned char *s = name;
     if (name == NULL || len == 0 || len > IPCQ_NAME_MAX)

@@ -1,0 +1,272 @@
+/*
+ * ipcqd's command line: every flag read, checked and turned into the
+ * router's configuration, with a one-line error for anything wrong. No
+ * socket is opened here, so a test or a fuzzer can call it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "endpoint.h"
+#include "ipcq.h"
+#include "keyfile.h"
+#include "log.h"
+#include "wire.h"
+#include "options.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: ipcqd [OPTIONS]\n"
+            "The ipcq broker: named, bounded FIFO queues for the processes of a machine.\n"
+            "\n"
+            "  --bind ENDPOINT      listen on ENDPOINT (ipc://PATH or tcp://HOST:PORT);\n"
+            "                       repeatable; default: the per-user ipc socket\n"
+            "  --max-item-size N    largest item in bytes (default 16M)\n"
+            "  --max-memory N       memory the broker may hold for items, waiters and\n"
+            "                       queues, estimated; past it puts fail \"over memory\n"
+            "                       limit\" (default 1G)\n"
+            "  --max-queues N       queues the broker may hold (default %d)\n"
+            "  --max-waiters N      blocked getters, putters or joiners per queue, each\n"
+            "                       (default %d)\n"
+            "  --max-name-length N  bytes of a queue name, 1 to 255 (default 255)\n"
+            "                       Sizes take a K, M or G suffix (powers of 1024).\n"
+            "  --group GROUP        let GROUP use the ipc sockets too (socket 0660, the\n"
+            "                       default directory 0710); default: the owner only\n"
+            "  --curve-key FILE     the broker's key pair (ipcq keygen): TCP binds use\n"
+            "                       CURVE encryption, and let in only clients whose\n"
+            "  --allowed-keys DIR   public keys (.pub files) are in DIR\n"
+            "  --insecure           allow a TCP bind beyond loopback without CURVE\n"
+            "  --probe-ms MS        how often clients holding items or blocked are\n"
+            "                       checked for liveness (default %d)\n"
+            "  --log-level LEVEL    error, warn, info (default) or debug\n"
+            "  --help               show this help\n"
+            "  --version            show the version\n"
+            "\n"
+            "SIGINT or SIGTERM stops the broker: every blocked client is answered\n"
+            "\"broker shutting down\", and ipcqd exits 0.\n",
+            BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS);
+}
+
+/* Digits first: strtoll alone would skip blanks and take a sign. */
+int
+options_parse_size(const char *s, long long min, long long *out)
+{
+    if (!(s[0] >= '0' && s[0] <= '9'))
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || v < min)
+        return -1;
+    int shift = 0;
+    if (*end != '\0') {
+        /* Not strchr: it finds the terminator too, which a blank (0x20 &
+         * ~0x20) would match, making "64 " 64 TiB. */
+        static const char units[] = "KMG";
+        const char *u = memchr(units, end[0] & ~0x20, sizeof units - 1);
+        if (u == NULL || end[1] != '\0')
+            return -1;
+        shift = 10 * (int)(u - units + 1);
+    }
+    if (v > (LLONG_MAX >> shift))
+        return -1;
+    *out = v << shift;
+    return 0;
+}
+
+/* The limit flags, in the order of their options below. */
+const options_limit options_limits[OPTIONS_NLIMITS] = {
+    /* The socket's message limit is this plus IPCQ_MESSAGE_OVERHEAD. */
+    {"max-item-size", 0, LLONG_MAX - IPCQ_MESSAGE_OVERHEAD, offsetof(broker_config, max_item_size)},
+    {"max-memory", 1, LLONG_MAX, offsetof(broker_config, max_memory)},
+    {"max-queues", 1, LLONG_MAX, offsetof(broker_config, max_queues)},
+    {"max-waiters", 1, LLONG_MAX, offsetof(broker_config, max_waiters)},
+    {"max-name-length", 1, IPCQ_NAME_MAX, offsetof(broker_config, max_name_len)},
+};
+
+int
+options_read_limit(const options_limit *d, const char *value, broker_config *core)
+{
+    long long v;
+    if (options_parse_size(value, d->min, &v) != 0 || v > d->max) {
+        fprintf(stderr, "ipcqd: --%s: want a number from %lld to %lld: %s\n", d->name, d->min,
+                d->max, value);
+        return 2;
+    }
+    *(size_t *)((char *)core + d->offset) = (size_t)v;
+    return 0;
+}
+
+/* The group named (or numbered) by s into policy; 2 after saying why. */
+static int
+group_flag(const char *s, bind_policy *policy)
+{
+    struct group *g = getgrnam(s);
+    char *end;
+    errno = 0;
+    unsigned long id = g ? 0 : strtoul(s, &end, 10);
+    if (g == NULL && (errno || end == s || *end != '\0' || id > (gid_t)-2)) {
+        fprintf(stderr, "ipcqd: --group: no such group: %s\n", s);
+        return 2;
+    }
+    policy->has_group = true;
+    policy->group = g ? g->gr_gid : (gid_t)id;
+    return 0;
+}
+
+/* Checks the CURVE flags and reads the broker's key into secret; 2 (usage)
+ * or 1 (unreadable key) after saying why. */
+static int
+load_curve(const char *key_file, router_config *cfg, char secret[KEYFILE_Z85_LEN + 1])
+{
+    if ((key_file == NULL) != (cfg->allowed_keys == NULL)) {
+        fprintf(stderr, "ipcqd: --curve-key and --allowed-keys go together\n");
+        return 2;
+    }
+    if (key_file == NULL)
+        return 0;
+    char public_key[KEYFILE_Z85_LEN + 1], err[4400];
+    struct stat st;
+    if (keyfile_read(key_file, public_key, secret, err, sizeof err) != 0) {
+        fprintf(stderr, "ipcqd: --curve-key: %s\n", err);
+        return 1;
+    }
+    if (stat(cfg->allowed_keys, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "ipcqd: --allowed-keys: %s: not a directory\n", cfg->allowed_keys);
+        return 1;
+    }
+    cfg->access.curve_secret = secret;
+    return 0;
+}
+
+int
+options_parse(int argc, char **argv, ipcqd_options *o)
+{
+    enum {
+        OPT_BIND = 256,
+        OPT_MAX_ITEM,
+        OPT_MAX_MEMORY,
+        OPT_MAX_QUEUES,
+        OPT_MAX_WAITERS,
+        OPT_MAX_NAME,
+        OPT_GROUP,
+        OPT_CURVE_KEY,
+        OPT_ALLOWED_KEYS,
+        OPT_INSECURE,
+        OPT_PROBE,
+        OPT_LOG,
+        OPT_HELP,
+        OPT_VERSION
+    };
+    static const struct option options[] = {
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"max-item-size", required_argument, NULL, OPT_MAX_ITEM},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+        {"max-queues", required_argument, NULL, OPT_MAX_QUEUES},
+        {"max-waiters", required_argument, NULL, OPT_MAX_WAITERS},
+        {"max-name-length", required_argument, NULL, OPT_MAX_NAME},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
+        {"allowed-keys", required_argument, NULL, OPT_ALLOWED_KEYS},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"probe-ms", required_argument, NULL, OPT_PROBE},
+        {"log-level", required_argument, NULL, OPT_LOG},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {0},
+    };
+    *o = (ipcqd_options){.log_level = LOG_LEVEL_INFO};
+    router_config *cfg = &o->router;
+    broker_config_defaults(&cfg->core);
+    o->binds = calloc((size_t)argc + 1, sizeof *o->binds);
+    if (o->binds == NULL) {
+        fprintf(stderr, "ipcqd: out of memory\n");
+        return 1;
+    }
+    int opt, rc = 0;
+    long long v;
+    const char *curve_key = NULL;
+    optind = 0; /* getopt starts afresh on every call */
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_BIND:
+            o->binds[cfg->nbinds++] = optarg;
+            break;
+        case OPT_MAX_ITEM:
+        case OPT_MAX_MEMORY:
+        case OPT_MAX_QUEUES:
+        case OPT_MAX_WAITERS:
+        case OPT_MAX_NAME:
+            rc = options_read_limit(&options_limits[opt - OPT_MAX_ITEM], optarg, &cfg->core);
+            break;
+        case OPT_GROUP:
+            rc = group_flag(optarg, &cfg->access);
+            break;
+        case OPT_CURVE_KEY:
+            curve_key = optarg;
+            break;
+        case OPT_ALLOWED_KEYS:
+            cfg->allowed_keys = optarg;
+            break;
+        case OPT_INSECURE:
+            cfg->access.insecure = true;
+            break;
+        case OPT_PROBE:
+            if (options_parse_size(optarg, 1, &v) != 0) {
+                fprintf(stderr, "ipcqd: --probe-ms: not a positive number: %s\n", optarg);
+                return 2;
+            }
+            cfg->core.probe_interval_ms = v;
+            break;
+        case OPT_LOG:
+            if (log_parse_level(optarg) < 0) {
+                fprintf(stderr, "ipcqd: --log-level: expected error, warn, info or debug\n");
+                return 2;
+            }
+            o->log_level = (log_level)log_parse_level(optarg);
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            return OPTIONS_DONE;
+        case OPT_VERSION:
+            printf("ipcqd %s\n", ipcq_version());
+            return OPTIONS_DONE;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (rc == 0)
+        rc = load_curve(curve_key, cfg, o->curve_secret);
+    if (rc != 0)
+        return rc;
+    if (optind < argc) {
+        fprintf(stderr, "ipcqd: unexpected argument: %s\n", argv[optind]);
+        return 2;
+    }
+    if (cfg->nbinds == 0) {
+        if (endpoint_default(o->default_endpoint, sizeof o->default_endpoint) != 0) {
+            fprintf(stderr, "ipcqd: the default endpoint path is too long\n");
+            return 1;
+        }
+        o->binds[cfg->nbinds++] = o->default_endpoint;
+    }
+    cfg->binds = o->binds;
+    return OPTIONS_RUN;
+}
+
+void
+options_free(ipcqd_options *o)
+{
+    free(o->binds);
+    o->binds = NULL;
+}
