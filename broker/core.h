@@ -53,6 +53,9 @@ typedef struct queue {
     size_t ngetters, nputters, njoiners, nleased;
     uint64_t unfinished, puts, gets;
     bool shutdown, shutdown_immediate;
+    /* No put or create has made it: getters wait for it (Q2). Invisible to
+     * every other request, and gone with its last getter. */
+    bool placeholder;
     list_link dirty; /* in broker->dirty while it has wake-ups to serve */
 } queue;
 
@@ -95,7 +98,8 @@ struct broker {
     broker_config cfg;
     broker_send_fn send;
     void *send_ctx;
-    table queues;            /* name -> queue */
+    table queues;            /* name -> queue, placeholders (Q2) too */
+    size_t nplaceholders;    /* queues that exist only for their getters */
     table sessions;          /* routing id -> session */
     deadline_heap deadlines; /* waiters' timeouts */
     deadline_heap leases;    /* leased deliveries' expiries */
@@ -133,8 +137,15 @@ void queue_return_head(broker *b, queue *q, item *it); /* back to the head */
 /* Back to the head, or past max-deliveries to NAME.dlq (D6). */
 void queue_redeliver(broker *b, queue *q, item *it);
 void queue_drop_items(broker *b, queue *q);
+/* The queue of that name; NULL if none, or only a placeholder. */
 queue *broker_find_queue(broker *b, const void *name, size_t len);
+/* The same, placeholders included. */
+queue *broker_lookup_queue(broker *b, const void *name, size_t len);
+/* A new queue, or the placeholder of that name made a queue with maxsize;
+ * NULL if out of memory. */
 queue *broker_create_queue(broker *b, const void *name, size_t len, int64_t maxsize);
+/* The queue a get waits on: the queue, or a placeholder for it (Q2). */
+queue *broker_await_queue(broker *b, const void *name, size_t len);
 void broker_delete_queue(broker *b, queue *q);
 
 /* waiter.c */

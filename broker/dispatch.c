@@ -1,7 +1,7 @@
 /* The request handlers: one small function per request type, chosen from a
  * table by the request's op. Checks that every queue request shares (the
- * name, the timeout, finding or creating the queue) run once, before the
- * handler, as the table's flags ask. */
+ * name, the timeout, finding or creating the queue, or a placeholder for a
+ * get to wait on) run once, before the handler, as the table's flags ask. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@ enum {
     NEEDS_NAME = 1,     /* a valid queue name (Q1) */
     NEEDS_QUEUE = 2,    /* the queue must exist */
     CREATES_QUEUE = 4,  /* the queue is created if absent (Q2) */
+    AWAITS_QUEUE = 32,  /* a get waits for an absent queue, not creating it (Q2) */
     TAKES_TIMEOUT = 8,  /* a timeout in ms: -1, 0 or positive (Q5, Q11) */
     CARRIES_ITEMS = 16, /* one or more items, none over the max item size (Q3) */
 };
@@ -253,7 +254,7 @@ static void
 handle_stat(request *r)
 {
     broker *b = r->b;
-    size_t n = r->q ? 1 : b->queues.count;
+    size_t n = r->q ? 1 : b->queues.count - b->nplaceholders;
     Ipcqwire__QueueStat *stats = calloc(n ? n : 1, sizeof *stats);
     Ipcqwire__QueueStat **ptrs = calloc(n ? n : 1, sizeof *ptrs);
     if (stats == NULL || ptrs == NULL) {
@@ -265,13 +266,14 @@ handle_stat(request *r)
     } else {
         void *v;
         size_t i = 0;
-        for (size_t cur = 0; i < n && table_next(&b->queues, &cur, &v); i++)
-            fill_queue_stat(b, v, &stats[i]);
+        for (size_t cur = 0; i < n && table_next(&b->queues, &cur, &v);)
+            if (!((queue *)v)->placeholder)
+                fill_queue_stat(b, v, &stats[i++]);
     }
     for (size_t i = 0; i < n; i++)
         ptrs[i] = &stats[i];
     Ipcqwire__BrokerStat bs = IPCQWIRE__BROKER_STAT__INIT;
-    bs.queues = b->queues.count;
+    bs.queues = b->queues.count - b->nplaceholders;
     bs.sessions = b->sessions.count;
     bs.items = b->total_items;
     bs.bytes = b->total_bytes;
@@ -397,6 +399,13 @@ handle_configure(request *r)
 {
     if (r->msg->has_max_deliveries)
         r->q->max_deliveries = r->msg->max_deliveries;
+    if (r->msg->has_maxsize) {
+        /* Python's q.maxsize = n: a larger bound admits waiting putters at
+         * once; a smaller one keeps every item, and puts wait until the
+         * queue is below it (Q2). */
+        r->q->maxsize = r->msg->maxsize > 0 ? r->msg->maxsize : 0;
+        broker_mark_dirty(r->b, r->q);
+    }
     answer(r, IPCQ_OK, NULL);
 }
 
@@ -426,7 +435,7 @@ static const handler handlers[] = {
     [IPCQWIRE__OP__OP_PING] = {handle_ping, 0, true},
     [IPCQWIRE__OP__OP_PUT] = {handle_put,
                               NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT | CARRIES_ITEMS, true},
-    [IPCQWIRE__OP__OP_GET] = {handle_get, NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT, true},
+    [IPCQWIRE__OP__OP_GET] = {handle_get, NEEDS_NAME | AWAITS_QUEUE | TAKES_TIMEOUT, true},
     [IPCQWIRE__OP__OP_CONFIRM] = {handle_confirm, 0, false},
     [IPCQWIRE__OP__OP_RELEASE] = {handle_release, 0, false},
     [IPCQWIRE__OP__OP_CANCEL] = {handle_cancel, 0, false},
@@ -481,6 +490,19 @@ resolve_queue(request *r, unsigned flags)
         return false;
     }
     r->q = broker_find_queue(r->b, m->queue.data, m->queue.len);
+    if (r->q == NULL && (flags & AWAITS_QUEUE)) {
+        if (r->timeout_ms == 0) {
+            fail(r, IPCQ_EMPTY, "queue is empty"); /* as if it existed, empty */
+            return false;
+        }
+        r->q = broker_await_queue(r->b, m->queue.data, m->queue.len);
+        if (r->q == NULL) {
+            fail(r, IPCQ_ENOMEM, "broker out of memory");
+            return false;
+        }
+        broker_mark_dirty(r->b, r->q); /* removed at the pass's end if no getter stays */
+        return true;
+    }
     int64_t maxsize = m->has_maxsize && m->maxsize > 0 ? m->maxsize : 0;
     if (r->q == NULL) {
         if (!(flags & CREATES_QUEUE)) {
@@ -492,7 +514,7 @@ resolve_queue(request *r, unsigned flags)
             fail(r, IPCQ_ENOMEM, "broker out of memory");
             return false;
         }
-    } else if (m->has_maxsize && r->q->maxsize != maxsize) {
+    } else if ((flags & CREATES_QUEUE) && m->has_maxsize && r->q->maxsize != maxsize) {
         fail(r, IPCQ_ECONFLICT, "queue exists with maxsize %lld, asked for %lld",
              (long long)r->q->maxsize, (long long)maxsize);
         return false;

@@ -125,9 +125,10 @@ limits_admit(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reque
     }
     if (!queue_name_valid(m->queue.data, m->queue.len))
         return true; /* resolve_queue() answers, as for any bad name */
-    queue *q = broker_find_queue(b, m->queue.data, m->queue.len);
-    bool creates = m->op == IPCQWIRE__OP__OP_PUT || m->op == IPCQWIRE__OP__OP_GET ||
-                   m->op == IPCQWIRE__OP__OP_CREATE;
+    queue *q = broker_lookup_queue(b, m->queue.data, m->queue.len);
+    /* A get that may wait adds a placeholder for a missing queue (Q2). */
+    bool creates = m->op == IPCQWIRE__OP__OP_PUT || m->op == IPCQWIRE__OP__OP_CREATE ||
+                   (m->op == IPCQWIRE__OP__OP_GET && timeout_ms != 0);
     if (q == NULL && !creates)
         return true; /* "no such queue" */
     if (q == NULL && b->queues.count >= cfg->max_queues)

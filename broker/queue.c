@@ -229,20 +229,50 @@ queue_drop_items(broker *b, queue *q)
 }
 
 queue *
-broker_find_queue(broker *b, const void *name, size_t len)
+broker_lookup_queue(broker *b, const void *name, size_t len)
 {
     return table_get(&b->queues, name, len);
 }
 
 queue *
+broker_find_queue(broker *b, const void *name, size_t len)
+{
+    queue *q = table_get(&b->queues, name, len);
+    return q != NULL && !q->placeholder ? q : NULL;
+}
+
+queue *
 broker_create_queue(broker *b, const void *name, size_t len, int64_t maxsize)
 {
-    queue *q = queue_new(name, len, maxsize);
+    queue *q = table_get(&b->queues, name, len);
+    if (q != NULL) {
+        if (q->placeholder) { /* getters waited for it: it is made now (Q2) */
+            q->placeholder = false;
+            q->maxsize = maxsize;
+            b->nplaceholders--;
+        }
+        return q;
+    }
+    q = queue_new(name, len, maxsize);
     if (q == NULL)
         return NULL;
     if (!table_put(&b->queues, q->name, q->name_len, q)) {
         queue_free(q);
         return NULL;
+    }
+    return q;
+}
+
+queue *
+broker_await_queue(broker *b, const void *name, size_t len)
+{
+    queue *q = table_get(&b->queues, name, len);
+    if (q != NULL)
+        return q;
+    q = broker_create_queue(b, name, len, 0);
+    if (q != NULL) {
+        q->placeholder = true;
+        b->nplaceholders++;
     }
     return q;
 }
@@ -259,5 +289,7 @@ broker_delete_queue(broker *b, queue *q)
     if (list_linked(&q->dirty))
         list_remove(&q->dirty);
     table_remove(&b->queues, q->name, q->name_len);
+    if (q->placeholder)
+        b->nplaceholders--;
     queue_free(q);
 }

@@ -7,7 +7,8 @@
  *     routed, so a dead putter never adds (D3);
  *   - joiners are answered once no task is unfinished;
  *   - on a shut-down queue, putters fail, and getters fail once it is
- *     drained: empty, with nothing out on a lease that could come back. */
+ *     drained: empty, with nothing out on a lease that could come back;
+ *   - a placeholder that no getter waits on any more is removed (Q2). */
 #include <stdlib.h>
 
 #include "core.h"
@@ -150,5 +151,7 @@ broker_serve_dirty(broker *b)
         queue *q = LIST_ENTRY(l, queue, dirty);
         list_remove(l);
         serve_queue(b, q);
+        if (q->placeholder && q->ngetters == 0)
+            broker_delete_queue(b, q);
     }
 }

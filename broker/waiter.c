@@ -72,6 +72,8 @@ void
 waiter_end(broker *b, waiter *w)
 {
     session *s = w->session;
+    if (w->queue->placeholder)
+        broker_mark_dirty(b, w->queue); /* to go if this was its last getter */
     waiter_detach(b, w);
     list_remove(&w->in_session);
     item_fifo_free(&w->items);

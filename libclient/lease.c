@@ -104,3 +104,15 @@ ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveri
     req.max_deliveries = max_deliveries;
     return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
 }
+
+int
+ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_CONFIGURE, queue, IPCQ_NOWAIT);
+    if (rc != IPCQ_OK)
+        return rc;
+    req.has_maxsize = 1;
+    req.maxsize = maxsize;
+    return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
+}

@@ -45,6 +45,7 @@ blocked_forever_call_learns_that_its_broker_died(void **state)
 {
     test_broker *tb = *state;
     ipcq_client *c = client_on(tb);
+    assert_ipcq_ok(c, ipcq_create(c, "orphan", 0)); /* a get waits, creating nothing (Q2) */
     getter_args a = {tb, "orphan", IPCQ_FOREVER};
     pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "orphan", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -83,6 +84,7 @@ a_restart_while_blocked_is_noticed(void **state)
 {
     test_broker *tb = *state;
     ipcq_client *c = client_on(tb);
+    assert_ipcq_ok(c, ipcq_create(c, "amnesia", 0)); /* a get waits, creating nothing (Q2) */
     getter_args a = {tb, "amnesia", 60000};
     pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "amnesia", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -101,6 +103,7 @@ sigterm_answers_blocked_clients_and_exits_zero(void **state)
 {
     test_broker *tb = *state;
     ipcq_client *c = client_on(tb);
+    assert_ipcq_ok(c, ipcq_create(c, "closing", 0)); /* a get waits, creating nothing (Q2) */
     getter_args a = {tb, "closing", IPCQ_FOREVER};
     pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "closing", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);

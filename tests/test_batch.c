@@ -98,6 +98,7 @@ static void
 get_many_blocks_only_for_the_first_item(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "first", 0)); /* a get waits, creating nothing (Q2) */
     child_args a = {*state};
     pid_t getter = fork_child(child_get_many, &a);
     wait_queue_field(c, "first", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);

@@ -171,6 +171,7 @@ connects_and_disconnects_leave_the_broker_flat(void **state)
      * dead-letter limit. */
     assert_ipcq_ok(c, ipcq_create(c, "churn", 0));
     assert_ipcq_ok(c, ipcq_set_max_deliveries(c, "churn", 0));
+    assert_ipcq_ok(c, ipcq_create(c, "churn.idle", 0)); /* its getters wait on it (Q2) */
     const int base_fds = proc_fd_count(tb.pid);
     int64_t base_disconnects = broker_stat_field(c, IPCQ_BROKER_DISCONNECTS);
     long base_rss = 0, max_rss = 0;

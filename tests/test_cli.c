@@ -611,6 +611,7 @@ stat_json_of_a_queue_has_every_key(void **state)
     cli_free(&r);
 
     /* a getter blocked on a queue, seen by stat; then served */
+    assert_ipcq_ok(c, ipcq_create(c, "w", 0));
     static const char *const args[] = {"get", "w", NULL};
     run_spec sp = {.tb = tb};
     cli_run getter;

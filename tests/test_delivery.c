@@ -73,6 +73,7 @@ static void
 getter_killed_while_blocked_never_swallows_a_later_item(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "victim", 0)); /* a get waits, creating nothing (Q2) */
     getter_args a = {*state, "victim", IPCQ_FOREVER};
     pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "victim", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -89,6 +90,7 @@ static void
 dead_getter_is_forgotten_promptly(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "forgotten", 0)); /* a get waits, creating nothing (Q2) */
     getter_args a = {*state, "forgotten", IPCQ_FOREVER};
     pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "forgotten", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -135,6 +137,7 @@ static void
 client_killed_holding_an_unconfirmed_item_does_not_lose_it(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "held", 0)); /* a get waits, creating nothing (Q2) */
     getter_args a = {*state, "held", IPCQ_FOREVER};
     pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "held", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -154,6 +157,7 @@ static void
 returned_item_goes_back_to_the_head(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "order", 0)); /* a get waits, creating nothing (Q2) */
     getter_args a = {*state, "order", IPCQ_FOREVER};
     pid_t getter = fork_child(child_get_one, &a);
     wait_queue_field(c, "order", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -195,7 +199,7 @@ get_abandoned_by_its_client_never_consumes_a_later_item(void **state)
 {
     test_broker *tb = *state;
     ipcq_client *quitter = client_on(tb), *other = client_on(tb);
-    assert_ipcq_ok(quitter, ipcq_ping(quitter));
+    assert_ipcq_ok(quitter, ipcq_create(quitter, "abandoned", 0));
     assert_int_equal(kill(tb->pid, SIGSTOP), 0);
     void *data;
     size_t len;

@@ -64,7 +64,8 @@ queues_past_max_queues_are_elimit(void **state)
     assert_ipcq_ok(c, ipcq_create(c, "q1", 0));
     put_text(c, "q2", "two");
     assert_ipcq_status(c, ipcq_get(c, "q3", &(void *){NULL}, &(size_t){0}, IPCQ_NOWAIT),
-                       IPCQ_EMPTY); /* a get creates its queue too */
+                       IPCQ_EMPTY); /* a get creates nothing (Q2) */
+    assert_ipcq_ok(c, ipcq_create(c, "q3", 0));
     assert_ipcq_status(c, ipcq_create(c, "q4", 0), IPCQ_ELIMIT);
     expect_error_text(c, "q4: cannot create the queue: the broker holds its max of 3 queues");
     expect_error_text(c, "--max-queues");
@@ -98,6 +99,7 @@ waiters_past_max_waiters_are_elimit(void **state)
     test_broker tb;
     test_broker_start(&tb, "--max-waiters", "2", NULL);
     ipcq_client *c = client_on(&tb);
+    assert_ipcq_ok(c, ipcq_create(c, "w", 0)); /* a get waits, creating nothing (Q2) */
     /* Two getters block; a third would be one too many. */
     getter_args ga = {&tb, "w", CHILD_MS};
     pid_t getters[2] = {fork_child(child_get_one, &ga), fork_child(child_get_one, &ga)};

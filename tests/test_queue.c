@@ -72,6 +72,7 @@ static void
 get_forever_blocks_until_a_put(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "forever", 0)); /* a get waits, creating nothing (Q2) */
     child_args a = {*state, "forever", NULL, IPCQ_FOREVER};
     pid_t getter = fork_child(child_get, &a);
     wait_queue_field(c, "forever", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -170,6 +171,7 @@ static void
 blocked_getters_are_served_in_arrival_order(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "fair", 0)); /* a get waits, creating nothing (Q2) */
     child_args a = {*state, "fair", NULL, IPCQ_FOREVER};
     pid_t getters[3];
     for (int i = 0; i < 3; i++) {
@@ -210,6 +212,7 @@ static void
 put_hands_its_item_straight_to_a_waiting_getter(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "handoff", 0)); /* a get waits, creating nothing (Q2) */
     child_args a = {*state, "handoff", NULL, IPCQ_FOREVER};
     pid_t getter = fork_child(child_get, &a);
     wait_queue_field(c, "handoff", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -294,6 +297,7 @@ static void
 deleting_a_queue_wakes_its_waiters(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "doomed", 0));
     child_args g = {*state, "doomed", NULL, IPCQ_FOREVER};
     pid_t getter = fork_child(child_get, &g);
     wait_queue_field(c, "doomed", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -322,6 +326,7 @@ static void
 shutdown_fails_puts_and_drains_gets(void **state)
 {
     ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_create(c, "closing-empty", 0));
     child_args g = {*state, "closing-empty", NULL, IPCQ_FOREVER};
     pid_t getter = fork_child(child_get, &g);
     wait_queue_field(c, "closing-empty", IPCQ_QUEUE_GETTERS, 1, WAIT_MS);
@@ -456,11 +461,80 @@ missing_queue_and_bad_names_are_errors(void **state)
     assert_ipcq_status(c, ipcq_put(c, "", "x", 1, IPCQ_NOWAIT), IPCQ_EINVAL);
     assert_ipcq_status(c, ipcq_put(c, "bad\x01name", "x", 1, IPCQ_NOWAIT), IPCQ_EINVAL);
     assert_non_null(strstr(ipcq_client_error(c), "invalid queue name"));
-    /* Put and get create their queue (Q2). */
+    ipcq_client_close(&c);
+}
+
+/* Q2: ipcq_set_maxsize changes the bound on purpose, as Python's
+ * q.maxsize = n: a larger bound admits a waiting putter at once, a smaller
+ * one keeps every item and makes puts wait until the queue is below it. */
+static void
+set_maxsize_grows_and_shrinks_the_bound(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_status(c, ipcq_set_maxsize(c, "resized", 2), IPCQ_ENOQUEUE);
+    assert_ipcq_ok(c, ipcq_create(c, "resized", 1));
+    put_text(c, "resized", "1");
+    child_args p = {*state, "resized", "2", IPCQ_FOREVER};
+    pid_t putter = fork_child(child_put, &p);
+    wait_queue_field(c, "resized", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+    assert_ipcq_ok(c, ipcq_set_maxsize(c, "resized", 3));
+    assert_int_equal(reap_child(putter, WAIT_MS), 0);
+    assert_int_equal(queue_field(c, "resized", IPCQ_QUEUE_MAXSIZE), 3);
+    assert_int_equal(queue_field(c, "resized", IPCQ_QUEUE_SIZE), 2);
+
+    /* Smaller than the queue: nothing is dropped, puts wait. */
+    assert_ipcq_ok(c, ipcq_set_maxsize(c, "resized", 1));
+    assert_int_equal(queue_field(c, "resized", IPCQ_QUEUE_SIZE), 2);
+    assert_ipcq_status(c, ipcq_put(c, "resized", "3", 1, IPCQ_NOWAIT), IPCQ_FULL);
+    expect_get(c, "resized", "1", IPCQ_NOWAIT);
+    assert_ipcq_status(c, ipcq_put(c, "resized", "3", 1, IPCQ_NOWAIT), IPCQ_FULL);
+    expect_get(c, "resized", "2", IPCQ_NOWAIT);
+    put_text(c, "resized", "3");
+    /* The bound it has now is the one a create must name. */
+    assert_ipcq_ok(c, ipcq_create(c, "resized", 1));
+    assert_ipcq_status(c, ipcq_create(c, "resized", 3), IPCQ_ECONFLICT);
+    /* <= 0: unbounded. */
+    assert_ipcq_ok(c, ipcq_set_maxsize(c, "resized", 0));
+    put_text(c, "resized", "4");
+    assert_int_equal(queue_field(c, "resized", IPCQ_QUEUE_SIZE), 2);
+    ipcq_client_close(&c);
+}
+
+/* Q2: a get on a queue that does not exist waits for it as for an empty
+ * queue and creates nothing, so that the producer's create, with its
+ * maxsize, succeeds however late it comes. */
+static void
+get_on_a_missing_queue_waits_without_creating_it(void **state)
+{
+    ipcq_client *c = client_on(*state);
     void *data;
     size_t len;
-    assert_ipcq_status(c, ipcq_get(c, "made-by-get", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
-    assert_int_equal(queue_field(c, "made-by-get", IPCQ_QUEUE_MAXSIZE), 0);
+    size_t size;
+    assert_ipcq_status(c, ipcq_get(c, "later", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
+    assert_ipcq_status(c, ipcq_get(c, "later", &data, &len, 30), IPCQ_EMPTY);
+    assert_ipcq_status(c, ipcq_qsize(c, "later", &size), IPCQ_ENOQUEUE);
+    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_QUEUES), 0);
+
+    /* A consumer that starts first waits (its session is all that shows). */
+    child_args a = {*state, "later", NULL, IPCQ_FOREVER};
+    pid_t getter = fork_child(child_get, &a);
+    wait_broker_stat_field(c, IPCQ_BROKER_SESSIONS, 1, WAIT_MS);
+    assert_ipcq_status(c, ipcq_qsize(c, "later", &size), IPCQ_ENOQUEUE);
+    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_QUEUES), 0);
+    /* The producer creates it bounded, as if nobody had asked before. */
+    assert_ipcq_ok(c, ipcq_create(c, "later", 3));
+    assert_int_equal(queue_field(c, "later", IPCQ_QUEUE_MAXSIZE), 3);
+    assert_int_equal(queue_field(c, "later", IPCQ_QUEUE_GETTERS), 1);
+    put_text(c, "later", "7");
+    assert_int_equal(reap_child(getter, WAIT_MS), 7);
+
+    /* A getter that gave up leaves nothing behind. */
+    getter = fork_child(child_get, &(child_args){*state, "never", NULL, IPCQ_FOREVER});
+    wait_broker_stat_field(c, IPCQ_BROKER_SESSIONS, 1, WAIT_MS);
+    kill_child(getter);
+    wait_broker_stat_field(c, IPCQ_BROKER_SESSIONS, 0, WAIT_MS);
+    assert_ipcq_ok(c, ipcq_create(c, "never", 5));
+    assert_int_equal(queue_field(c, "never", IPCQ_QUEUE_MAXSIZE), 5);
     ipcq_client_close(&c);
 }
 
@@ -514,6 +588,8 @@ main(void)
         cmocka_unit_test(an_item_over_a_small_broker_limit_is_too_big_not_unavailable),
         T(maxsize_conflict_names_both_values),
         T(missing_queue_and_bad_names_are_errors),
+        T(get_on_a_missing_queue_waits_without_creating_it),
+        T(set_maxsize_grows_and_shrinks_the_bound),
         T(stat_reports_every_queue_and_the_broker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

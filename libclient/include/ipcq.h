@@ -176,8 +176,16 @@ IPCQ_API int ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms);
 IPCQ_API void ipcq_free(void *p);
 
 /* Creates a queue with this bound (<= 0: unbounded). Creating a queue that
- * exists with the same bound is IPCQ_OK; with another, IPCQ_ECONFLICT. */
+ * exists with the same bound is IPCQ_OK; with another, IPCQ_ECONFLICT. A
+ * get on a queue that does not exist waits for it without creating it, so
+ * a producer may create it after its consumers started (SPEC Q2). */
 IPCQ_API int ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize);
+
+/* Changes the bound of a queue that exists (<= 0: unbounded), as Python's
+ * q.maxsize = n: a larger bound admits waiting putters at once; a smaller
+ * one keeps every item, and puts wait until the queue is below it.
+ * IPCQ_ENOQUEUE if there is no such queue. */
+IPCQ_API int ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize);
 
 /* Deletes a queue and its items; everyone blocked on it gets IPCQ_EDELETED. */
 IPCQ_API int ipcq_delete(ipcq_client *c, const char *queue);
