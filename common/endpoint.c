@@ -31,7 +31,7 @@ endpoint_default(char *buf, size_t cap)
     return fits(snprintf(buf, cap, "ipc://%s/broker.sock", dir), cap);
 }
 
-int
+ipcq_status
 ipcq_default_endpoint(char *buf, size_t cap)
 {
     const char *env = getenv(IPCQ_BROKER_ENV);

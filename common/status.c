@@ -5,7 +5,7 @@
 #define IPCQ_STR(x) IPCQ_STR2(x)
 
 const char *
-ipcq_strerror(int status)
+ipcq_strerror(ipcq_status status)
 {
     switch ((ipcq_status)status) {
     case IPCQ_OK:

@@ -39,7 +39,7 @@ square(const void *task, size_t len, void **result, size_t *result_len, void *ar
 
 /* def on_result(r): results.append(r)  -- runs in the parent */
 static void
-on_result(int status, const void *result, size_t len, void *arg)
+on_result(ipcq_status status, const void *result, size_t len, void *arg)
 {
     long *sum = arg;
     if (status == IPCQ_OK) {
@@ -112,7 +112,7 @@ main(void)
         int n = snprintf(task, sizeof task, "%d", x);
         CHECK(ipcq_pool_apply_async(pool, task, (size_t)n, on_result, &sum, NULL));
     }
-    CHECK(ipcq_pool_close(pool));
+    CHECK(ipcq_pool_close_submissions(pool));
     CHECK(ipcq_pool_join(pool, 30000));
     printf("Pool.apply_async: sum of squares 1..10 = %ld\n", sum);
     ipcq_pool_free(&pool);

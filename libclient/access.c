@@ -77,7 +77,7 @@ client_access_apply(void *sock, client_keys *keys)
     return ok ? 0 : -1;
 }
 
-int
+ipcq_status
 ipcq_curve_keygen(const char *prefix, char *why, size_t why_cap)
 {
     char public_key[KEYFILE_Z85_LEN + 1], secret[KEYFILE_Z85_LEN + 1], err[4400];

@@ -143,7 +143,7 @@ client_fail(ipcq_client *c, const char *queue, int status, const char *detail)
     return status;
 }
 
-int
+ipcq_status
 ipcq_client_open(ipcq_client **out, const char *endpoint)
 {
     *out = NULL;
@@ -603,7 +603,7 @@ flush_locked(ipcq_client *c, int64_t timeout_ms)
     return client_take_async_error(c);
 }
 
-int
+ipcq_status
 ipcq_flush(ipcq_client *c, int64_t timeout_ms)
 {
     if (c == NULL || timeout_ms < IPCQ_FOREVER)
@@ -615,7 +615,7 @@ ipcq_flush(ipcq_client *c, int64_t timeout_ms)
     return rc;
 }
 
-int
+ipcq_status
 ipcq_set_put_window(ipcq_client *c, size_t window)
 {
     if (c == NULL || window == 0 || window > IPCQ_MAX_WINDOW)

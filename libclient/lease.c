@@ -14,7 +14,7 @@ bad_lease(ipcq_client *c, const char *queue, int64_t lease_ms)
     return client_fail(c, NULL, IPCQ_EINVAL, detail);
 }
 
-int
+ipcq_status
 ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data, size_t *len,
                 uint64_t *lease, uint32_t *deliveries, int64_t timeout_ms)
 {
@@ -32,7 +32,7 @@ ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data
     return client_get_one(c, queue, lease_ms, timeout_ms, data, len, lease, deliveries);
 }
 
-int
+ipcq_status
 ipcq_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms, size_t max, void **items,
                      size_t *lens, uint64_t *leases, size_t *got, int64_t timeout_ms)
 {
@@ -65,27 +65,27 @@ lease_request(ipcq_client *c, Ipcqwire__Op op, const uint64_t *leases, size_t n,
     return client_finish(c, &req, NULL, IPCQ_NOWAIT, NULL);
 }
 
-int
+ipcq_status
 ipcq_ack(ipcq_client *c, uint64_t lease)
 {
     return lease_request(c, IPCQWIRE__OP__OP_ACK, &lease, 1, 0);
 }
 
-int
-ipcq_ack_many(ipcq_client *c, const uint64_t *leases, size_t n)
+ipcq_status
+ipcq_ack_many(ipcq_client *c, size_t n, const uint64_t *leases)
 {
     if (c != NULL && (leases == NULL || n == 0))
         return client_fail(c, NULL, IPCQ_EINVAL, "ack of no lease");
     return lease_request(c, IPCQWIRE__OP__OP_ACK, leases, n, 0);
 }
 
-int
+ipcq_status
 ipcq_release(ipcq_client *c, uint64_t lease)
 {
     return lease_request(c, IPCQWIRE__OP__OP_RETURN, &lease, 1, 0);
 }
 
-int
+ipcq_status
 ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms)
 {
     if (c != NULL && lease_ms <= 0)
@@ -93,7 +93,7 @@ ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms)
     return lease_request(c, IPCQWIRE__OP__OP_EXTEND, &lease, 1, lease_ms);
 }
 
-int
+ipcq_status
 ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries)
 {
     Ipcqwire__Request req;
@@ -105,7 +105,7 @@ ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveri
     return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
 }
 
-int
+ipcq_status
 ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
 {
     Ipcqwire__Request req;

@@ -117,7 +117,7 @@ begin_put(ipcq_client *c, Ipcqwire__Request *req, ProtobufCBinaryData *item, con
     return IPCQ_OK;
 }
 
-int
+ipcq_status
 ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
 {
     Ipcqwire__Request req;
@@ -138,7 +138,7 @@ client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t time
     return client_get_batch(c, queue, 1, lease_ms, timeout_ms, data, len, tag, deliveries, &got);
 }
 
-int
+ipcq_status
 ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
 {
     if (c != NULL && c->prefetch != NULL && data != NULL && len != NULL && queue != NULL &&
@@ -147,7 +147,7 @@ ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t ti
     return client_get_one(c, queue, 0, timeout_ms, data, len, NULL, NULL);
 }
 
-int
+ipcq_status
 ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
 {
     Ipcqwire__Request req;
@@ -156,7 +156,7 @@ ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
     return rc != IPCQ_OK ? rc : client_batch_put(c, queue, data, len);
 }
 
-int
+ipcq_status
 ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
               const size_t *lens, int64_t timeout_ms)
 {
@@ -239,7 +239,7 @@ client_get_batch(ipcq_client *c, const char *queue, size_t max, int64_t lease_ms
     return rc;
 }
 
-int
+ipcq_status
 ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
               size_t *got, int64_t timeout_ms)
 {
@@ -256,7 +256,7 @@ ipcq_free(void *p)
     free(p);
 }
 
-int
+ipcq_status
 ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize)
 {
     Ipcqwire__Request req;
@@ -268,25 +268,25 @@ ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize)
     return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
 }
 
-int
+ipcq_status
 ipcq_delete(ipcq_client *c, const char *queue)
 {
     return simple(c, IPCQWIRE__OP__OP_DELETE, queue, IPCQ_NOWAIT);
 }
 
-int
+ipcq_status
 ipcq_task_done(ipcq_client *c, const char *queue)
 {
     return simple(c, IPCQWIRE__OP__OP_TASK_DONE, queue, IPCQ_NOWAIT);
 }
 
-int
+ipcq_status
 ipcq_join(ipcq_client *c, const char *queue, int64_t timeout_ms)
 {
     return simple(c, IPCQWIRE__OP__OP_JOIN, queue, timeout_ms);
 }
 
-int
+ipcq_status
 ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
 {
     Ipcqwire__Request req;
@@ -298,7 +298,7 @@ ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
     return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
 }
 
-int
+ipcq_status
 ipcq_ping(ipcq_client *c)
 {
     Ipcqwire__Request req;

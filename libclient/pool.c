@@ -50,7 +50,7 @@
 
 enum { PENDING = -1 };
 
-struct ipcq_async {
+struct ipcq_pool_task {
     ipcq_pool *pool; /* NULL once the pool is gone */
     uint64_t id;
     int status; /* PENDING until completed */
@@ -73,7 +73,7 @@ struct ipcq_pool {
     pid_t *workers; /* 0: slot empty */
     int nworkers;
     uint64_t next_id;
-    table pending; /* id -> ipcq_async, not completed yet */
+    table pending; /* id -> ipcq_pool_task, not completed yet */
     bool started;  /* its queues exist: freeing deletes them */
     bool closed, terminated;
 };
@@ -189,7 +189,7 @@ spawn_worker(ipcq_pool *p)
 /* ---- completions ------------------------------------------------------ */
 
 static void
-async_destroy(ipcq_async *a)
+async_destroy(ipcq_pool_task *a)
 {
     free(a->result);
     free(a);
@@ -198,7 +198,7 @@ async_destroy(ipcq_async *a)
 /* Records the outcome of task a, runs its callback, and frees it unless the
  * caller holds a handle. Takes ownership of result. */
 static void
-complete(ipcq_pool *p, ipcq_async *a, int status, void *result, size_t result_len)
+complete(ipcq_pool *p, ipcq_pool_task *a, int status, void *result, size_t result_len)
 {
     table_remove(&p->pending, &a->id, sizeof a->id);
     a->status = status;
@@ -216,7 +216,7 @@ complete_message(ipcq_pool *p, unsigned char *msg, size_t len, bool dead)
 {
     size_t header = dead ? ID_BYTES : ID_BYTES + 1;
     uint64_t id = len >= ID_BYTES ? get_u64(msg) : 0;
-    ipcq_async *a = len >= header ? table_get(&p->pending, &id, sizeof id) : NULL;
+    ipcq_pool_task *a = len >= header ? table_get(&p->pending, &id, sizeof id) : NULL;
     if (a == NULL) {
         ipcq_free(msg); /* a second result of a task done twice, or not ours */
         return;
@@ -268,7 +268,7 @@ reap_and_replace(ipcq_pool *p)
     }
 }
 
-int
+ipcq_status
 ipcq_pool_poll(ipcq_pool *p, int64_t timeout_ms)
 {
     if (p == NULL || p->owner != client_process_pid())
@@ -320,7 +320,7 @@ create_queues(ipcq_pool *p)
     return rc;
 }
 
-int
+ipcq_status
 ipcq_pool_start(ipcq_pool **out, const char *endpoint, int workers, ipcq_task_fn fn, void *arg)
 {
     if (out == NULL)
@@ -361,9 +361,9 @@ ipcq_pool_start(ipcq_pool **out, const char *endpoint, int workers, ipcq_task_fn
     return IPCQ_OK;
 }
 
-int
+ipcq_status
 ipcq_pool_apply_async(ipcq_pool *p, const void *task, size_t task_len, ipcq_callback callback,
-                      void *callback_arg, ipcq_async **handle)
+                      void *callback_arg, ipcq_pool_task **handle)
 {
     if (handle != NULL)
         *handle = NULL;
@@ -371,7 +371,7 @@ ipcq_pool_apply_async(ipcq_pool *p, const void *task, size_t task_len, ipcq_call
         return IPCQ_EINVAL;
     if (p->closed || p->terminated)
         return IPCQ_ESHUTDOWN;
-    ipcq_async *a = calloc(1, sizeof *a);
+    ipcq_pool_task *a = calloc(1, sizeof *a);
     unsigned char *msg = malloc(ID_BYTES + task_len);
     if (a == NULL || msg == NULL) {
         free(a), free(msg);
@@ -402,8 +402,8 @@ ipcq_pool_apply_async(ipcq_pool *p, const void *task, size_t task_len, ipcq_call
     return IPCQ_OK;
 }
 
-int
-ipcq_async_wait(ipcq_async *h, int64_t timeout_ms)
+ipcq_status
+ipcq_pool_task_wait(ipcq_pool_task *h, int64_t timeout_ms)
 {
     if (h == NULL || timeout_ms < IPCQ_FOREVER)
         return IPCQ_EINVAL;
@@ -422,8 +422,8 @@ ipcq_async_wait(ipcq_async *h, int64_t timeout_ms)
     return h->status;
 }
 
-int
-ipcq_async_result(const ipcq_async *h, const void **result, size_t *result_len)
+ipcq_status
+ipcq_pool_task_result(const ipcq_pool_task *h, const void **result, size_t *result_len)
 {
     if (h == NULL || result == NULL || result_len == NULL)
         return IPCQ_EINVAL;
@@ -433,11 +433,11 @@ ipcq_async_result(const ipcq_async *h, const void **result, size_t *result_len)
 }
 
 void
-ipcq_async_free(ipcq_async **h)
+ipcq_pool_task_free(ipcq_pool_task **h)
 {
     if (h == NULL || *h == NULL)
         return;
-    ipcq_async *a = *h;
+    ipcq_pool_task *a = *h;
     *h = NULL;
     if (a->status == PENDING && a->pool != NULL)
         a->handle_freed = true; /* freed when it completes */
@@ -445,7 +445,7 @@ ipcq_async_free(ipcq_async **h)
         async_destroy(a);
 }
 
-int
+ipcq_status
 ipcq_pool_apply(ipcq_pool *p, const void *task, size_t task_len, void **result, size_t *result_len,
                 int64_t timeout_ms)
 {
@@ -453,11 +453,11 @@ ipcq_pool_apply(ipcq_pool *p, const void *task, size_t task_len, void **result, 
         return IPCQ_EINVAL;
     *result = NULL;
     *result_len = 0;
-    ipcq_async *h;
+    ipcq_pool_task *h;
     int rc = ipcq_pool_apply_async(p, task, task_len, NULL, NULL, &h);
     if (rc != IPCQ_OK)
         return rc;
-    rc = ipcq_async_wait(h, timeout_ms);
+    rc = ipcq_pool_task_wait(h, timeout_ms);
     if (rc == IPCQ_OK) {
         *result = h->result ? h->result : malloc(1);
         *result_len = h->result_len;
@@ -465,18 +465,18 @@ ipcq_pool_apply(ipcq_pool *p, const void *task, size_t task_len, void **result, 
         if (*result == NULL)
             rc = IPCQ_ENOMEM;
     }
-    ipcq_async_free(&h);
+    ipcq_pool_task_free(&h);
     return rc;
 }
 
-int
+ipcq_status
 ipcq_pool_map(ipcq_pool *p, size_t n, const void *const *tasks, const size_t *task_lens,
               void **results, size_t *result_lens, int64_t timeout_ms)
 {
     if (p == NULL ||
         (n > 0 && (tasks == NULL || task_lens == NULL || results == NULL || result_lens == NULL)))
         return IPCQ_EINVAL;
-    ipcq_async **h = calloc(n ? n : 1, sizeof *h);
+    ipcq_pool_task **h = calloc(n ? n : 1, sizeof *h);
     if (h == NULL)
         return IPCQ_ENOMEM;
     int first_failure = IPCQ_OK;
@@ -493,7 +493,7 @@ ipcq_pool_map(ipcq_pool *p, size_t n, const void *const *tasks, const size_t *ta
             continue;
         int64_t left =
             deadline == INT64_MAX ? IPCQ_FOREVER : (deadline - clock_now_us() + 999) / 1000;
-        int rc = ipcq_async_wait(h[i], left < 0 ? 0 : left);
+        int rc = ipcq_pool_task_wait(h[i], left < 0 ? 0 : left);
         if (rc == IPCQ_OK) {
             results[i] = h[i]->result ? h[i]->result : malloc(1);
             result_lens[i] = h[i]->result_len;
@@ -501,14 +501,14 @@ ipcq_pool_map(ipcq_pool *p, size_t n, const void *const *tasks, const size_t *ta
         } else if (first_failure == IPCQ_OK) {
             first_failure = rc;
         }
-        ipcq_async_free(&h[i]);
+        ipcq_pool_task_free(&h[i]);
     }
     free(h);
     return first_failure;
 }
 
-int
-ipcq_pool_close(ipcq_pool *p)
+ipcq_status
+ipcq_pool_close_submissions(ipcq_pool *p)
 {
     if (p == NULL || p->owner != client_process_pid())
         return IPCQ_EINVAL;
@@ -519,7 +519,7 @@ ipcq_pool_close(ipcq_pool *p)
     return ipcq_shutdown(p->client, p->tasks, false);
 }
 
-int
+ipcq_status
 ipcq_pool_join(ipcq_pool *p, int64_t timeout_ms)
 {
     if (p == NULL || p->owner != client_process_pid() || !(p->closed || p->terminated))
@@ -549,7 +549,7 @@ fail_pending(ipcq_pool *p, int status)
     }
 }
 
-int
+ipcq_status
 ipcq_pool_terminate(ipcq_pool *p)
 {
     if (p == NULL || p->owner != client_process_pid())
@@ -574,7 +574,7 @@ ipcq_pool_terminate(ipcq_pool *p)
 }
 
 size_t
-ipcq_pool_workers(const ipcq_pool *p, int *pids, size_t cap)
+ipcq_pool_workers(const ipcq_pool *p, size_t cap, int *pids)
 {
     size_t n = 0;
     for (int i = 0; p != NULL && i < p->nworkers; i++) {

@@ -52,7 +52,7 @@ client_prefetch_free(ipcq_client *c)
     c->prefetch = NULL;
 }
 
-int
+ipcq_status
 ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms)
 {
     if (c == NULL || (max > 1 && lease_ms <= 0) || max > IPCQ_MAX_WINDOW)

@@ -209,7 +209,7 @@ wait_until_ready(ipcq_broker *b)
     return rc;
 }
 
-int
+ipcq_status
 ipcq_broker_start(ipcq_broker **out)
 {
     if (out == NULL)
@@ -263,7 +263,7 @@ ipcq_broker_pid(const ipcq_broker *b)
     return b != NULL ? (int)b->pid : -1;
 }
 
-int
+ipcq_status
 ipcq_broker_stop(ipcq_broker **bp)
 {
     if (bp == NULL || *bp == NULL)

@@ -7,7 +7,7 @@
 #include "wire.h"
 
 #define QUEUE_FIELDS (IPCQ_QUEUE_DEAD_LETTERED + 1)
-#define BROKER_FIELDS (IPCQ_BROKER_DISCONNECTS + 1)
+#define BROKER_FIELDS (IPCQ_BROKER_STAT_DISCONNECTS + 1)
 
 typedef struct queue_row {
     char name[IPCQ_NAME_MAX + 1];
@@ -46,20 +46,20 @@ fill_row(queue_row *row, const Ipcqwire__QueueStat *q)
 static void
 fill_broker(int64_t *f, const Ipcqwire__BrokerStat *b)
 {
-    f[IPCQ_BROKER_QUEUES] = (int64_t)b->queues;
-    f[IPCQ_BROKER_SESSIONS] = (int64_t)b->sessions;
-    f[IPCQ_BROKER_ITEMS] = (int64_t)b->items;
-    f[IPCQ_BROKER_BYTES] = (int64_t)b->bytes;
-    f[IPCQ_BROKER_UPTIME_MS] = (int64_t)b->uptime_ms;
-    f[IPCQ_BROKER_REQUESTS] = (int64_t)b->requests;
-    f[IPCQ_BROKER_BAD_REQUESTS] = (int64_t)b->bad_requests;
-    f[IPCQ_BROKER_UNROUTABLE] = (int64_t)b->unroutable;
-    f[IPCQ_BROKER_MAX_ITEM_SIZE] = (int64_t)b->max_item_size;
-    f[IPCQ_BROKER_PID] = b->pid;
-    f[IPCQ_BROKER_DISCONNECTS] = (int64_t)b->disconnects;
+    f[IPCQ_BROKER_STAT_QUEUES] = (int64_t)b->queues;
+    f[IPCQ_BROKER_STAT_SESSIONS] = (int64_t)b->sessions;
+    f[IPCQ_BROKER_STAT_ITEMS] = (int64_t)b->items;
+    f[IPCQ_BROKER_STAT_BYTES] = (int64_t)b->bytes;
+    f[IPCQ_BROKER_STAT_UPTIME_MS] = (int64_t)b->uptime_ms;
+    f[IPCQ_BROKER_STAT_REQUESTS] = (int64_t)b->requests;
+    f[IPCQ_BROKER_STAT_BAD_REQUESTS] = (int64_t)b->bad_requests;
+    f[IPCQ_BROKER_STAT_UNROUTABLE] = (int64_t)b->unroutable;
+    f[IPCQ_BROKER_STAT_MAX_ITEM_SIZE] = (int64_t)b->max_item_size;
+    f[IPCQ_BROKER_STAT_PID] = b->pid;
+    f[IPCQ_BROKER_STAT_DISCONNECTS] = (int64_t)b->disconnects;
 }
 
-int
+ipcq_status
 ipcq_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
 {
     if (out == NULL)
@@ -148,7 +148,7 @@ queue_figure(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t *val
     return IPCQ_OK;
 }
 
-int
+ipcq_status
 ipcq_qsize(ipcq_client *c, const char *queue, size_t *size)
 {
     int64_t v = 0;
@@ -158,7 +158,7 @@ ipcq_qsize(ipcq_client *c, const char *queue, size_t *size)
     return rc;
 }
 
-int
+ipcq_status
 ipcq_empty(ipcq_client *c, const char *queue, bool *empty)
 {
     size_t n;
@@ -168,7 +168,7 @@ ipcq_empty(ipcq_client *c, const char *queue, bool *empty)
     return rc;
 }
 
-int
+ipcq_status
 ipcq_full(ipcq_client *c, const char *queue, bool *full)
 {
     if (full == NULL)

@@ -69,7 +69,7 @@ child_stranger(void *arg)
     ipcq_client *c = NULL;
     if (ipcq_client_open(&c, s->tb->endpoint) != IPCQ_OK)
         return 98;
-    int rc = ipcq_ping(c);
+    ipcq_status rc = ipcq_ping(c);
     bool said_so = strstr(ipcq_client_error(c), "permission denied") != NULL;
     if (rc == IPCQ_OK) {
         void *data = NULL;
@@ -83,7 +83,7 @@ child_stranger(void *arg)
     int cli = run_quietly(ping);
     if (raw == EACCES && rc == IPCQ_EACCESS && said_so && cli == 3)
         return 0;
-    return raw == 0 && rc == IPCQ_OK && cli == 0 ? 10 : 20 + rc;
+    return raw == 0 && rc == IPCQ_OK && cli == 0 ? 10 : 20 + (int)rc;
 }
 
 static void

@@ -72,13 +72,13 @@ many_leases_in_one_request_and_one_ack(void **state)
     /* One of them goes back first: the ack counts it as not held, and acks
      * the other three all the same. */
     assert_ipcq_ok(c, ipcq_release(c, leases[1]));
-    assert_ipcq_status(c, ipcq_ack_many(c, leases, got), IPCQ_ELEASE);
+    assert_ipcq_status(c, ipcq_ack_many(c, got, leases), IPCQ_ELEASE);
     assert_string_equal(ipcq_client_error(c),
                         "1 of 4 leases not held: they expired, or were acked or released");
     assert_int_equal(queue_field(c, "many", IPCQ_QUEUE_LEASED), 0);
     expect_get(c, "many", "b", IPCQ_NOWAIT);
     expect_get(c, "many", "e", IPCQ_NOWAIT);
-    assert_ipcq_status(c, ipcq_ack_many(c, leases, 0), IPCQ_EINVAL);
+    assert_ipcq_status(c, ipcq_ack_many(c, 0, leases), IPCQ_EINVAL);
     assert_ipcq_status(c, ipcq_get_leased_many(c, "many", 0, 4, items, lens, leases, &got, 0),
                        IPCQ_EINVAL);
     ipcq_client_close(&c);

@@ -513,14 +513,14 @@ get_on_a_missing_queue_waits_without_creating_it(void **state)
     assert_ipcq_status(c, ipcq_get(c, "later", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
     assert_ipcq_status(c, ipcq_get(c, "later", &data, &len, 30), IPCQ_EMPTY);
     assert_ipcq_status(c, ipcq_qsize(c, "later", &size), IPCQ_ENOQUEUE);
-    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_QUEUES), 0);
+    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_STAT_QUEUES), 0);
 
     /* A consumer that starts first waits (its session is all that shows). */
     child_args a = {*state, "later", NULL, IPCQ_FOREVER};
     pid_t getter = fork_child(child_get, &a);
-    wait_broker_stat_field(c, IPCQ_BROKER_SESSIONS, 1, WAIT_MS);
+    wait_broker_stat_field(c, IPCQ_BROKER_STAT_SESSIONS, 1, WAIT_MS);
     assert_ipcq_status(c, ipcq_qsize(c, "later", &size), IPCQ_ENOQUEUE);
-    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_QUEUES), 0);
+    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_STAT_QUEUES), 0);
     /* The producer creates it bounded, as if nobody had asked before. */
     assert_ipcq_ok(c, ipcq_create(c, "later", 3));
     assert_int_equal(queue_field(c, "later", IPCQ_QUEUE_MAXSIZE), 3);
@@ -530,9 +530,9 @@ get_on_a_missing_queue_waits_without_creating_it(void **state)
 
     /* A getter that gave up leaves nothing behind. */
     getter = fork_child(child_get, &(child_args){*state, "never", NULL, IPCQ_FOREVER});
-    wait_broker_stat_field(c, IPCQ_BROKER_SESSIONS, 1, WAIT_MS);
+    wait_broker_stat_field(c, IPCQ_BROKER_STAT_SESSIONS, 1, WAIT_MS);
     kill_child(getter);
-    wait_broker_stat_field(c, IPCQ_BROKER_SESSIONS, 0, WAIT_MS);
+    wait_broker_stat_field(c, IPCQ_BROKER_STAT_SESSIONS, 0, WAIT_MS);
     assert_ipcq_ok(c, ipcq_create(c, "never", 5));
     assert_int_equal(queue_field(c, "never", IPCQ_QUEUE_MAXSIZE), 5);
     ipcq_client_close(&c);
@@ -551,10 +551,10 @@ stat_reports_every_queue_and_the_broker(void **state)
     for (size_t i = 0; i < ipcq_stats_count(s); i++)
         bytes += ipcq_stats_queue(s, i, IPCQ_QUEUE_BYTES);
     assert_int_equal(bytes, 5);
-    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_QUEUES), 2);
-    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_ITEMS), 2);
-    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_BYTES), 5);
-    assert_true(ipcq_stats_broker(s, IPCQ_BROKER_PID) > 0);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_STAT_QUEUES), 2);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_STAT_ITEMS), 2);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_STAT_BYTES), 5);
+    assert_true(ipcq_stats_broker(s, IPCQ_BROKER_STAT_PID) > 0);
     assert_null(ipcq_stats_name(s, 2));
     assert_int_equal(ipcq_stats_queue(s, 2, IPCQ_QUEUE_SIZE), -1);
     ipcq_stats_free(&s);

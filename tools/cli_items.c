@@ -190,11 +190,11 @@ cmd_get(ipcq_client *c, const cli_opts *o)
                 give_back(c, items, leases, i + 1, got);
                 ipcq_release(c, leases[i]);
                 if (i > 0)
-                    ipcq_ack_many(c, leases, i);
+                    ipcq_ack_many(c, i, leases);
                 return written;
             }
         }
-        if ((rc = ipcq_ack_many(c, leases, got)) != IPCQ_OK)
+        if ((rc = ipcq_ack_many(c, got, leases)) != IPCQ_OK)
             return cli_fail(c, queue, rc);
     }
     return CLI_OK;

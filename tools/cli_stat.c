@@ -39,17 +39,17 @@ typedef struct broker_key {
 } broker_key;
 
 static const broker_key broker_keys[] = {
-    {"queues", IPCQ_BROKER_QUEUES},
-    {"sessions", IPCQ_BROKER_SESSIONS},
-    {"items", IPCQ_BROKER_ITEMS},
-    {"bytes", IPCQ_BROKER_BYTES},
-    {"uptime_ms", IPCQ_BROKER_UPTIME_MS},
-    {"requests", IPCQ_BROKER_REQUESTS},
-    {"bad_requests", IPCQ_BROKER_BAD_REQUESTS},
-    {"unroutable", IPCQ_BROKER_UNROUTABLE},
-    {"max_item_size", IPCQ_BROKER_MAX_ITEM_SIZE},
-    {"pid", IPCQ_BROKER_PID},
-    {"disconnects", IPCQ_BROKER_DISCONNECTS},
+    {"queues", IPCQ_BROKER_STAT_QUEUES},
+    {"sessions", IPCQ_BROKER_STAT_SESSIONS},
+    {"items", IPCQ_BROKER_STAT_ITEMS},
+    {"bytes", IPCQ_BROKER_STAT_BYTES},
+    {"uptime_ms", IPCQ_BROKER_STAT_UPTIME_MS},
+    {"requests", IPCQ_BROKER_STAT_REQUESTS},
+    {"bad_requests", IPCQ_BROKER_STAT_BAD_REQUESTS},
+    {"unroutable", IPCQ_BROKER_STAT_UNROUTABLE},
+    {"max_item_size", IPCQ_BROKER_STAT_MAX_ITEM_SIZE},
+    {"pid", IPCQ_BROKER_STAT_PID},
+    {"disconnects", IPCQ_BROKER_STAT_DISCONNECTS},
 };
 
 typedef struct row_ref {
@@ -122,7 +122,7 @@ print_table(const ipcq_stats *s, const row_ref *rows, size_t n)
 static void
 print_broker(const ipcq_stats *s)
 {
-#define B(f) ((long long)ipcq_stats_broker(s, IPCQ_BROKER_##f))
+#define B(f) ((long long)ipcq_stats_broker(s, IPCQ_BROKER_STAT_##f))
     printf("broker: pid %lld, up %.1f s, %lld queues, %lld items, %lld bytes, %lld sessions, "
            "%lld requests (%lld bad, %lld unroutable), max item %lld bytes\n",
            B(PID), (double)B(UPTIME_MS) / 1000.0, B(QUEUES), B(ITEMS), B(BYTES), B(SESSIONS),

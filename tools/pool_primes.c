@@ -82,7 +82,7 @@ sum_chunk(const void *task, size_t task_len, void **result, size_t *result_len, 
 /* ---- the parent's side ---------------------------------------------------- */
 
 static void
-on_result(int status, const void *result, size_t result_len, void *arg)
+on_result(ipcq_status status, const void *result, size_t result_len, void *arg)
 {
     primes_job *j = arg;
     j->done++;
@@ -97,7 +97,7 @@ static void
 report_workers(primes_job *j, ipcq_pool *p, pool_progress *progress)
 {
     int pids[MAX_WORKERS];
-    size_t n = ipcq_pool_workers(p, pids, MAX_WORKERS);
+    size_t n = ipcq_pool_workers(p, MAX_WORKERS, pids);
     for (size_t i = 0; i < n && i < MAX_WORKERS; i++) {
         bool known = false;
         for (size_t k = 0; k < j->nseen && !known; k++)
@@ -146,7 +146,7 @@ static pid_t
 kill_a_worker(primes_job *j, ipcq_pool *p, pool_progress *progress)
 {
     int pid;
-    if (ipcq_pool_workers(p, &pid, 1) == 0)
+    if (ipcq_pool_workers(p, 1, &pid) == 0)
         return 0;
     kill(pid, SIGKILL);
     pool_progress_end(progress);
@@ -162,7 +162,7 @@ wait_for_replacement(primes_job *j, ipcq_pool *p, pid_t killed, pool_progress *p
 {
     for (;;) {
         int pids[MAX_WORKERS];
-        size_t n = ipcq_pool_workers(p, pids, MAX_WORKERS);
+        size_t n = ipcq_pool_workers(p, MAX_WORKERS, pids);
         bool there = false;
         for (size_t i = 0; i < n && i < MAX_WORKERS; i++)
             there = there || pids[i] == killed;
@@ -200,7 +200,7 @@ drive(primes_job *j, ipcq_pool *p)
         rc = wait_for_replacement(j, p, killed, &progress);
     pool_progress_end(&progress);
     if (rc == IPCQ_OK && !tool_stop_signal())
-        rc = ipcq_pool_close(p);
+        rc = ipcq_pool_close_submissions(p);
     while (rc == IPCQ_OK && !tool_stop_signal() &&
            (rc = ipcq_pool_join(p, TOOL_SLICE_MS)) == IPCQ_ETIMEDOUT)
         rc = IPCQ_OK;

@@ -47,7 +47,7 @@ typedef struct task_ref {
 } task_ref;
 
 static void
-on_result(int status, const void *result, size_t result_len, void *arg)
+on_result(ipcq_status status, const void *result, size_t result_len, void *arg)
 {
     task_ref *t = arg;
     t->round->done++;

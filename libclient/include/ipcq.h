@@ -12,14 +12,27 @@
  *   if (ipcq_get(c, "jobs", &item, &len, 1000) == IPCQ_OK) { ...; ipcq_free(item); }
  *   ipcq_client_close(&c);
  *
- * Every fallible call returns an ipcq_status; ipcq_strerror() names it and
- * ipcq_client_error() gives the one-line detail of the handle's last error.
- * Timeouts are milliseconds: IPCQ_FOREVER, IPCQ_NOWAIT or a positive bound;
- * any other negative value is IPCQ_EINVAL.
+ * Conventions:
+ * - Every fallible call returns an ipcq_status; ipcq_strerror() names it and
+ *   ipcq_client_error() gives the one-line detail of the handle's last error.
+ * - Timeouts are milliseconds: IPCQ_FOREVER, IPCQ_NOWAIT or a positive bound;
+ *   any other negative value is IPCQ_EINVAL.
+ * - A count comes before the array it counts (n, items); a text buffer is
+ *   followed by its capacity, as snprintf's.
+ * - Constructors fill an out parameter and return a status; destructors
+ *   (ipcq_client_close, ipcq_broker_stop, ipcq_pool_free, ipcq_stats_free,
+ *   ipcq_pool_task_free) take the handle's address and set it to NULL.
  *
- * A handle serves one thread at a time. A handle inherited through fork()
- * works in the child: the child transparently opens a connection of its own
- * and never touches the parent's.
+ * Threads: a handle serves one thread at a time (SPEC D8, handles shared by
+ * threads, is not implemented yet): two threads that share one must take
+ * turns, or open a handle each. A handle that has made an async put runs a
+ * flusher thread of its own until it is closed (see ipcq_put_async).
+ *
+ * fork(): a handle inherited through fork() works in the child, which opens
+ * a connection of its own on first use and never touches the parent's
+ * (SPEC D4). The child inherits no prefetched items, no async puts in
+ * flight and no leases (leases belong to the connection that took them).
+ * A process that exits without closing its handle does not hang.
  */
 #ifndef IPCQ_H
 #define IPCQ_H
@@ -75,7 +88,7 @@ typedef enum ipcq_status {
 } ipcq_status;
 
 /* A string literal naming the status ("queue is empty", ...); never NULL. */
-IPCQ_API const char *ipcq_strerror(int status);
+IPCQ_API const char *ipcq_strerror(ipcq_status status);
 
 /* "MAJOR.MINOR.PATCH" of the library that is running. */
 IPCQ_API const char *ipcq_version(void);
@@ -98,19 +111,19 @@ IPCQ_API const char *ipcq_version(void);
 /* Writes a new CURVE key pair: PREFIX.key (both halves, mode 0600) and
  * PREFIX.pub (the public half, for the other side), never over existing
  * files. On failure why (may be NULL) gets one line saying what failed. */
-IPCQ_API int ipcq_curve_keygen(const char *prefix, char *why, size_t why_cap);
+IPCQ_API ipcq_status ipcq_curve_keygen(const char *prefix, char *why, size_t why_cap);
 
 /* The endpoint a client uses when given none: $IPCQ_BROKER if set, else the
  * default ipc socket of SPEC §1. Writes at most cap bytes (NUL included) and
  * returns IPCQ_EINVAL, writing nothing, if it does not fit. */
-IPCQ_API int ipcq_default_endpoint(char *buf, size_t cap);
+IPCQ_API ipcq_status ipcq_default_endpoint(char *buf, size_t cap);
 
 typedef struct ipcq_client ipcq_client;
 
 /* Opens a handle on the broker at endpoint (NULL: ipcq_default_endpoint()).
  * Connecting is lazy: an absent broker shows as IPCQ_EUNAVAILABLE from the
  * first call, not here. On error *out is NULL. */
-IPCQ_API int ipcq_client_open(ipcq_client **out, const char *endpoint);
+IPCQ_API ipcq_status ipcq_client_open(ipcq_client **out, const char *endpoint);
 
 /* Closes the handle and sets *c to NULL; NULL or *c == NULL is a no-op.
  * Waits at most a short linger for unsent confirmations. */
@@ -122,28 +135,30 @@ IPCQ_API const char *ipcq_client_error(const ipcq_client *c);
 
 /* Puts one item; borrows data[0..len). The queue is created, unbounded, if it
  * does not exist. IPCQ_FULL when there was no room within timeout_ms. */
-IPCQ_API int ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len,
-                      int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len,
+                              int64_t timeout_ms);
 
 /* Gets one item. On IPCQ_OK *data is a buffer the library allocated (free it
  * with ipcq_free(); a 0-byte item still gives a non-NULL buffer) and *len its
- * length; on error *data is NULL and *len 0. The queue is created if it does
- * not exist. IPCQ_EMPTY when nothing arrived within timeout_ms. */
-IPCQ_API int ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len,
-                      int64_t timeout_ms);
+ * length; on error *data is NULL and *len 0. A queue that does not exist is
+ * waited for as an empty one, not created (SPEC Q2). IPCQ_EMPTY when nothing
+ * arrived within timeout_ms. */
+IPCQ_API ipcq_status ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len,
+                              int64_t timeout_ms);
 
 /* Puts n (>= 1) items in one request, accepted all together in order (or
  * none: on a bounded queue it waits for room for all n; n over maxsize is
  * IPCQ_EINVAL). Borrows items[i][0..lens[i]). */
-IPCQ_API int ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
-                           const size_t *lens, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_put_many(ipcq_client *c, const char *queue, size_t n,
+                                   const void *const *items, const size_t *lens,
+                                   int64_t timeout_ms);
 
 /* Gets up to max (>= 1) items in one request, blocking (by the usual timeout
  * rules) only for the first: *got items are stored in items[0..*got) and
  * lens[0..*got), each freed with ipcq_free(). IPCQ_EMPTY with *got 0 when
  * none arrived in time. */
-IPCQ_API int ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items,
-                           size_t *lens, size_t *got, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items,
+                                   size_t *lens, size_t *got, int64_t timeout_ms);
 
 /* Puts one item without waiting for the broker's answer, as Python's
  * multiprocessing.Queue.put returns before the item reaches the pipe: up to
@@ -151,16 +166,19 @@ IPCQ_API int ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void *
  * when it is full this call waits for the oldest answers. Puts wait for room
  * as IPCQ_FOREVER does, in order. A put that fails is reported, with its
  * error text, by ipcq_flush() or else by the next call on the handle;
- * ipcq_client_close() flushes first. Copies data before it returns. */
-IPCQ_API int ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len);
+ * ipcq_client_close() flushes first. Copies data before it returns. The
+ * first async put starts the handle's flusher thread, which sends a batch
+ * left waiting 1 ms, so that no item waits for the caller's next call. */
+IPCQ_API ipcq_status ipcq_put_async(ipcq_client *c, const char *queue, const void *data,
+                                    size_t len);
 
 /* Waits until every async put was answered; returns the first failure among
  * them (IPCQ_OK if none), IPCQ_ETIMEDOUT if some still wait (for room) when
  * timeout_ms passes, or IPCQ_EUNAVAILABLE if the broker went away. */
-IPCQ_API int ipcq_flush(ipcq_client *c, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_flush(ipcq_client *c, int64_t timeout_ms);
 
 /* How many async puts may be in flight at once (1 to 65536). */
-IPCQ_API int ipcq_set_put_window(ipcq_client *c, size_t window);
+IPCQ_API ipcq_status ipcq_set_put_window(ipcq_client *c, size_t window);
 
 /* Consumer prefetch, opt-in: with max > 1 (at most 65536), ipcq_get() takes up to max
  * items of a queue in one request, on a lease of lease_ms (> 0), and hands
@@ -170,7 +188,7 @@ IPCQ_API int ipcq_set_put_window(ipcq_client *c, size_t window);
  * the lease runs out, and are handed back at once on close, on a get from
  * another queue, or when prefetch is turned off (max <= 1). A child forked
  * with a handle inherits neither the buffer nor the setting. */
-IPCQ_API int ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms);
+IPCQ_API ipcq_status ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms);
 
 /* Frees what ipcq_get() returned. NULL is a no-op. */
 IPCQ_API void ipcq_free(void *p);
@@ -179,36 +197,36 @@ IPCQ_API void ipcq_free(void *p);
  * exists with the same bound is IPCQ_OK; with another, IPCQ_ECONFLICT. A
  * get on a queue that does not exist waits for it without creating it, so
  * a producer may create it after its consumers started (SPEC Q2). */
-IPCQ_API int ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize);
+IPCQ_API ipcq_status ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize);
 
 /* Changes the bound of a queue that exists (<= 0: unbounded), as Python's
  * q.maxsize = n: a larger bound admits waiting putters at once; a smaller
  * one keeps every item, and puts wait until the queue is below it.
  * IPCQ_ENOQUEUE if there is no such queue. */
-IPCQ_API int ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize);
+IPCQ_API ipcq_status ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize);
 
 /* Deletes a queue and its items; everyone blocked on it gets IPCQ_EDELETED. */
-IPCQ_API int ipcq_delete(ipcq_client *c, const char *queue);
+IPCQ_API ipcq_status ipcq_delete(ipcq_client *c, const char *queue);
 
 /* Marks one task done (Python's task_done); IPCQ_ETASKDONE if none is open. */
-IPCQ_API int ipcq_task_done(ipcq_client *c, const char *queue);
+IPCQ_API ipcq_status ipcq_task_done(ipcq_client *c, const char *queue);
 
 /* Waits until every put item was marked done; IPCQ_ETIMEDOUT if the timeout
  * passed first. */
-IPCQ_API int ipcq_join(ipcq_client *c, const char *queue, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_join(ipcq_client *c, const char *queue, int64_t timeout_ms);
 
 /* Shuts the queue down (Python 3.13 Queue.shutdown): puts fail with
  * IPCQ_ESHUTDOWN; gets drain what is left, then fail; with immediate the
  * items are dropped (each counted as done) and gets fail at once. */
-IPCQ_API int ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate);
+IPCQ_API ipcq_status ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate);
 
 /* Exact figures, as of the broker's state when it answered. */
-IPCQ_API int ipcq_qsize(ipcq_client *c, const char *queue, size_t *size);
-IPCQ_API int ipcq_empty(ipcq_client *c, const char *queue, bool *empty);
-IPCQ_API int ipcq_full(ipcq_client *c, const char *queue, bool *full);
+IPCQ_API ipcq_status ipcq_qsize(ipcq_client *c, const char *queue, size_t *size);
+IPCQ_API ipcq_status ipcq_empty(ipcq_client *c, const char *queue, bool *empty);
+IPCQ_API ipcq_status ipcq_full(ipcq_client *c, const char *queue, bool *full);
 
 /* A round trip to the broker: IPCQ_OK when it answers. */
-IPCQ_API int ipcq_ping(ipcq_client *c);
+IPCQ_API ipcq_status ipcq_ping(ipcq_client *c);
 
 /*
  * Leases (explicit acknowledgement) for work that must survive a worker's
@@ -227,47 +245,59 @@ IPCQ_API int ipcq_ping(ipcq_client *c);
  * ipcq_get(), *lease identifies the lease (for ack, release, extend) and
  * *deliveries (may be NULL) is how many times the item was handed out,
  * this time included. On error the outputs are NULL/0. */
-IPCQ_API int ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data,
-                             size_t *len, uint64_t *lease, uint32_t *deliveries,
-                             int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms,
+                                     void **data, size_t *len, uint64_t *lease,
+                                     uint32_t *deliveries, int64_t timeout_ms);
 
 /* Up to max items on leases of lease_ms (> 0) in one request, blocking only
  * for the first (timeout_ms as for ipcq_get()): items[i] (free each with
  * ipcq_free()), lens[i] and leases[i] for i < *got. */
-IPCQ_API int ipcq_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms,
-                                  size_t max, void **items, size_t *lens, uint64_t *leases,
-                                  size_t *got, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms,
+                                          size_t max, void **items, size_t *lens, uint64_t *leases,
+                                          size_t *got, int64_t timeout_ms);
 
 /* The work is done: the item is gone for good. IPCQ_ELEASE if the lease is
  * no longer held (it ran out and the item went back): nothing is counted
  * twice. Leases belong to the connection that took them: a forked child
  * cannot ack its parent's. */
-IPCQ_API int ipcq_ack(ipcq_client *c, uint64_t lease);
+IPCQ_API ipcq_status ipcq_ack(ipcq_client *c, uint64_t lease);
 
 /* Acks n leases in one request. IPCQ_ELEASE if any of them was no longer
  * held (the error text says how many); the others are acked all the same. */
-IPCQ_API int ipcq_ack_many(ipcq_client *c, const uint64_t *leases, size_t n);
+IPCQ_API ipcq_status ipcq_ack_many(ipcq_client *c, size_t n, const uint64_t *leases);
 
 /* Hands the item back to the head of its queue now. */
-IPCQ_API int ipcq_release(ipcq_client *c, uint64_t lease);
+IPCQ_API ipcq_status ipcq_release(ipcq_client *c, uint64_t lease);
 
 /* Renews the lease: it now runs out lease_ms (> 0) from now. */
-IPCQ_API int ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms);
+IPCQ_API ipcq_status ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms);
 
 /* Sets how many deliveries an item of queue may have before it goes to the
  * dead-letter queue; 0 means no limit. */
-IPCQ_API int ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries);
+IPCQ_API ipcq_status ipcq_set_max_deliveries(ipcq_client *c, const char *queue,
+                                             uint32_t max_deliveries);
 
 /*
  * A private broker, as Python's Manager() starts a server process: a broker
- * process of the caller's own on a fresh ipc endpoint in a private
- * temporary directory, stopped by ipcq_broker_stop() — or by the death of
- * the process that started it.
+ * process of the caller's own (forked, not exec'd) on a fresh ipc endpoint
+ * in a private temporary directory, stopped by ipcq_broker_stop() — or by
+ * the death of its starter. Contracts:
+ * - It dies with the *thread* that started it (Linux's PR_SET_PDEATHSIG
+ *   follows the forking thread): start it from a thread that lives as long
+ *   as the broker is needed, typically the main thread.
+ * - The starter reaps it. A caller that ignores SIGCHLD (SIG_IGN) or reaps
+ *   with waitpid(-1, ...) takes its exit status away: ipcq_broker_stop()
+ *   then reports IPCQ_ESYSTEM (and never signals a pid that may have been
+ *   reused).
+ * - Only the process that started it stops it: in a forked child,
+ *   ipcq_broker_stop() frees the inherited handle, leaves the broker alone
+ *   and returns IPCQ_EINVAL.
+ * - It shares the caller's process group, so Ctrl-C stops it with the caller.
  */
 typedef struct ipcq_broker ipcq_broker;
 
 /* Starts the broker and waits until it answers. On error *out is NULL. */
-IPCQ_API int ipcq_broker_start(ipcq_broker **out);
+IPCQ_API ipcq_status ipcq_broker_start(ipcq_broker **out);
 
 /* The endpoint to give ipcq_client_open(). */
 IPCQ_API const char *ipcq_broker_endpoint(const ipcq_broker *b);
@@ -279,7 +309,7 @@ IPCQ_API int ipcq_broker_pid(const ipcq_broker *b);
  * removes its directory, frees *b and sets it to NULL. IPCQ_OK if it exited
  * cleanly. NULL or *b == NULL is a no-op. Call it from the process that
  * started the broker. */
-IPCQ_API int ipcq_broker_stop(ipcq_broker **b);
+IPCQ_API ipcq_status ipcq_broker_stop(ipcq_broker **b);
 
 /*
  * A process pool, as Python's multiprocessing.Pool: N forked workers run a
@@ -290,11 +320,18 @@ IPCQ_API int ipcq_broker_stop(ipcq_broker **b);
  * takes it ends with IPCQ_ETASK instead of looping for ever.
  *
  * Completion callbacks run in the parent, in the thread that calls into the
- * pool (ipcq_pool_apply, _map, _wait, _poll, _join): there is no hidden
- * thread. A pool serves one thread at a time.
+ * pool (ipcq_pool_apply, _map, ipcq_pool_task_wait, _poll, _join): there is
+ * no hidden thread. A pool serves one thread at a time. Its workers are
+ * children of the caller: the caller's SIGCHLD handling must let the pool
+ * reap them (no SIG_IGN, no waitpid(-1, ...)).
+ *
+ * Python's pool.close() is ipcq_pool_close_submissions() here: "close" is
+ * kept for what destroys a handle (ipcq_client_close); the pool is freed by
+ * ipcq_pool_free().
  */
 typedef struct ipcq_pool ipcq_pool;
-typedef struct ipcq_async ipcq_async;
+/* One submitted task of a pool (Python's AsyncResult). */
+typedef struct ipcq_pool_task ipcq_pool_task;
 
 /* The work, run in a worker: reads task[0..task_len), and on success stores
  * a malloc()ed result (or NULL with *result_len 0) and returns 0; any other
@@ -304,58 +341,61 @@ typedef int (*ipcq_task_fn)(const void *task, size_t task_len, void **result, si
 
 /* Called once per apply_async task, in the parent: status IPCQ_OK with the
  * result (borrowed for the call), or the error. */
-typedef void (*ipcq_callback)(int status, const void *result, size_t result_len, void *arg);
+typedef void (*ipcq_callback)(ipcq_status status, const void *result, size_t result_len, void *arg);
 
 /* Starts workers (>= 1) forked processes running fn(task, ..., arg). With
  * endpoint NULL the pool starts a private broker of its own (see
  * ipcq_broker_start) and stops it when freed. On error *out is NULL. */
-IPCQ_API int ipcq_pool_start(ipcq_pool **out, const char *endpoint, int workers, ipcq_task_fn fn,
-                             void *arg);
+IPCQ_API ipcq_status ipcq_pool_start(ipcq_pool **out, const char *endpoint, int workers,
+                                     ipcq_task_fn fn, void *arg);
 
 /* Runs one task and waits for its result (ipcq_free() it). IPCQ_ETIMEDOUT if
  * it did not finish within timeout_ms (the task still runs). */
-IPCQ_API int ipcq_pool_apply(ipcq_pool *p, const void *task, size_t task_len, void **result,
-                             size_t *result_len, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_pool_apply(ipcq_pool *p, const void *task, size_t task_len, void **result,
+                                     size_t *result_len, int64_t timeout_ms);
 
 /* Submits one task; callback (may be NULL) runs when it completes. With
  * handle != NULL, *handle can be waited on and must be freed with
- * ipcq_async_free(). Borrows task for the call only. */
-IPCQ_API int ipcq_pool_apply_async(ipcq_pool *p, const void *task, size_t task_len,
-                                   ipcq_callback callback, void *callback_arg, ipcq_async **handle);
+ * ipcq_pool_task_free(). Borrows task for the call only. */
+IPCQ_API ipcq_status ipcq_pool_apply_async(ipcq_pool *p, const void *task, size_t task_len,
+                                           ipcq_callback callback, void *callback_arg,
+                                           ipcq_pool_task **handle);
 
 /* Waits until the task completed: returns the task's status (IPCQ_OK, or
  * IPCQ_ETASK...) or IPCQ_ETIMEDOUT if it has not completed in time. */
-IPCQ_API int ipcq_async_wait(ipcq_async *h, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_pool_task_wait(ipcq_pool_task *h, int64_t timeout_ms);
 
-/* The result of a completed task, borrowed until ipcq_async_free(). */
-IPCQ_API int ipcq_async_result(const ipcq_async *h, const void **result, size_t *result_len);
+/* The result of a completed task, borrowed until ipcq_pool_task_free(). */
+IPCQ_API ipcq_status ipcq_pool_task_result(const ipcq_pool_task *h, const void **result,
+                                           size_t *result_len);
 
-IPCQ_API void ipcq_async_free(ipcq_async **h);
+IPCQ_API void ipcq_pool_task_free(ipcq_pool_task **h);
 
 /* Runs n tasks and fills results[i]/result_lens[i] in task order (each
  * freed with ipcq_free(); NULL/0 for a task that failed). Returns IPCQ_OK
  * if every task succeeded, else the first failure's status. */
-IPCQ_API int ipcq_pool_map(ipcq_pool *p, size_t n, const void *const *tasks,
-                           const size_t *task_lens, void **results, size_t *result_lens,
-                           int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_pool_map(ipcq_pool *p, size_t n, const void *const *tasks,
+                                   const size_t *task_lens, void **results, size_t *result_lens,
+                                   int64_t timeout_ms);
 
 /* Runs completions that arrived (callbacks, dead-worker replacement) and
  * waits at most timeout_ms for one. */
-IPCQ_API int ipcq_pool_poll(ipcq_pool *p, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_pool_poll(ipcq_pool *p, int64_t timeout_ms);
 
-/* No more tasks: workers finish what was submitted, then exit. */
-IPCQ_API int ipcq_pool_close(ipcq_pool *p);
+/* No more tasks (Python's pool.close()): workers finish what was submitted,
+ * then exit. */
+IPCQ_API ipcq_status ipcq_pool_close_submissions(ipcq_pool *p);
 
 /* After close: waits until every task completed and every worker exited and
  * was reaped. IPCQ_ETIMEDOUT if that took longer than timeout_ms. */
-IPCQ_API int ipcq_pool_join(ipcq_pool *p, int64_t timeout_ms);
+IPCQ_API ipcq_status ipcq_pool_join(ipcq_pool *p, int64_t timeout_ms);
 
 /* Stops every worker now (SIGTERM, then SIGKILL) and reaps it; tasks not
  * completed end with IPCQ_ESHUTDOWN. */
-IPCQ_API int ipcq_pool_terminate(ipcq_pool *p);
+IPCQ_API ipcq_status ipcq_pool_terminate(ipcq_pool *p);
 
 /* Writes up to cap worker pids into pids; returns the number of workers. */
-IPCQ_API size_t ipcq_pool_workers(const ipcq_pool *p, int *pids, size_t cap);
+IPCQ_API size_t ipcq_pool_workers(const ipcq_pool *p, size_t cap, int *pids);
 
 /* Terminates the pool if needed, stops its private broker, frees *p and sets
  * it to NULL. */
@@ -381,24 +421,26 @@ typedef enum ipcq_queue_field {
     IPCQ_QUEUE_DEAD_LETTERED,  /* items moved to NAME.dlq */
 } ipcq_queue_field;
 
+/* The broker's own figures (ipcq_stats_broker); not to be confused with the
+ * private broker of ipcq_broker_start(). */
 typedef enum ipcq_broker_field {
-    IPCQ_BROKER_QUEUES,
-    IPCQ_BROKER_SESSIONS, /* clients holding waiters or unconfirmed items */
-    IPCQ_BROKER_ITEMS,
-    IPCQ_BROKER_BYTES,
-    IPCQ_BROKER_UPTIME_MS,
-    IPCQ_BROKER_REQUESTS,
-    IPCQ_BROKER_BAD_REQUESTS, /* malformed, unknown or over-limit requests */
-    IPCQ_BROKER_UNROUTABLE,   /* replies whose client was gone */
-    IPCQ_BROKER_MAX_ITEM_SIZE,
-    IPCQ_BROKER_PID,
-    IPCQ_BROKER_DISCONNECTS, /* connections closed: by clients, or dropped by the
+    IPCQ_BROKER_STAT_QUEUES,
+    IPCQ_BROKER_STAT_SESSIONS, /* clients holding waiters or unconfirmed items */
+    IPCQ_BROKER_STAT_ITEMS,
+    IPCQ_BROKER_STAT_BYTES,
+    IPCQ_BROKER_STAT_UPTIME_MS,
+    IPCQ_BROKER_STAT_REQUESTS,
+    IPCQ_BROKER_STAT_BAD_REQUESTS, /* malformed, unknown or over-limit requests */
+    IPCQ_BROKER_STAT_UNROUTABLE,   /* replies whose client was gone */
+    IPCQ_BROKER_STAT_MAX_ITEM_SIZE,
+    IPCQ_BROKER_STAT_PID,
+    IPCQ_BROKER_STAT_DISCONNECTS, /* connections closed: by clients, or dropped by the
                                 broker's transport (an oversized frame) */
 } ipcq_broker_field;
 
 /* queue NULL: every queue. On IPCQ_OK *out holds the snapshot; free it with
  * ipcq_stats_free(). On error *out is NULL. */
-IPCQ_API int ipcq_stat(ipcq_client *c, const char *queue, ipcq_stats **out);
+IPCQ_API ipcq_status ipcq_stat(ipcq_client *c, const char *queue, ipcq_stats **out);
 IPCQ_API size_t ipcq_stats_count(const ipcq_stats *s);
 /* The name of queue i (NUL-terminated); NULL if i is out of range. */
 IPCQ_API const char *ipcq_stats_name(const ipcq_stats *s, size_t i);

@@ -218,7 +218,7 @@ read_stats(const char *queue)
         for (int f = 0; f <= IPCQ_QUEUE_DEAD_LETTERED; f++)
             (void)ipcq_stats_queue(s, i, (ipcq_queue_field)f);
     }
-    for (int f = 0; f <= IPCQ_BROKER_DISCONNECTS; f++)
+    for (int f = 0; f <= IPCQ_BROKER_STAT_DISCONNECTS; f++)
         (void)ipcq_stats_broker(s, (ipcq_broker_field)f);
     ipcq_stats_free(&s);
 }
@@ -356,7 +356,7 @@ call(uint8_t op, unsigned arg)
         return get_leased_many(arg + 1);
     case 14: {
         const uint64_t leases[3] = {7, 8, 9};
-        return ipcq_ack_many(client, leases, 1 + arg % 3);
+        return ipcq_ack_many(client, 1 + arg % 3, leases);
     }
     default:
         return big_put();

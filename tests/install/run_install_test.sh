@@ -5,23 +5,26 @@
 # with ipcq::ipcq and ipcq::ipcq_static) and run every build against the
 # installed ipcqd.
 #
-#   run_install_test.sh BUILD_DIR SOURCE_DIR IPCQD SCRATCH_DIR [SANITIZE]
+#   run_install_test.sh BUILD_DIR SOURCE_DIR IPCQD SCRATCH_DIR SOVERSION [SANITIZE]
 #
+# SOVERSION is the ABI version the shared library must carry (IPCQ_SOVERSION
+# in CMakeLists.txt): libipcq.so.SOVERSION is its SONAME.
 # SANITIZE is 1 when the project was built with IPCQ_SANITIZE: libipcq is
 # then instrumented and every consumer links the sanitizer runtimes too.
 # SCRATCH_DIR is wiped first and removed on success (kept on failure, for a
 # look). The broker is stopped and reaped whatever happens.
 set -euo pipefail
 
-if [[ $# -lt 4 || $# -gt 5 ]]; then
-    echo "usage: $0 BUILD_DIR SOURCE_DIR IPCQD SCRATCH_DIR [SANITIZE]" >&2
+if [[ $# -lt 5 || $# -gt 6 ]]; then
+    echo "usage: $0 BUILD_DIR SOURCE_DIR IPCQD SCRATCH_DIR SOVERSION [SANITIZE]" >&2
     exit 2
 fi
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
 ipcqd_built=$3
 scratch=$4
-case "${5:-0}" in
+soname=libipcq.so.$5
+case "${6:-0}" in
     1 | ON | on | TRUE | true | YES | yes) sanitize=1 ;;
     *) sanitize=0 ;;
 esac
@@ -137,7 +140,7 @@ shopt -u nullglob
 libdir=$(dirname "${libdirs[0]}")
 pass "libipcq.so in ${libdir#"$prefix"/}"
 
-expect=(bin/ipcqd "${libdir#"$prefix"/}/libipcq.so" "${libdir#"$prefix"/}/libipcq.so.0"
+expect=(bin/ipcqd "${libdir#"$prefix"/}/libipcq.so" "${libdir#"$prefix"/}/$soname"
         "${libdir#"$prefix"/}/libipcq.a" include/ipcq.h
         "${libdir#"$prefix"/}/pkgconfig/ipcq.pc"
         "${libdir#"$prefix"/}/cmake/ipcq/ipcqConfig.cmake"
@@ -156,10 +159,10 @@ v_inst=$("$prefix/bin/ipcqd" --version 2>&1) ||
     fail "installed ipcqd --version"
 [[ $v_inst == "$v_built" ]] || fail "installed ipcqd is the one built ('$v_inst' vs '$v_built')"
 pass "installed ipcqd --version: $v_inst"
-[[ -L $libdir/libipcq.so && -L $libdir/libipcq.so.0 ]] || fail "libipcq.so and libipcq.so.0 are symlinks"
-soname=$(readelf -d "$libdir/libipcq.so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
-[[ $soname == libipcq.so.0 ]] || fail "SONAME of libipcq.so is libipcq.so.0 (got '$soname')"
-pass "libipcq.so -> libipcq.so.0 (SONAME $soname)"
+[[ -L $libdir/libipcq.so && -L $libdir/$soname ]] || fail "libipcq.so and $soname are symlinks"
+got_soname=$(readelf -d "$libdir/libipcq.so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+[[ $got_soname == "$soname" ]] || fail "SONAME of libipcq.so is $soname (got '$got_soname')"
+pass "libipcq.so -> $soname (SONAME $got_soname)"
 
 # Nothing of the build tree leaks into the installed files.
 for f in "$prefix/include/ipcq.h" "$libdir/pkgconfig/ipcq.pc" "$libdir"/cmake/ipcq/*.cmake; do
@@ -257,17 +260,17 @@ cp "$scratch/cmake-build/consumer_static" "$scratch/out/consumer_cmake_static"
 shared=(consumer_pc consumer_cmake)
 static=(consumer_pc_static consumer_cmake_static)
 
-# The shared builds load libipcq.so.0 from the prefix, never from the build
+# The shared builds load $soname from the prefix, never from the build
 # tree; the static builds do not need it at all.
-real_lib=$(readlink -f "$libdir/libipcq.so.0")
+real_lib=$(readlink -f "$libdir/$soname")
 for b in "${shared[@]}"; do
     exe="$scratch/out/$b"
     dyn=$(readelf -d "$exe")
-    [[ $dyn == *"(NEEDED)"*"[libipcq.so.0]"* ]] || fail "$b needs libipcq.so.0"
+    [[ $dyn == *"(NEEDED)"*"[$soname]"* ]] || fail "$b needs $soname"
     names_build "$dyn" && fail "$b has no RPATH into the build tree"
-    resolved=$(LD_LIBRARY_PATH="$libdir" ldd "$exe" | awk '$1 == "libipcq.so.0" {print $3}')
+    resolved=$(LD_LIBRARY_PATH="$libdir" ldd "$exe" | awk -v so="$soname" '$1 == so {print $3}')
     [[ -n $resolved && $(readlink -f "$resolved") == "$real_lib" ]] ||
-        fail "$b resolves libipcq.so.0 to $libdir (got '${resolved:-nothing}')"
+        fail "$b resolves $soname to $libdir (got '${resolved:-nothing}')"
     pass "$b loads $resolved"
 done
 for b in "${static[@]}"; do
