@@ -261,7 +261,7 @@ expect_all_gone(const children *ch)
         expect_gone(ch->broker, "the private broker");
 }
 
-/* ---- the exactly-once ledger, on its own (tools/pool_ledger.c) ----------- */
+/* ---- the exactly-once ledger, on its own (tools/ipcq-pool/pool_ledger.c) -- */
 
 #define ITEM_SIZE 40
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Makes the comparison table of tools/bench/compare from its JSON lines.
+"""Makes the comparison table of tools/ipcq-bench/compare from its JSON lines.
 
     table.py RESULTS.jsonl [--docs docs/BENCHMARKS.md]
 
@@ -334,7 +334,7 @@ def report(all_rows, markdown, env):
     m = machine()
     lines = []
     if markdown:
-        lines += [f"Measured {m['date']} by `tools/bench/compare`{env.get('rounds') or ''} on {m['nproc']} × {m['cpu']}, "
+        lines += [f"Measured {m['date']} by `tools/ipcq-bench/compare`{env.get('rounds') or ''} on {m['nproc']} × {m['cpu']}, "
                   f"Linux {m['kernel']} (load average before the runs: {env.get('load') or m['load']}"
                   f"){'; ' + env['versions'] if env.get('versions') else ''}.", ""]
     else:
@@ -359,7 +359,7 @@ def write_docs(path, lines):
         with open(path) as f:
             text = f.read()
     except FileNotFoundError:
-        text = "# Benchmarks\n\nWritten by `tools/bench/compare`.\n\n"
+        text = "# Benchmarks\n\nWritten by `tools/ipcq-bench/compare`.\n\n"
     if BEGIN in text and END in text:
         text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text,
                       flags=re.S)

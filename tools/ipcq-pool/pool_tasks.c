@@ -1,6 +1,6 @@
 /*
  * ipcq-pool tasks: how many tiny tasks per second an ipcq_pool of W workers
- * completes, measured as tools/bench/peers.py measures
+ * completes, measured as tools/ipcq-bench/peers/peers.py measures
  * multiprocessing.Pool.apply_async: rounds of --window tasks submitted
  * with ipcq_pool_apply_async(), each waited for, for --seconds. Each task
  * returns its own 8-byte argument, and each result is checked.
@@ -130,8 +130,9 @@ tasks_run(const tasks_opts *o)
 static const char tasks_help[] =
     "Usage: ipcq-pool tasks [--workers W] [--window N] [--seconds S] [--broker EP] [--json]\n\n"
     "Measures tiny tasks per second through a process pool of W workers, as\n"
-    "tools/bench/peers.py measures multiprocessing.Pool.apply_async: rounds of N\n"
-    "tasks, each returning its argument, every result waited for and checked.\n\n"
+    "tools/ipcq-bench/peers/peers.py measures multiprocessing.Pool.apply_async:\n"
+    "rounds of N tasks, each returning its argument, every result waited for and\n"
+    "checked.\n\n"
     "  --workers W     worker processes (default 2, at most 256)\n"
     "  --window N      tasks per round (default 1000)\n"
     "  --seconds S     how long to run, in whole seconds (default 3)\n"

@@ -1,6 +1,6 @@
 /*
  * The subcommands of the ipcq tool, one function each, called by the command
- * table in ipcq.c with an open handle and the parsed options (positional
+ * table in main.c with an open handle and the parsed options (positional
  * arguments checked against the table's counts). Each returns the exit
  * status, having printed any error.
  *
