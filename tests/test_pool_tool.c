@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "pool_ledger.h"
+#include "tool_item.h"
 
 #define RUN_TIMEOUT_MS 45000  /* a whole run, under the sanitizers */
 #define STOP_TIMEOUT_MS 10000 /* from the stop signal until the tool has exited */
@@ -270,12 +271,12 @@ static pool_record
 record_of(uint32_t producer, uint64_t seq)
 {
     unsigned char item[ITEM_SIZE];
-    pool_item_build(item, sizeof item, producer, seq);
+    tool_item_build(item, sizeof item, producer, seq);
     pool_record r = {.producer = producer, .seq = seq, .deliveries = 1};
-    r.hash = pool_item_hash(item, sizeof item);
+    r.hash = tool_item_hash(item, sizeof item);
     uint32_t p;
     uint64_t q;
-    assert_true(pool_item_parse(item, sizeof item, &p, &q));
+    assert_true(tool_item_parse(item, sizeof item, &p, &q));
     assert_int_equal(p, producer);
     assert_int_equal(q, seq);
     return r;

@@ -1,16 +1,14 @@
 /* The command line of ipcq-bench (see bench_args.h). */
 #include "bench_args.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "bench_item.h"
-#include "proc.h"
+#include "tool_item.h"
+#include "tool_exit.h"
+#include "tool_numbers.h"
+#include "tool_usage.h"
 #include "ipcq.h"
 
 _Static_assert((int)BENCH_BAD == (int)TOOL_EXIT_USAGE,
@@ -21,7 +19,7 @@ _Static_assert((int)BENCH_BAD == (int)TOOL_EXIT_USAGE,
 #define DEFAULT_QUEUES 100000
 #define DEFAULT_WAITERS 10000
 #define MAX_ITEM_SIZE ((int64_t)16 << 20)
-#define MAX_DURATION_S 86400.0
+#define MAX_DURATION_S 86400
 
 static const char *const mode_names[] = {"strict", "batch", "async", "prefetch"};
 static const char *const scenario_names[] = {"throughput", "fill", "queues", "waiters"};
@@ -122,44 +120,23 @@ static const char usage[] =
     "unreachable; 4 any other error; 130 after SIGINT, 143 after SIGTERM, once\n"
     "every child was stopped.\n";
 
-__attribute__((format(printf, 1, 2))) static int
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ipcq-bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'ipcq-bench --help'.\n", stderr);
-    return BENCH_BAD;
-}
+static const tool_usage bench_usage = {.prog = "ipcq-bench"};
 
-static bool
-parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (!(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*end != '\0' || errno != 0 || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
+/* "ipcq-bench: WHAT" and "Try 'ipcq-bench --help'."; returns BENCH_BAD. */
+#define usage_error(...) tool_usage_error(&bench_usage, NULL, __VA_ARGS__)
 
-/* Decimal seconds, > 0, into milliseconds (at least 1). */
+/* Decimal seconds (tool_numbers.h), more than 0 and at most
+ * MAX_DURATION_S, into milliseconds: the nearest, and at least 1. */
 static bool
-parse_seconds(const char *s, int64_t *ms)
+parse_duration(const char *s, int64_t *ms)
 {
-    if (!((s[0] >= '0' && s[0] <= '9') || s[0] == '.'))
+    tool_seconds t;
+    if (tool_parse_seconds(s, &t) != TOOL_SECONDS_OK)
         return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*end != '\0' || errno != 0 || !isfinite(v) || v <= 0 || v > MAX_DURATION_S)
+    int64_t up = tool_seconds_ms_up(&t); /* 0 exactly when t is 0 */
+    if (up == 0 || up > MAX_DURATION_S * 1000)
         return false;
-    *ms = (int64_t)(v * 1000.0 + 0.5);
+    *ms = tool_seconds_ms_nearest(&t);
     if (*ms == 0)
         *ms = 1;
     return true;
@@ -194,7 +171,7 @@ static const int_opt int_opts[] = {
     INT_OPT("--producers", 1, BENCH_MAX_PROCS, producers),
     INT_OPT("--consumers", 1, BENCH_MAX_PROCS, consumers),
     INT_OPT("--queues", 1, BENCH_MAX_QUEUES, queues),
-    INT_OPT("--size", BENCH_ITEM_HEADER, MAX_ITEM_SIZE, size),
+    INT_OPT("--size", TOOL_ITEM_HEADER, MAX_ITEM_SIZE, size),
     INT_OPT("--items", 1, INT64_C(1) << 40, items),
     INT_OPT("--batch", 1, BENCH_MAX_BATCH, batch),
     INT_OPT("--window", 1, BENCH_MAX_BATCH, window),
@@ -238,7 +215,7 @@ store(bench_opts *o, seen *given, const char *name, const char *v)
         if (strcmp(name, io->name) != 0)
             continue;
         int64_t n;
-        if (!parse_int(v, io->min, io->max, &n))
+        if (!tool_parse_int(v, io->min, io->max, &n))
             return usage_error("invalid %s '%s': want an integer from %lld to %lld", name, v,
                                (long long)io->min, (long long)io->max);
         char *dst = (char *)o + io->offset;
@@ -254,7 +231,7 @@ store(bench_opts *o, seen *given, const char *name, const char *v)
         return BENCH_PARSED;
     }
     if (strcmp(name, "--duration") == 0) {
-        if (!parse_seconds(v, &o->duration_ms))
+        if (!parse_duration(v, &o->duration_ms))
             return usage_error("invalid --duration '%s': want seconds, more than 0", v);
         given->duration = true;
         return BENCH_PARSED;

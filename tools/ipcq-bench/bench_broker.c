@@ -9,7 +9,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 #define IPCQD_START_MS 10000 /* until the started ipcqd answers a ping */
 #define IPCQD_STOP_MS 10000  /* from SIGTERM to SIGKILL */

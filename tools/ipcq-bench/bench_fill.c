@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "bench_item.h"
-#include "bench_progress.h"
+#include "tool_item.h"
+#include "bench_report.h"
+#include "tool_progress.h"
 #include "bench_scale.h"
-#include "proc.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 #define DRAIN_WAIT_MS 10000 /* the longest a get of a full queue may wait */
 
@@ -39,21 +42,21 @@ failed(const fill *f, const char *what, int rc, const bench_broker *b)
 static int
 put_all(fill *f, const bench_broker *b)
 {
-    bench_progress p;
-    bench_progress_start(&p, "fill", "items put", (uint64_t)f->o->items);
+    tool_progress p;
+    tool_progress_start(&p, &bench_progress_style, "fill", "items put", (uint64_t)f->o->items);
     int rc = IPCQ_OK;
     for (uint64_t seq = 0; rc == IPCQ_OK && seq < (uint64_t)f->o->items;) {
         size_t n = (uint64_t)f->o->items - seq < f->batch ? (size_t)((uint64_t)f->o->items - seq)
                                                           : f->batch;
         for (size_t i = 0; i < n; i++)
-            bench_item_build(f->buf + i * f->size, f->size, 0, seq + i);
+            tool_item_build(f->buf + i * f->size, f->size, 0, seq + i);
         rc = ipcq_put_many(f->c, f->queue, n, (const void *const *)f->items, f->lens, IPCQ_FOREVER);
         seq += n;
-        bench_progress_update(&p, seq);
+        tool_progress_update(&p, seq);
         if (tool_stop_signal() != 0)
             break;
     }
-    bench_progress_end(&p);
+    tool_progress_end(&p);
     if (tool_stop_signal() != 0)
         return 128 + tool_stop_signal();
     return rc == IPCQ_OK ? TOOL_EXIT_OK : failed(f, "ipcq_put_many", rc, b);
@@ -65,8 +68,8 @@ check_item(fill *f, const void *item, size_t len, uint64_t want)
 {
     uint32_t producer;
     uint64_t seq;
-    if (!bench_item_parse(item, len, &producer, &seq) || producer != 0 || seq != want ||
-        len != f->size || !bench_item_fill_ok(item, len, f->o->check))
+    if (!tool_item_parse(item, len, &producer, &seq) || producer != 0 || seq != want ||
+        len != f->size || !tool_item_fill_ok(item, len, f->o->check))
         bench_scale_fail(f->r, "item %llu of the queue is not the one put there, or damaged",
                          (unsigned long long)want);
 }
@@ -74,8 +77,8 @@ check_item(fill *f, const void *item, size_t len, uint64_t want)
 static int
 drain(fill *f, const bench_broker *b)
 {
-    bench_progress p;
-    bench_progress_start(&p, "fill", "items got", (uint64_t)f->o->items);
+    tool_progress p;
+    tool_progress_start(&p, &bench_progress_style, "fill", "items got", (uint64_t)f->o->items);
     uint64_t got = 0;
     int rc = IPCQ_OK;
     while (got < (uint64_t)f->o->items && tool_stop_signal() == 0) {
@@ -90,9 +93,9 @@ drain(fill *f, const bench_broker *b)
             ipcq_free(f->items[i]);
         }
         got += n;
-        bench_progress_update(&p, got);
+        tool_progress_update(&p, got);
     }
-    bench_progress_end(&p);
+    tool_progress_end(&p);
     if (tool_stop_signal() != 0)
         return 128 + tool_stop_signal();
     if (rc == IPCQ_EMPTY) {

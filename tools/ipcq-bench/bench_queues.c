@@ -10,7 +10,9 @@
 #include "bench_queueset.h"
 #include "bench_scale.h"
 #include "ipcq.h"
-#include "proc.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 /* Creates or deletes the queues, timed, as a fact "KEY" in seconds. */
 static int

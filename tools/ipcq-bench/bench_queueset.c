@@ -3,10 +3,11 @@
 
 #include <stdio.h>
 
-#include "bench_progress.h"
+#include "bench_report.h"
+#include "tool_progress.h"
 #include "ipcq.h"
 #include "names.h"
-#include "proc.h"
+#include "tool_proc.h"
 
 #define REPLY_WAIT_MS 60000 /* the longest wait for one reply */
 
@@ -27,10 +28,9 @@ bench_queueset_apply(const char *endpoint, bench_wire_op op, const char *prefix,
         snprintf(why, cap, "connecting to %s: %s", endpoint, ipcq_strerror(rc));
         return rc;
     }
-    bench_progress progress;
-    bench_progress_start(&progress, prefix,
-                         op == BENCH_WIRE_CREATE ? "queues created" : "queues deleted",
-                         (uint64_t)n);
+    tool_progress progress;
+    tool_progress_start(&progress, &bench_progress_style, prefix,
+                        op == BENCH_WIRE_CREATE ? "queues created" : "queues deleted", (uint64_t)n);
     int64_t sent = 0, done = 0;
     while (rc == IPCQ_OK && done < n) {
         if (sent < n && sent - done < BENCH_QUEUESET_WINDOW) {
@@ -59,9 +59,9 @@ bench_queueset_apply(const char *endpoint, bench_wire_op op, const char *prefix,
             snprintf(why, cap, "%s queues: %s", verb, ipcq_strerror(rc));
         }
         done++;
-        bench_progress_update(&progress, (uint64_t)done);
+        tool_progress_update(&progress, (uint64_t)done);
     }
-    bench_progress_end(&progress);
+    tool_progress_end(&progress);
     bench_wire_close(&w);
     return rc;
 }

@@ -5,6 +5,9 @@
 
 #include "ipcq.h"
 
+const tool_progress_style bench_progress_style = {
+    .prefix = "ipcq-bench: ", .unit_per_s = false, .interval_ms = 250};
+
 static double
 rate_of(const bench_result *r)
 {

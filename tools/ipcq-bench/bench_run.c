@@ -10,10 +10,13 @@
 #include <unistd.h>
 
 #include "bench_broker.h"
-#include "bench_item.h"
+#include "tool_item.h"
 #include "bench_pidstat.h"
-#include "proc.h"
-#include "bench_progress.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
+#include "bench_report.h"
+#include "tool_progress.h"
 #include "bench_queueset.h"
 #include "bench_verify.h"
 #include "bench_worker.h"
@@ -33,7 +36,7 @@ typedef struct run {
     pid_t *pids; /* producers first, then consumers; 0 once reaped */
     int nprocs;
     int ready[2], go[2];
-    bench_progress progress;
+    tool_progress progress;
 } run;
 
 static void
@@ -59,7 +62,7 @@ describe_child(const run *u, int i, char *buf, size_t cap)
 static int
 child_failed(run *u, int i, int status)
 {
-    bench_progress_end(&u->progress);
+    tool_progress_end(&u->progress);
     const bench_slot *slot = &u->shared->slots[i];
     char who[64];
     describe_child(u, i, who, sizeof who);
@@ -192,13 +195,13 @@ create_queues(run *u)
 static int
 put_stop_markers(run *u)
 {
-    unsigned char marker[BENCH_ITEM_HEADER];
-    bench_item_stop(marker);
+    unsigned char marker[TOOL_ITEM_HEADER];
+    tool_item_build(marker, sizeof marker, BENCH_STOP, 0);
     for (int j = 0; j < u->o->consumers; j++) {
         const char *q = u->queues[j % u->o->queues];
         int rc = ipcq_put(u->client, q, marker, sizeof marker, IPCQ_FOREVER);
         if (rc != IPCQ_OK) {
-            bench_progress_end(&u->progress);
+            tool_progress_end(&u->progress);
             fprintf(stderr, "ipcq-bench: putting a stop marker: %s\n",
                     ipcq_client_error(u->client));
             return tool_exit_for(rc);
@@ -236,10 +239,10 @@ watch(run *u)
             markers_sent = true;
             continue;
         }
-        bench_progress_update(&u->progress, items_got(u));
+        tool_progress_update(&u->progress, items_got(u));
         tool_sleep_ms(producers == 0 ? 5 : 20);
     }
-    bench_progress_end(&u->progress);
+    tool_progress_end(&u->progress);
     return TOOL_EXIT_OK;
 }
 
@@ -276,7 +279,8 @@ execute(run *u)
 
     double cpu_before = 0;
     r->cpu_known = r->broker_pid > 0 && bench_pid_cpu(r->broker_pid, &cpu_before);
-    bench_progress_start(&u->progress, bench_mode_name(o->mode), "items got", (uint64_t)o->items);
+    tool_progress_start(&u->progress, &bench_progress_style, bench_mode_name(o->mode), "items got",
+                        (uint64_t)o->items);
     u->shared->start_ns = tool_now_ns();
     if (o->duration_ms > 0)
         u->shared->stop_ns = u->shared->start_ns + (uint64_t)o->duration_ms * 1000000u;
@@ -297,7 +301,7 @@ execute(run *u)
 static void
 clean_up(run *u)
 {
-    bench_progress_end(&u->progress);
+    tool_progress_end(&u->progress);
     if (u->pids != NULL)
         tool_stop_children(u->pids, (size_t)u->nprocs, STOP_GRACE_MS);
     bool shared = !bench_broker_owned(&u->broker);

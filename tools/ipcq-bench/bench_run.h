@@ -5,7 +5,7 @@
  * watches them (progress line, stop signals, a child that fails), puts the
  * stop markers once every producer is done, reaps every child, reads the
  * broker's CPU time and peak RSS, and adds up what the children recorded
- * into a bench_result, checked item by item (bench_item.h).
+ * into a bench_result, checked item by item (tool_item.h).
  */
 #ifndef IPCQ_BENCH_RUN_H
 #define IPCQ_BENCH_RUN_H

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bench_pidstat.h"
-#include "proc.h"
+#include "tool_exit.h"
 
 void
 bench_scale_fact(bench_scale_result *r, const char *key, const char *label, const char *unit,

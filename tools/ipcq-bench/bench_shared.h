@@ -22,7 +22,7 @@ typedef struct bench_slot {
     int status;                /* the failed call's ipcq status, IPCQ_OK if none */
     char error[256];           /* and what it said */
     uint64_t items;            /* put (producer) or got (consumer), stop markers aside */
-    uint64_t sum;              /* producer: bench_item_mix() of every seq it put */
+    uint64_t sum;              /* producer: tool_item_mix() of every seq it put */
     uint64_t last_ns;          /* consumer: when it got its last item */
     uint64_t damaged;          /* consumer: items of the wrong size, bytes or producer */
     uint64_t reordered;        /* consumer: items of a producer older than one it had */

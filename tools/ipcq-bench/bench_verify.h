@@ -2,7 +2,7 @@
  * The result of an ipcq-bench run, added up from what its children recorded
  * in the shared memory, and the check that every item arrived exactly once:
  * per producer, the count and the checksum of what it put against those of
- * what every consumer got from it (bench_item.h), plus each consumer's count
+ * what every consumer got from it (tool_item.h), plus each consumer's count
  * of damaged and reordered items. With --check, the report's own figures
  * are checked too: each is there and they agree with one another.
  */

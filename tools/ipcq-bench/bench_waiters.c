@@ -29,11 +29,14 @@
 
 #include "bench_hist.h"
 #include "bench_pidstat.h"
-#include "bench_progress.h"
+#include "bench_report.h"
+#include "tool_progress.h"
 #include "bench_queueset.h"
 #include "bench_scale.h"
 #include "names.h"
-#include "proc.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 #define WAIT_SOCKETS 4
 #define CHUNK 100 /* gets a socket sends before a ping */
@@ -190,8 +193,8 @@ ping_socket(const waiters *x, uint64_t id)
 static int
 send_and_collect(waiters *x)
 {
-    bench_progress p;
-    bench_progress_start(&p, "waiters", "gets answered", (uint64_t)x->n);
+    tool_progress p;
+    tool_progress_start(&p, &bench_progress_style, "waiters", "gets answered", (uint64_t)x->n);
     for (int s = 0; s < WAIT_SOCKETS; s++)
         x->socks[s] = (wsock){.next = s};
     x->start_ns = x->last_send_ns = tool_now_ns();
@@ -221,9 +224,9 @@ send_and_collect(waiters *x)
         } else {
             take_answer(x, x->of_id[rep.id], &rep, now);
         }
-        bench_progress_update(&p, (uint64_t)x->answered);
+        tool_progress_update(&p, (uint64_t)x->answered);
     }
-    bench_progress_end(&p);
+    tool_progress_end(&p);
     return tool_stop_signal() != 0 ? 128 + tool_stop_signal() : rc;
 }
 

@@ -10,7 +10,8 @@
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
 #include "names.h"
-#include "proc.h"
+#include "tool_clock.h"
+#include "tool_proc.h"
 
 int
 bench_wire_open(bench_wire *w, const char *endpoint, int nsocks)

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "bench_item.h"
-#include "proc.h"
+#include "tool_item.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
 #include "ipcq.h"
 
 #define BENCH_FLUSH_TIMEOUT_MS 60000
@@ -107,7 +108,7 @@ bench_produce(const bench_ctx *ctx, int index)
     for (uint64_t k = 0; seq < share && (stop_ns == 0 || now < stop_ns); k++) {
         size_t count = share - seq < batch ? (size_t)(share - seq) : batch;
         for (size_t i = 0; i < count; i++)
-            bench_item_build(buf + i * size, size, (uint32_t)index, seq + i);
+            tool_item_build(buf + i * size, size, (uint32_t)index, seq + i);
         const char *q = ctx->queues[((uint64_t)index + k) % (uint64_t)o->queues];
         uint64_t t0 = tool_now_ns();
         rc = put_call(c, o->mode, q, count, ptrs, lens);
@@ -118,7 +119,7 @@ bench_produce(const bench_ctx *ctx, int index)
         }
         bench_hist_add(&slot->latency, now - t0);
         for (size_t i = 0; i < count; i++)
-            slot->sum += bench_item_mix(seq + i);
+            slot->sum += tool_item_mix(seq + i);
         seq += count;
         slot->items = seq;
         atomic_store_explicit(&slot->progress, seq, memory_order_relaxed);
@@ -144,14 +145,14 @@ take_item(const bench_ctx *ctx, int index, uint64_t *next_seq, const void *item,
     bench_slot *slot = bench_consumer_slot(ctx->shared, index);
     uint32_t producer;
     uint64_t seq;
-    if (!bench_item_parse(item, len, &producer, &seq)) {
+    if (!tool_item_parse(item, len, &producer, &seq)) {
         slot->damaged++;
         return false;
     }
-    if (producer == BENCH_STOP && len == BENCH_ITEM_HEADER)
+    if (producer == BENCH_STOP && len == TOOL_ITEM_HEADER)
         return true;
     if (producer >= (uint32_t)ctx->opts->producers || len != (size_t)ctx->opts->size ||
-        !bench_item_fill_ok(item, len, ctx->opts->check)) {
+        !tool_item_fill_ok(item, len, ctx->opts->check)) {
         slot->damaged++;
         return false;
     }
@@ -162,7 +163,7 @@ take_item(const bench_ctx *ctx, int index, uint64_t *next_seq, const void *item,
     next_seq[producer] = seq + 1;
     bench_tally *t = bench_tally_of(ctx->shared, index, (int)producer);
     t->count++;
-    t->sum += bench_item_mix(seq);
+    t->sum += tool_item_mix(seq);
     slot->items++;
     return false;
 }
@@ -216,8 +217,8 @@ bench_consume(const bench_ctx *ctx, int index)
         atomic_store_explicit(&slot->progress, slot->items, memory_order_relaxed);
         /* One marker per consumer of the queue: hand back the ones that a
          * batch took for the others. */
-        unsigned char marker[BENCH_ITEM_HEADER];
-        bench_item_stop(marker);
+        unsigned char marker[TOOL_ITEM_HEADER];
+        tool_item_build(marker, sizeof marker, BENCH_STOP, 0);
         for (; stops > 1; stops--) {
             rc = ipcq_put(c, q, marker, sizeof marker, IPCQ_FOREVER);
             if (rc != IPCQ_OK) {

@@ -17,10 +17,16 @@
 #ifndef IPCQ_BENCH_WORKER_H
 #define IPCQ_BENCH_WORKER_H
 
+#include <stdint.h>
+
 #include "bench_args.h"
 #include "bench_shared.h"
 
 #define BENCH_QUEUE_NAME_MAX 64
+
+/* The stop marker, one per consumer at the end of a run: a bare item header
+ * (tool_item.h) from this producer, sequence number 0. */
+#define BENCH_STOP UINT32_MAX
 
 typedef struct bench_ctx {
     const bench_opts *opts;

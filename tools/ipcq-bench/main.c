@@ -15,9 +15,11 @@
  *   bench_report.c    the text and JSON report
  *   bench_scale.c     the scale scenarios: bench_fill.c, bench_queues.c,
  *                     bench_waiters.c, over bench_queueset.c and bench_wire.c
- *   bench_item.c, bench_hist.c, bench_shared.c, proc.c,
- *   bench_pidstat.c, bench_progress.c: items, histograms, shared memory,
- *                     processes and signals, /proc figures, progress line
+ *   bench_hist.c, bench_shared.c, bench_pidstat.c: histograms, shared
+ *                     memory, /proc figures
+ *
+ * From tools/common: the items (tool_item.h), processes and signals
+ * (tool_proc.h), the clock, the progress line, numbers and usage errors.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,7 +28,8 @@
 #include <string.h>
 
 #include "bench_args.h"
-#include "proc.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 #include "bench_report.h"
 #include "bench_run.h"
 #include "bench_scale.h"

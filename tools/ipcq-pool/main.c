@@ -7,7 +7,7 @@
  *   ipcq-pool primes ...     a process pool summing primes (pool_primes.c)
  *   ipcq-pool tasks ...      tiny tasks per second through a pool (pool_tasks.c)
  *
- * main() installs the stop-signal handlers (proc.c), finds the mode
+ * main() installs the stop-signal handlers (tool_proc.h), finds the mode
  * and hands it the remaining words. Every child of a run is reported with
  * its pid and parent pid, reaped, and stopped on Ctrl-C or SIGTERM; with no
  * --broker the run has a private broker of its own, stopped after it.
@@ -20,12 +20,8 @@
 #include "ipcq.h"
 #include "pool_args.h"
 #include "pool_modes.h"
-#include "proc.h"
-
-const char pool_exit_help[] =
-    "Exit status: 0 done and checked; 1 an item was lost or duplicated, or the sum\n"
-    "is wrong; 2 usage error; 3 broker unreachable; 4 any other error; 130 after\n"
-    "SIGINT (Ctrl-C) and 143 after SIGTERM, once every child has been stopped.\n";
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 static const pool_mode *const modes[] = {&pool_prodcons_mode, &pool_primes_mode, &pool_tasks_mode};
 
@@ -49,7 +45,7 @@ main(int argc, char **argv)
 {
     tool_signals_install();
     if (argc < 2)
-        return pool_usage_error(NULL, "missing mode");
+        return tool_usage_error(&pool_usage, NULL, "missing mode");
     const char *word = argv[1];
     if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0)
         return print_usage();
@@ -71,6 +67,6 @@ main(int argc, char **argv)
             return 128 + sig;
         }
     if (word[0] == '-')
-        return pool_usage_error(NULL, "unrecognized option '%s'", word);
-    return pool_usage_error(NULL, "unknown mode '%s'", word);
+        return tool_usage_error(&pool_usage, NULL, "unrecognized option '%s'", word);
+    return tool_usage_error(&pool_usage, NULL, "unknown mode '%s'", word);
 }

@@ -1,35 +1,20 @@
 /* The option scanner of ipcq-pool (see pool_args.h). */
 #include "pool_args.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "proc.h"
+#include "tool_exit.h"
+#include "tool_numbers.h"
 
 _Static_assert((int)POOL_BAD == (int)TOOL_EXIT_USAGE,
                "a usage error is reported as it is returned");
 
-int
-pool_usage_error(const char *mode, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ipcq-pool: ", stderr);
-    if (mode != NULL)
-        fprintf(stderr, "%s: ", mode);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (mode != NULL)
-        fprintf(stderr, "\nTry 'ipcq-pool %s --help'.\n", mode);
-    else
-        fputs("\nTry 'ipcq-pool --help'.\n", stderr);
-    return TOOL_EXIT_USAGE;
-}
+const tool_usage pool_usage = {.prog = "ipcq-pool", .sub_in_message = true};
 
-/* A decimal integer in [min, max] from s[0..len). */
+/* A decimal integer in [min, max] from s[0..len), as tool_parse_int()
+ * reads one: a list's entries are not NUL-terminated, and a word as long as
+ * the buffer is no number anyway. */
 static bool
 parse_int(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
 {
@@ -38,15 +23,7 @@ parse_int(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
         return false;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (!(buf[0] == '-' || (buf[0] >= '0' && buf[0] <= '9')))
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (*end != '\0' || errno != 0 || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
+    return tool_parse_int(buf, min, max, out);
 }
 
 /* "1,4,10" into l. */
@@ -72,12 +49,13 @@ store_value(const char *mode, const pool_opt *o, const char *value)
     switch (o->kind) {
     case POOL_ARG_INT:
         if (!parse_int(value, strlen(value), o->min, o->max, o->dst))
-            return pool_usage_error(mode, "invalid %s '%s': want an integer from %lld to %lld",
-                                    o->name, value, (long long)o->min, (long long)o->max);
+            return tool_usage_error(&pool_usage, mode,
+                                    "invalid %s '%s': want an integer from %lld to %lld", o->name,
+                                    value, (long long)o->min, (long long)o->max);
         return POOL_PARSED;
     case POOL_ARG_LIST:
         if (!parse_list(value, o, o->dst))
-            return pool_usage_error(mode,
+            return tool_usage_error(&pool_usage, mode,
                                     "invalid %s '%s': want up to %d integers from %lld to %lld, "
                                     "comma separated",
                                     o->name, value, POOL_LIST_MAX, (long long)o->min,
@@ -85,7 +63,7 @@ store_value(const char *mode, const pool_opt *o, const char *value)
         return POOL_PARSED;
     case POOL_ARG_STRING:
         if (value[0] == '\0')
-            return pool_usage_error(mode, "empty %s", o->name);
+            return tool_usage_error(&pool_usage, mode, "empty %s", o->name);
         *(const char **)o->dst = value;
         return POOL_PARSED;
     case POOL_ARG_FLAG:
@@ -119,15 +97,15 @@ pool_parse(const char *mode, int argc, char **argv, const pool_opt *opts, size_t
         if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0)
             return POOL_HELP;
         if (word[0] != '-')
-            return pool_usage_error(mode, "unexpected argument '%s'", word);
+            return tool_usage_error(&pool_usage, mode, "unexpected argument '%s'", word);
         const pool_opt *o = find_opt(opts, nopts, word, &value);
         if (o == NULL)
-            return pool_usage_error(mode, "unrecognized option '%s'", word);
+            return tool_usage_error(&pool_usage, mode, "unrecognized option '%s'", word);
         if (o->kind == POOL_ARG_FLAG && value != NULL)
-            return pool_usage_error(mode, "option '%s' takes no value", o->name);
+            return tool_usage_error(&pool_usage, mode, "option '%s' takes no value", o->name);
         if (o->kind != POOL_ARG_FLAG && value == NULL) {
             if (i + 1 >= argc)
-                return pool_usage_error(mode, "option '%s' needs a value", o->name);
+                return tool_usage_error(&pool_usage, mode, "option '%s' needs a value", o->name);
             value = argv[++i];
         }
         if (store_value(mode, o, value) != POOL_PARSED)
@@ -136,6 +114,6 @@ pool_parse(const char *mode, int argc, char **argv, const pool_opt *opts, size_t
     }
     for (size_t i = 0; i < nopts; i++)
         if (opts[i].required && !seen[i])
-            return pool_usage_error(mode, "missing %s", opts[i].name);
+            return tool_usage_error(&pool_usage, mode, "missing %s", opts[i].name);
     return POOL_PARSED;
 }

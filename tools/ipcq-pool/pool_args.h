@@ -2,11 +2,13 @@
  * Command-line options of ipcq-pool: each mode lists its options in a table
  * (name, kind, bounds, where the value goes) and pool_parse() fills them in,
  * taking "--name VALUE" and "--name=VALUE". Usage errors are reported here,
- * as "ipcq-pool: WHAT" and a hint, on stderr.
+ * as "ipcq-pool: MODE: WHAT" and a hint, on stderr (tool_usage.h, with
+ * pool_usage); the numbers are read as every tool reads them
+ * (tool_numbers.h).
  *
  * The ipcq CLI's scanner (cli_args.c) does not fit: its option set is a
- * fixed table of the CLI's own options, its value converters are private to
- * it, and every message it prints names the program "ipcq".
+ * fixed table of the CLI's own options, and it sorts options from
+ * positional arguments, which ipcq-pool's modes do not take.
  */
 #ifndef IPCQ_POOL_ARGS_H
 #define IPCQ_POOL_ARGS_H
@@ -14,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tool_usage.h"
 
 typedef enum pool_arg_kind {
     POOL_ARG_INT,    /* an integer in [min, max]; dst: int64_t */
@@ -44,8 +48,9 @@ enum { POOL_PARSED = 0, POOL_HELP = -1, POOL_BAD = 2 /* = TOOL_EXIT_USAGE */ };
  * -h came (scanning stops there); POOL_BAD after reporting a usage error. */
 int pool_parse(const char *mode, int argc, char **argv, const pool_opt *opts, size_t nopts);
 
-/* Prints "ipcq-pool: [MODE: ]WHAT" and a hint to stderr; returns
- * TOOL_EXIT_USAGE. mode may be NULL. */
-__attribute__((format(printf, 2, 3))) int pool_usage_error(const char *mode, const char *fmt, ...);
+/* How ipcq-pool words a usage error: tool_usage_error(&pool_usage, MODE,
+ * ...) prints "ipcq-pool: [MODE: ]WHAT" and "Try 'ipcq-pool [MODE ]--help'."
+ * (MODE may be NULL) and returns TOOL_EXIT_USAGE. */
+extern const tool_usage pool_usage;
 
 #endif

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tool_item.h"
+
 uint64_t
 pool_share(uint64_t items, uint32_t producers, uint32_t p)
 {
@@ -53,8 +55,8 @@ pool_ledger_add(pool_ledger *l, const pool_record *r)
     l->records++;
     int64_t i = index_of(l, r);
     if (i >= 0) {
-        pool_item_build(l->item, l->item_size, r->producer, r->seq);
-        if (pool_item_hash(l->item, l->item_size) != r->hash)
+        tool_item_build(l->item, l->item_size, r->producer, r->seq);
+        if (tool_item_hash(l->item, l->item_size) != r->hash)
             i = -1;
     }
     if (i < 0) {

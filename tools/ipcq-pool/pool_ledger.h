@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pool_item.h"
+#include "pool_record.h"
 
 #define POOL_LEDGER_MAX_KILLED 16
 

@@ -25,8 +25,10 @@
 #include "le_bytes.h"
 #include "pool_args.h"
 #include "pool_modes.h"
-#include "proc.h"
-#include "pool_progress.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
+#include "tool_progress.h"
 #include "pool_sieve.h"
 
 #define MAX_WORKERS 256
@@ -94,7 +96,7 @@ on_result(int status, const void *result, size_t result_len, void *arg)
 
 /* Prints a line for each worker of the pool not reported yet. */
 static void
-report_workers(primes_job *j, ipcq_pool *p, pool_progress *progress)
+report_workers(primes_job *j, ipcq_pool *p, tool_progress *progress)
 {
     int pids[MAX_WORKERS];
     size_t n = ipcq_pool_workers(p, pids, MAX_WORKERS);
@@ -104,7 +106,7 @@ report_workers(primes_job *j, ipcq_pool *p, pool_progress *progress)
             known = j->seen[k] == pids[i];
         if (known || j->nseen == sizeof j->seen / sizeof j->seen[0])
             continue;
-        pool_progress_end(progress);
+        tool_progress_end(progress);
         printf("worker %zu: pid %d, ppid %d\n", j->nseen, pids[i], (int)tool_parent_of(pids[i]));
         j->seen[j->nseen++] = pids[i];
     }
@@ -114,14 +116,14 @@ report_workers(primes_job *j, ipcq_pool *p, pool_progress *progress)
 /* Polls the pool until done reaches want, a task fails or a stop signal
  * comes. */
 static int
-wait_for(primes_job *j, ipcq_pool *p, uint64_t want, pool_progress *progress)
+wait_for(primes_job *j, ipcq_pool *p, uint64_t want, tool_progress *progress)
 {
     while (j->done < want && j->failed == IPCQ_OK && !tool_stop_signal()) {
         int rc = ipcq_pool_poll(p, TOOL_SLICE_MS);
         if (rc != IPCQ_OK)
             return rc;
         report_workers(j, p, progress);
-        pool_progress_update(progress, j->done);
+        tool_progress_update(progress, j->done);
     }
     return j->failed;
 }
@@ -143,13 +145,13 @@ submit(primes_job *j, ipcq_pool *p, uint64_t from, uint64_t to)
 
 /* SIGKILLs a worker; 0 if there was none. */
 static pid_t
-kill_a_worker(primes_job *j, ipcq_pool *p, pool_progress *progress)
+kill_a_worker(primes_job *j, ipcq_pool *p, tool_progress *progress)
 {
     int pid;
     if (ipcq_pool_workers(p, &pid, 1) == 0)
         return 0;
     kill(pid, SIGKILL);
-    pool_progress_end(progress);
+    tool_progress_end(progress);
     printf("killed worker pid %d after %llu of %llu chunks\n", pid, (unsigned long long)j->done,
            (unsigned long long)j->nchunks);
     return pid;
@@ -158,7 +160,7 @@ kill_a_worker(primes_job *j, ipcq_pool *p, pool_progress *progress)
 /* Polls until the pool has reaped the killed worker and started another
  * (it does so while it is open), and reports the new one. */
 static int
-wait_for_replacement(primes_job *j, ipcq_pool *p, pid_t killed, pool_progress *progress)
+wait_for_replacement(primes_job *j, ipcq_pool *p, pid_t killed, tool_progress *progress)
 {
     for (;;) {
         int pids[MAX_WORKERS];
@@ -179,8 +181,8 @@ wait_for_replacement(primes_job *j, ipcq_pool *p, pid_t killed, pool_progress *p
 static int
 drive(primes_job *j, ipcq_pool *p)
 {
-    pool_progress progress;
-    pool_progress_start(&progress, "primes", "chunks", j->nchunks);
+    tool_progress progress;
+    tool_progress_start(&progress, &pool_progress_style, "primes", "chunks", j->nchunks);
     report_workers(j, p, &progress);
     int64_t start = tool_now_ms();
     uint64_t first = j->o->kill_one ? (j->nchunks + 1) / 2 : j->nchunks;
@@ -198,7 +200,7 @@ drive(primes_job *j, ipcq_pool *p)
     j->secs = (double)(tool_now_ms() - start) / 1000.0;
     if (rc == IPCQ_OK && killed > 0)
         rc = wait_for_replacement(j, p, killed, &progress);
-    pool_progress_end(&progress);
+    tool_progress_end(&progress);
     if (rc == IPCQ_OK && !tool_stop_signal())
         rc = ipcq_pool_close(p);
     while (rc == IPCQ_OK && !tool_stop_signal() &&
@@ -374,9 +376,10 @@ primes_main(int argc, char **argv)
     if (o.method == NULL)
         o.method = "trial";
     if (strcmp(o.method, "trial") != 0 && strcmp(o.method, "sieve") != 0)
-        return pool_usage_error("primes", "--method wants trial or sieve, not '%s'", o.method);
+        return tool_usage_error(&pool_usage, "primes", "--method wants trial or sieve, not '%s'",
+                                o.method);
     if (o.compare.n == 0 && o.workers == 0)
-        return pool_usage_error("primes", "missing --workers (or --compare)");
+        return tool_usage_error(&pool_usage, "primes", "missing --workers (or --compare)");
     if (o.compare.n == 0)
         o.compare = (pool_list){.v = {o.workers}, .n = 1};
     int64_t most = 1;
@@ -385,7 +388,7 @@ primes_main(int argc, char **argv)
     if (o.chunk == 0)
         o.chunk = (o.limit + most * 32 - 1) / (most * 32);
     if ((o.limit + o.chunk - 1) / o.chunk > MAX_CHUNKS)
-        return pool_usage_error("primes", "--chunk %lld makes more than %d tasks",
+        return tool_usage_error(&pool_usage, "primes", "--chunk %lld makes more than %d tasks",
                                 (long long)o.chunk, MAX_CHUNKS);
     return primes_run(&o);
 }

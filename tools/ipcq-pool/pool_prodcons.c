@@ -26,8 +26,10 @@
 #include "ipcq.h"
 #include "pool_args.h"
 #include "pool_modes.h"
-#include "proc.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 #include "pool_prodcons.h"
+#include "tool_item.h"
 
 #define MAX_ITEMS 100000000LL    /* the ledger holds a byte per item */
 #define MAX_ITEM_SIZE (16 << 20) /* the broker's default max item size */
@@ -167,7 +169,7 @@ prodcons_main(int argc, char **argv)
         {"--consumers", POOL_ARG_INT, true, 1, POOL_MAX_CHILDREN, &o.consumers},
         {"--items", POOL_ARG_INT, true, 1, MAX_ITEMS, &o.items},
         {"--maxsize", POOL_ARG_INT, false, 0, INT64_MAX, &o.maxsize},
-        {"--size", POOL_ARG_INT, false, POOL_ITEM_HEADER, MAX_ITEM_SIZE, &o.size},
+        {"--size", POOL_ARG_INT, false, TOOL_ITEM_HEADER, MAX_ITEM_SIZE, &o.size},
         {"--broker", POOL_ARG_STRING, false, 0, 0, &o.broker},
         {"--kill-one", POOL_ARG_FLAG, false, 0, 0, &o.kill_one},
     };

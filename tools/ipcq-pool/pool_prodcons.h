@@ -12,7 +12,7 @@
 
 #include "ipcq.h"
 #include "pool_ledger.h"
-#include "pool_progress.h"
+#include "tool_progress.h"
 #include "pool_roles.h"
 
 #define POOL_MAX_CHILDREN 256 /* producers, and consumers */
@@ -46,7 +46,7 @@ typedef struct prodcons {
     consumer *consumers; /* o.consumers, and room for one replacement */
     int nconsumers;
     pool_ledger ledger;
-    pool_progress progress;
+    tool_progress progress;
     bool shut; /* the queue is shut down: consumers drain it and end */
     bool killed_one;
     int failure; /* the exit status once something failed, else 0 */

@@ -11,7 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "pool_modes.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 #define STOP_GRACE_MS 2000 /* SIGTERM, then SIGKILL */
 #define IDLE_CHECK_MS 50   /* how often a missing item is looked for */
@@ -19,7 +22,7 @@
 __attribute__((format(printf, 3, 4))) static void
 fail_run(prodcons *pc, int status, const char *fmt, ...)
 {
-    pool_progress_end(&pc->progress);
+    tool_progress_end(&pc->progress);
     va_list ap;
     va_start(ap, fmt);
     fputs("ipcq-pool: prodcons: ", stderr);
@@ -251,7 +254,7 @@ maybe_kill_one(prodcons *pc)
     kill(victim->pid, SIGKILL);
     victim->killed = true;
     pc->killed_one = true;
-    pool_progress_end(&pc->progress);
+    tool_progress_end(&pc->progress);
     printf("killed consumer %u (pid %d) after %llu of %llu items\n", victim->index,
            (int)victim->pid, (unsigned long long)pc->ledger.distinct,
            (unsigned long long)pc->ledger.total);
@@ -321,7 +324,7 @@ void
 pool_prodcons_loop(prodcons *pc)
 {
     pc->start_ms = tool_now_ms();
-    pool_progress_start(&pc->progress, "prodcons", "items", pc->ledger.total);
+    tool_progress_start(&pc->progress, &pool_progress_style, "prodcons", "items", pc->ledger.total);
     for (int64_t i = 0; i < pc->o.consumers && !pc->failure; i++)
         if (!spawn_consumer(pc, (uint32_t)i))
             fail_run(pc, TOOL_EXIT_ERROR, "starting a consumer: %s", strerror(errno));
@@ -333,7 +336,7 @@ pool_prodcons_loop(prodcons *pc)
         reap(pc);
         maybe_kill_one(pc);
         maybe_shut_down(pc);
-        pool_progress_update(&pc->progress, pc->ledger.distinct);
+        tool_progress_update(&pc->progress, pc->ledger.distinct);
     }
-    pool_progress_end(&pc->progress);
+    tool_progress_end(&pc->progress);
 }

@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 #include "ipcq.h"
-#include "pool_item.h"
-#include "proc.h"
+#include "pool_record.h"
+#include "tool_item.h"
+#include "tool_exit.h"
 
 /* How long one put or get waits before it is simply tried again. */
 #define RETRY_MS 1000
@@ -55,7 +56,7 @@ pool_producer_run(const pool_role *r, uint32_t index, uint64_t count)
     if (item == NULL)
         rc = IPCQ_ENOMEM;
     for (uint64_t seq = 0; rc == IPCQ_OK && seq < count; seq++) {
-        pool_item_build(item, r->item_size, index, seq);
+        tool_item_build(item, r->item_size, index, seq);
         while ((rc = ipcq_put(c, r->queue, item, r->item_size, RETRY_MS)) == IPCQ_FULL)
             ;
     }
@@ -80,8 +81,8 @@ write_record(int fd, const pool_record *rec)
 static int
 record_item(int fd, const void *data, size_t len, uint32_t deliveries)
 {
-    pool_record rec = {.deliveries = deliveries, .hash = pool_item_hash(data, len)};
-    if (!pool_item_parse(data, len, &rec.producer, &rec.seq))
+    pool_record rec = {.deliveries = deliveries, .hash = tool_item_hash(data, len)};
+    if (!tool_item_parse(data, len, &rec.producer, &rec.seq))
         rec.producer = POOL_RECORD_BAD;
     return write_record(fd, &rec);
 }

@@ -13,7 +13,9 @@
 #include "le_bytes.h"
 #include "pool_args.h"
 #include "pool_modes.h"
-#include "proc.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 #define MAX_WORKERS 256
 #define MAX_WINDOW 100000

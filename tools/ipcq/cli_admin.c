@@ -4,10 +4,10 @@
  * prints anything on success.
  */
 #include <stdio.h>
-#include <time.h>
 
 #include "cli_cmds.h"
 #include "cli_report.h"
+#include "tool_clock.h"
 
 /* The exit status for rc, the result of a call on queue. */
 static int
@@ -47,21 +47,13 @@ cmd_shutdown(ipcq_client *c, const cli_opts *o)
     return done(c, o->args[0], ipcq_shutdown(c, o->args[0], immediate));
 }
 
-static double
-now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 cmd_ping(ipcq_client *c, const cli_opts *o)
 {
-    double t0 = now_seconds();
+    uint64_t t0 = tool_now_ns();
     int rc = ipcq_ping(c);
     if (rc != IPCQ_OK)
         return cli_fail(c, NULL, rc);
-    printf("pong: %.3f ms\n", (now_seconds() - t0) * 1000.0);
+    printf("pong: %.3f ms\n", (double)(tool_now_ns() - t0) / 1e6);
     return CLI_OK;
 }

@@ -1,16 +1,16 @@
 /* The subcommand option scanner and the value converters (see cli_args.h). */
 #include "cli_args.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipcq.h"
+#include "tool_exit.h"
+#include "tool_numbers.h"
 
-/* Whole seconds beyond this are refused, so that the milliseconds fit. */
-#define MAX_WHOLE_SECONDS 1000000000000000LL
+_Static_assert((int)CLI_USAGE == (int)TOOL_EXIT_USAGE,
+               "a usage error is reported as it is returned");
 
 typedef struct option_def {
     const char *name;
@@ -31,63 +31,27 @@ static const option_def option_table[] = {
     {"--broker", OPT_BROKER, true},
 };
 
-int
-cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ipcq: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (cmd != NULL)
-        fprintf(stderr, "\nTry 'ipcq --help' or 'ipcq %s --help'.\n", cmd);
-    else
-        fputs("\nTry 'ipcq --help'.\n", stderr);
-    return CLI_USAGE;
-}
-
-/* Reads digits at *p into *value (at most 3 of them, scaled to
- * milliseconds); sets *more when a nonzero digit lies beyond the third. */
-static int
-fraction_ms(const char **p, int64_t *value, bool *more)
-{
-    int n = 0;
-    *value = 0;
-    *more = false;
-    for (; **p >= '0' && **p <= '9'; (*p)++, n++) {
-        if (n < 3)
-            *value = *value * 10 + (**p - '0');
-        else if (**p != '0')
-            *more = true;
-    }
-    for (int k = n; k < 3; k++)
-        *value *= 10;
-    return n;
-}
+const tool_usage cli_usage = {.prog = "ipcq", .hint_prog_help = true};
 
 /* Decimal seconds ("0.25") to milliseconds, rounding up; 0 means nowait. */
 static int
 parse_seconds(const char *cmd, const char *opt, const char *s, int64_t *ms)
 {
-    if (s[0] == '-')
-        return cli_usage_error(cmd, "invalid %s '%s': seconds must not be negative", opt, s);
-    const char *p = s;
-    int64_t whole = 0, frac = 0;
-    int digits = 0;
-    bool round_up = false;
-    for (; *p >= '0' && *p <= '9'; p++, digits++) {
-        whole = whole * 10 + (*p - '0');
-        if (whole > MAX_WHOLE_SECONDS)
-            return cli_usage_error(cmd, "invalid %s '%s': too large", opt, s);
+    tool_seconds t;
+    switch (tool_parse_seconds(s, &t)) {
+    case TOOL_SECONDS_OK:
+        *ms = tool_seconds_ms_up(&t);
+        return CLI_OK;
+    case TOOL_SECONDS_NEGATIVE:
+        return tool_usage_error(&cli_usage, cmd, "invalid %s '%s': seconds must not be negative",
+                                opt, s);
+    case TOOL_SECONDS_TOO_LARGE:
+        return tool_usage_error(&cli_usage, cmd, "invalid %s '%s': too large", opt, s);
+    case TOOL_SECONDS_MALFORMED:
+        break;
     }
-    if (*p == '.') {
-        p++;
-        digits += fraction_ms(&p, &frac, &round_up);
-    }
-    if (digits == 0 || *p != '\0')
-        return cli_usage_error(cmd, "invalid %s '%s': want decimal seconds, such as 0.25", opt, s);
-    *ms = whole * 1000 + frac + (round_up ? 1 : 0);
-    return CLI_OK;
+    return tool_usage_error(&cli_usage, cmd, "invalid %s '%s': want decimal seconds, such as 0.25",
+                            opt, s);
 }
 
 /* A decimal integer in [min, max]. */
@@ -95,14 +59,10 @@ static int
 parse_integer(const char *cmd, const char *opt, const char *s, int64_t min, int64_t max,
               int64_t *value)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    bool ok = (s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) && *end == '\0' && errno == 0;
-    if (!ok || v < min || v > max)
-        return cli_usage_error(cmd, "invalid %s '%s': want an integer from %lld to %lld", opt, s,
-                               (long long)min, (long long)max);
-    *value = v;
+    if (!tool_parse_int(s, min, max, value))
+        return tool_usage_error(&cli_usage, cmd,
+                                "invalid %s '%s': want an integer from %lld to %lld", opt, s,
+                                (long long)min, (long long)max);
     return CLI_OK;
 }
 
@@ -147,7 +107,7 @@ apply_option(const char *cmd, cli_opts *o, const option_def *d, const char *valu
         return parse_integer(cmd, d->name, value, 1, INT32_MAX, &o->count);
     case OPT_BROKER:
         if (value[0] == '\0')
-            return cli_usage_error(cmd, "empty --broker endpoint");
+            return tool_usage_error(&cli_usage, cmd, "empty --broker endpoint");
         o->broker = value;
         return CLI_OK;
     default:
@@ -163,12 +123,12 @@ scan_option(const char *cmd, int argc, char **argv, int *i, unsigned allowed, cl
     const char *word = argv[*i], *value;
     const option_def *d = find_option(word, &value);
     if (d == NULL)
-        return cli_usage_error(cmd, "unrecognized option '%s'", word);
+        return tool_usage_error(&cli_usage, cmd, "unrecognized option '%s'", word);
     if (!(d->bit & (allowed | OPT_HELP | OPT_BROKER)))
-        return cli_usage_error(cmd, "%s does not take option '%s'", cmd, d->name);
+        return tool_usage_error(&cli_usage, cmd, "%s does not take option '%s'", cmd, d->name);
     if (d->takes_value && value == NULL) {
         if (*i + 1 >= argc)
-            return cli_usage_error(cmd, "option '%s' needs a value", d->name);
+            return tool_usage_error(&cli_usage, cmd, "option '%s' needs a value", d->name);
         value = argv[++*i];
     }
     o->seen |= d->bit;
@@ -198,7 +158,7 @@ cli_parse(const char *cmd, int argc, char **argv, unsigned allowed, cli_opts *o)
             rc = scan_option(cmd, argc, argv, &i, allowed, o);
     }
     if (rc == CLI_OK && !(o->seen & OPT_HELP) && (o->seen & OPT_TIMEOUT) && (o->seen & OPT_NOWAIT))
-        rc = cli_usage_error(cmd, "--timeout and --nowait exclude each other");
+        rc = tool_usage_error(&cli_usage, cmd, "--timeout and --nowait exclude each other");
     if (rc != CLI_OK)
         cli_opts_free(o);
     return rc;

@@ -2,13 +2,16 @@
  * Command-line arguments of the ipcq tool: the options a subcommand may take,
  * one scanner that sorts a subcommand's words into options and positional
  * arguments (in any order, `--` ending the options) and converts their values
- * (decimal seconds to milliseconds, counts, sizes). Every usage error is reported here, on stderr,
- * with the hint of SPEC §5; callers only see CLI_USAGE.
+ * (decimal seconds to milliseconds, counts, sizes: tool_numbers.h). Every
+ * usage error is reported on stderr with the hint of SPEC §5 (tool_usage.h,
+ * with cli_usage); callers only see CLI_USAGE.
  */
 #ifndef IPCQ_CLI_ARGS_H
 #define IPCQ_CLI_ARGS_H
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "tool_usage.h"
 
 /* Exit statuses of SPEC §5. */
 enum {
@@ -49,8 +52,10 @@ typedef struct cli_opts {
 int cli_parse(const char *cmd, int argc, char **argv, unsigned allowed, cli_opts *o);
 void cli_opts_free(cli_opts *o);
 
-/* Prints "ipcq: [CMD: ]WHAT" and the hint to stderr; returns CLI_USAGE.
- * cmd may be NULL for errors before the subcommand. */
-__attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const char *fmt, ...);
+/* How ipcq words a usage error: tool_usage_error(&cli_usage, CMD, ...)
+ * prints "ipcq: WHAT" and "Try 'ipcq --help' or 'ipcq CMD --help'." (CMD
+ * NULL, for errors before the subcommand: "Try 'ipcq --help'.") and returns
+ * CLI_USAGE. */
+extern const tool_usage cli_usage;
 
 #endif

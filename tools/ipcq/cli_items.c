@@ -12,6 +12,7 @@
 
 #include "cli_cmds.h"
 #include "cli_report.h"
+#include "tool_exit.h"
 
 static int
 read_error(void)
@@ -121,7 +122,8 @@ cmd_put(ipcq_client *c, const cli_opts *o)
 {
     const char *queue = o->args[0];
     if ((o->seen & OPT_LINES) && o->nargs > 1)
-        return cli_usage_error("put", "--lines reads the items from standard input: give no ITEM");
+        return tool_usage_error(&cli_usage, "put",
+                                "--lines reads the items from standard input: give no ITEM");
     if (o->seen & OPT_MAXSIZE) {
         int rc = ipcq_create(c, queue, o->maxsize);
         if (rc != IPCQ_OK)
@@ -139,14 +141,14 @@ cmd_put(ipcq_client *c, const cli_opts *o)
 
 /* Writes one item and its newline, and flushes so that a reader sees each
  * item as it comes. A failed write leaves stdout's error flag set, which
- * cli_flush_stdout() reports. */
+ * tool_flush_stdout() reports. */
 static int
 write_item(const void *data, size_t len)
 {
     errno = 0;
     if (fwrite(data, 1, len, stdout) == len)
         fputc('\n', stdout);
-    return cli_flush_stdout();
+    return tool_flush_stdout("ipcq", CLI_OK);
 }
 
 /* How long an item may take to reach stdout before the broker takes it

@@ -1,9 +1,7 @@
 /* Exit statuses and error messages of the ipcq tool (see cli_report.h). */
 #include "cli_report.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli_args.h"
 
@@ -38,16 +36,4 @@ cli_fail(const ipcq_client *c, const char *queue, int status)
     else
         fprintf(stderr, "ipcq: %s\n", ipcq_strerror(status));
     return cli_exit_code(status);
-}
-
-int
-cli_flush_stdout(void)
-{
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout))
-        return CLI_OK;
-    if (errno != EPIPE)
-        fprintf(stderr, "ipcq: writing to standard output: %s\n",
-                errno ? strerror(errno) : "I/O error");
-    return CLI_ERROR;
 }

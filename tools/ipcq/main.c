@@ -18,6 +18,7 @@
 #include "cli_cmds.h"
 #include "cli_keygen.h"
 #include "cli_report.h"
+#include "tool_exit.h"
 
 typedef struct command {
     const char *name;
@@ -132,13 +133,14 @@ static int
 run_command(const command *cmd, const char *broker, const cli_opts *o)
 {
     if (o->nargs < cmd->min_args)
-        return cli_usage_error(cmd->name, "%s needs a %s", cmd->name,
-                               cmd->local ? "NAME" : "QUEUE");
+        return tool_usage_error(&cli_usage, cmd->name, "%s needs a %s", cmd->name,
+                                cmd->local ? "NAME" : "QUEUE");
     if (cmd->max_args >= 0 && o->nargs > cmd->max_args)
-        return cli_usage_error(cmd->name, "unexpected argument '%s'", o->args[cmd->max_args]);
+        return tool_usage_error(&cli_usage, cmd->name, "unexpected argument '%s'",
+                                o->args[cmd->max_args]);
     if (cmd->local) {
         int status = cmd->run(NULL, o);
-        return status != CLI_OK ? status : cli_flush_stdout();
+        return status != CLI_OK ? status : tool_flush_stdout("ipcq", CLI_OK);
     }
     ipcq_client *c;
     int rc = ipcq_client_open(&c, o->broker ? o->broker : broker);
@@ -148,7 +150,7 @@ run_command(const command *cmd, const char *broker, const cli_opts *o)
     }
     rc = cmd->run(c, o);
     ipcq_client_close(&c);
-    return rc != CLI_OK ? rc : cli_flush_stdout();
+    return rc != CLI_OK ? rc : tool_flush_stdout("ipcq", CLI_OK);
 }
 
 static int
@@ -160,7 +162,7 @@ dispatch(const command *cmd, const char *broker, int argc, char **argv)
         return rc;
     if (o.seen & OPT_HELP) {
         print_command_usage(cmd);
-        rc = cli_flush_stdout();
+        rc = tool_flush_stdout("ipcq", CLI_OK);
     } else {
         rc = run_command(cmd, broker, &o);
     }
@@ -193,7 +195,7 @@ curve_option(int argc, char **argv, int *i)
         else if (a[n] != '\0')
             continue;
         if (value == NULL || value[0] == '\0')
-            return cli_usage_error(NULL, "option '%s' needs a value", flags[k].flag);
+            return tool_usage_error(&cli_usage, NULL, "option '%s' needs a value", flags[k].flag);
         setenv(flags[k].env, value, 1);
         return GLOBAL_NEXT;
     }
@@ -208,11 +210,11 @@ global_option(int argc, char **argv, int *i, const char **broker)
     const char *a = argv[*i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
         print_usage();
-        return cli_flush_stdout();
+        return tool_flush_stdout("ipcq", CLI_OK);
     }
     if (strcmp(a, "--version") == 0) {
         printf("ipcq %s\n", ipcq_version());
-        return cli_flush_stdout();
+        return tool_flush_stdout("ipcq", CLI_OK);
     }
     int curve = curve_option(argc, argv, i);
     if (curve != GLOBAL_UNKNOWN)
@@ -222,11 +224,11 @@ global_option(int argc, char **argv, int *i, const char **broker)
     else if (strcmp(a, "--broker") == 0 && *i + 1 < argc)
         *broker = argv[++*i];
     else if (strcmp(a, "--broker") == 0)
-        return cli_usage_error(NULL, "option '--broker' needs a value");
+        return tool_usage_error(&cli_usage, NULL, "option '--broker' needs a value");
     else
-        return cli_usage_error(NULL, "unrecognized option '%s'", a);
+        return tool_usage_error(&cli_usage, NULL, "unrecognized option '%s'", a);
     if ((*broker)[0] == '\0')
-        return cli_usage_error(NULL, "empty --broker endpoint");
+        return tool_usage_error(&cli_usage, NULL, "empty --broker endpoint");
     return GLOBAL_NEXT;
 }
 
@@ -243,9 +245,9 @@ main(int argc, char **argv)
             return rc;
     }
     if (i >= argc)
-        return cli_usage_error(NULL, "missing command");
+        return tool_usage_error(&cli_usage, NULL, "missing command");
     const command *cmd = find_command(argv[i]);
     if (cmd == NULL)
-        return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
+        return tool_usage_error(&cli_usage, NULL, "unknown command '%s'", argv[i]);
     return dispatch(cmd, broker, argc - i - 1, argv + i + 1);
 }

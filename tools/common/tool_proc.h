@@ -7,6 +7,7 @@
  * wait of the tool is bounded (TOOL_SLICE_MS) so that its loop notices and
  * stops the run. Children are reaped by pid, never with waitpid(-1), so
  * that the private broker's and the Pool's children stay theirs to reap.
+ * A child that cannot outlive the tool exits TOOL_EXIT_ERROR (tool_exit.h).
  */
 #ifndef IPCQ_TOOL_PROC_H
 #define IPCQ_TOOL_PROC_H
@@ -15,15 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-/* Exit statuses of the tools. A stop signal ends it with 128 + the signal. */
-enum {
-    TOOL_EXIT_OK = 0,          /* done, and the result checked out */
-    TOOL_EXIT_CHECK = 1,       /* an item was lost, duplicated or damaged, or a result is wrong */
-    TOOL_EXIT_USAGE = 2,       /* usage error */
-    TOOL_EXIT_UNAVAILABLE = 3, /* broker unreachable */
-    TOOL_EXIT_ERROR = 4,       /* any other error: a child failed, a system call failed */
-};
 
 /* The longest the tool blocks before it looks at the stop flag again. */
 #define TOOL_SLICE_MS 100
@@ -51,19 +43,5 @@ void tool_stop_children(pid_t *pids, size_t n, int64_t grace_ms);
 
 /* The parent pid of pid, as the kernel sees it; -1 if unknown. */
 pid_t tool_parent_of(pid_t pid);
-
-/* Monotonic milliseconds, and nanoseconds. */
-int64_t tool_now_ms(void);
-uint64_t tool_now_ns(void);
-
-/* Sleeps ms milliseconds (returns early on a signal). */
-void tool_sleep_ms(long ms);
-
-/* Flushes stdout: rc if all of it was written, else TOOL_EXIT_ERROR (with a
- * message naming prog, unless the reader went away: EPIPE). */
-int tool_flush_stdout(const char *prog, int rc);
-
-/* The exit status for a library status: 3 for IPCQ_EUNAVAILABLE, 4 else. */
-int tool_exit_for(int status);
 
 #endif

@@ -1,5 +1,5 @@
-/* Stop signals, children and clocks of a tool's run (see proc.h). */
-#include "proc.h"
+/* Stop signals and children of a tool's run (see tool_proc.h). */
+#include "tool_proc.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "ipcq.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
 
 static volatile sig_atomic_t stop_signal;
 static pid_t tool_pid;
@@ -96,13 +96,6 @@ tool_reap(pid_t pid, int *status)
 }
 
 void
-tool_sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-void
 tool_stop_children(pid_t *pids, size_t n, int64_t grace_ms)
 {
     for (size_t i = 0; i < n; i++)
@@ -148,38 +141,4 @@ tool_parent_of(pid_t pid)
     if (close_paren == NULL || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2)
         return -1;
     return ppid;
-}
-
-int64_t
-tool_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-tool_exit_for(int status)
-{
-    return status == IPCQ_EUNAVAILABLE ? TOOL_EXIT_UNAVAILABLE : TOOL_EXIT_ERROR;
-}
-
-uint64_t
-tool_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int
-tool_flush_stdout(const char *prog, int rc)
-{
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout))
-        return rc;
-    if (errno != EPIPE)
-        fprintf(stderr, "%s: writing to standard output: %s\n", prog,
-                errno ? strerror(errno) : "I/O error");
-    return rc == TOOL_EXIT_OK ? TOOL_EXIT_ERROR : rc;
 }
