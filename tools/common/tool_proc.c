@@ -72,8 +72,8 @@ tool_fork(void)
     return pid;
 }
 
-static int
-decode_status(int status)
+int
+tool_exit_status(int status)
 {
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
@@ -91,7 +91,7 @@ tool_reap(pid_t pid, int *status)
         ;
     if (r != pid)
         return false;
-    *status = decode_status(raw);
+    *status = tool_exit_status(raw);
     return true;
 }
 

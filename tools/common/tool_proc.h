@@ -36,6 +36,11 @@ pid_t tool_fork(void);
  * exit status, or 128 + the signal that killed it. */
 bool tool_reap(pid_t pid, int *status);
 
+/* The exit status that a wait status (waitpid()'s) stands for: the exit
+ * code, or 128 + the signal that ended the process; TOOL_EXIT_ERROR for
+ * neither. */
+int tool_exit_status(int status);
+
 /* Stops the children pids[0..n) (entries <= 0 are skipped): SIGTERM, then
  * SIGKILL to those still running after grace_ms; reaps every one and sets
  * its entry to 0. */
