@@ -44,16 +44,22 @@ fail(const char *role, uint32_t index, const ipcq_client *c, int status)
     return tool_exit_for(status);
 }
 
+/* Says hello and opens the child's own handle on the broker; on error *c
+ * is NULL (ipcq.h). */
+static int
+open_handle(const char *role, uint32_t index, const pool_role *r, ipcq_client **c)
+{
+    say_hello(role, index);
+    return ipcq_client_open(c, r->endpoint);
+}
+
 int
 pool_producer_run(const pool_role *r, uint32_t index, uint64_t count)
 {
-    say_hello("producer", index);
     ipcq_client *c;
-    int rc = ipcq_client_open(&c, r->endpoint);
-    if (rc != IPCQ_OK)
-        return fail("producer", index, NULL, rc);
-    unsigned char *item = malloc(r->item_size);
-    if (item == NULL)
+    int rc = open_handle("producer", index, r, &c);
+    unsigned char *item = rc == IPCQ_OK ? malloc(r->item_size) : NULL;
+    if (rc == IPCQ_OK && item == NULL)
         rc = IPCQ_ENOMEM;
     for (uint64_t seq = 0; rc == IPCQ_OK && seq < count; seq++) {
         tool_item_build(item, r->item_size, index, seq);
@@ -90,21 +96,16 @@ record_item(int fd, const void *data, size_t len, uint32_t deliveries)
 int
 pool_consumer_run(const pool_role *r, uint32_t index, int record_fd)
 {
-    say_hello("consumer", index);
     ipcq_client *c;
-    int rc = ipcq_client_open(&c, r->endpoint);
-    if (rc != IPCQ_OK)
-        return fail("consumer", index, NULL, rc);
-    for (;;) {
+    int rc = open_handle("consumer", index, r, &c);
+    while (rc == IPCQ_OK || rc == IPCQ_EMPTY) {
         void *data;
         size_t len;
         uint64_t lease;
         uint32_t deliveries;
         rc = ipcq_get_leased(c, r->queue, LEASE_MS, &data, &len, &lease, &deliveries, RETRY_MS);
-        if (rc == IPCQ_EMPTY)
-            continue;
         if (rc != IPCQ_OK)
-            break;
+            continue; /* Empty: again; anything else ends the loop */
         /* Record first, then ack: see pool_ledger.h. */
         rc = record_item(record_fd, data, len, deliveries);
         ipcq_free(data);
@@ -113,8 +114,7 @@ pool_consumer_run(const pool_role *r, uint32_t index, int record_fd)
                     errno ? strerror(errno) : "short write");
             return TOOL_EXIT_ERROR;
         }
-        if ((rc = ipcq_ack(c, lease)) != IPCQ_OK)
-            break;
+        rc = ipcq_ack(c, lease);
     }
     if (rc != IPCQ_ESHUTDOWN) /* shut down and drained is the normal end */
         return fail("consumer", index, c, rc);

@@ -178,46 +178,59 @@ json_all(const ipcq_stats *s, const row_ref *rows, size_t n)
     fputs("]}", stdout);
 }
 
-int
-cmd_stat(ipcq_client *c, const cli_opts *o)
+/* What stat and ls show of one snapshot: queue as asked (NULL: the broker
+ * and every queue), its rows sorted by name. */
+typedef void (*snapshot_view)(const ipcq_stats *s, const row_ref *rows, size_t n, const char *queue,
+                              const cli_opts *o);
+
+/* Takes one stat of queue and shows it with view: the exit status. */
+static int
+show_snapshot(ipcq_client *c, const char *queue, const cli_opts *o, snapshot_view view)
 {
-    const char *queue = o->nargs > 0 ? o->args[0] : NULL;
     ipcq_stats *s;
     int rc = ipcq_stat(c, queue, &s);
     if (rc != IPCQ_OK)
         return cli_fail(c, queue, rc);
-    size_t n = ipcq_stats_count(s);
     row_ref *rows = sorted_rows(s);
     bool ok = rows != NULL;
-    if (ok && (o->seen & OPT_JSON)) {
-        if (queue != NULL && n > 0)
-            json_queue(s, 0);
-        else
-            json_all(s, rows, n);
-        putchar('\n');
-    } else if (ok) {
-        if (queue == NULL)
-            print_broker(s);
-        print_table(s, rows, n);
-    }
+    if (ok)
+        view(s, rows, ipcq_stats_count(s), queue, o);
     free(rows);
     ipcq_stats_free(&s);
     return ok ? CLI_OK : CLI_ERROR;
 }
 
+static void
+view_stat(const ipcq_stats *s, const row_ref *rows, size_t n, const char *queue, const cli_opts *o)
+{
+    if (o->seen & OPT_JSON) {
+        if (queue != NULL && n > 0)
+            json_queue(s, 0);
+        else
+            json_all(s, rows, n);
+        putchar('\n');
+        return;
+    }
+    if (queue == NULL)
+        print_broker(s);
+    print_table(s, rows, n);
+}
+
+static void
+view_ls(const ipcq_stats *s, const row_ref *rows, size_t n, const char *queue, const cli_opts *o)
+{
+    for (size_t r = 0; r < n; r++)
+        printf("%s\n", rows[r].name);
+}
+
+int
+cmd_stat(ipcq_client *c, const cli_opts *o)
+{
+    return show_snapshot(c, o->nargs > 0 ? o->args[0] : NULL, o, view_stat);
+}
+
 int
 cmd_ls(ipcq_client *c, const cli_opts *o)
 {
-    ipcq_stats *s;
-    int rc = ipcq_stat(c, NULL, &s);
-    if (rc != IPCQ_OK)
-        return cli_fail(c, NULL, rc);
-    size_t n = ipcq_stats_count(s);
-    row_ref *rows = sorted_rows(s);
-    bool ok = rows != NULL;
-    for (size_t r = 0; ok && r < n; r++)
-        printf("%s\n", rows[r].name);
-    free(rows);
-    ipcq_stats_free(&s);
-    return ok ? CLI_OK : CLI_ERROR;
+    return show_snapshot(c, NULL, o, view_ls);
 }

@@ -151,23 +151,32 @@ peer_reap(pid_t pid)
     }
 }
 
-/* In the parent: the results of a producer and a consumer; exits unless
- * the consumer got every item the producer put. Returns the time of the
- * consumer's last item. */
-static inline uint64_t
-peer_recv_pair(peer_start *s, const char *peer, uint64_t *count)
+/* In the parent: runs one producer and one consumer child (each body gets
+ * arg), lets them go together and reaps both; exits unless the consumer got
+ * every item the producer put. Returns the seconds from the go until the
+ * consumer's last item, with *count the items. */
+static inline double
+peer_run_pair(void (*producer)(peer_start *, void *), void (*consumer)(peer_start *, void *),
+              void *arg, const char *peer, uint64_t *count)
 {
+    peer_start s;
+    peer_start_init(&s);
+    pid_t cons_pid = peer_fork(&s, consumer, arg);
+    pid_t prod_pid = peer_fork(&s, producer, arg);
+    uint64_t t0 = peer_go(&s, 2);
     peer_result a, b;
-    peer_recv_result(s, &a);
-    peer_recv_result(s, &b);
+    peer_recv_result(&s, &a);
+    peer_recv_result(&s, &b);
     const peer_result *prod = a.consumer ? &b : &a, *cons = a.consumer ? &a : &b;
     if (prod->consumer || !cons->consumer || prod->count != cons->count) {
         fprintf(stderr, "%s: put %llu items, got %llu\n", peer, (unsigned long long)prod->count,
                 (unsigned long long)cons->count);
         exit(1);
     }
+    peer_reap(prod_pid);
+    peer_reap(cons_pid);
     *count = cons->count;
-    return cons->last_ns;
+    return (double)(cons->last_ns - t0) / 1e9;
 }
 
 /* Prints the peer's JSON line: rate of count over seconds. */

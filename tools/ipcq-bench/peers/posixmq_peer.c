@@ -84,19 +84,13 @@ main(int argc, char **argv)
         peer_die("mq_open");
     mq_unlink(name); /* the children inherit the descriptor; nothing is left behind */
 
-    peer_start s;
-    peer_start_init(&s);
-    pid_t cons = peer_fork(&s, consumer, &c);
-    pid_t prod = peer_fork(&s, producer, &c);
-    uint64_t t0 = peer_go(&s, 2);
-    uint64_t count, last = peer_recv_pair(&s, "posixmq_peer", &count);
-    peer_reap(prod);
-    peer_reap(cons);
+    uint64_t count;
+    double seconds = peer_run_pair(producer, consumer, &c, "posixmq_peer", &count);
     mq_close(c.q);
     char extra[32];
     snprintf(extra, sizeof extra, "\"slots\": %ld", slots);
     char mode[64];
     snprintf(mode, sizeof mode, "mq_send/mq_receive, %ld slots", slots);
-    peer_report("posix-mq", mode, "items/s", count, (double)(last - t0) / 1e9, extra);
+    peer_report("posix-mq", mode, "items/s", count, seconds, extra);
     return 0;
 }

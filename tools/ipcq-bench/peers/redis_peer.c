@@ -127,14 +127,8 @@ main(int argc, char **argv)
     redisContext *r = connect_or_die(&c);
     freeReplyObject(redisCommand(r, "DEL %s", c.key));
 
-    peer_start s;
-    peer_start_init(&s);
-    pid_t cons = peer_fork(&s, consumer, &c);
-    pid_t prod = peer_fork(&s, producer, &c);
-    uint64_t t0 = peer_go(&s, 2);
-    uint64_t count, last = peer_recv_pair(&s, "redis_peer", &count);
-    peer_reap(prod);
-    peer_reap(cons);
+    uint64_t count;
+    double seconds = peer_run_pair(producer, consumer, &c, "redis_peer", &count);
     freeReplyObject(redisCommand(r, "DEL %s", c.key));
     redisFree(r);
     char mode[64], extra[64];
@@ -143,6 +137,6 @@ main(int argc, char **argv)
     else
         snprintf(mode, sizeof mode, "RPUSH/BLPOP one per round trip");
     snprintf(extra, sizeof extra, "\"depth\": %zu", c.depth);
-    peer_report("redis", mode, "items/s", count, (double)(last - t0) / 1e9, extra);
+    peer_report("redis", mode, "items/s", count, seconds, extra);
     return 0;
 }
