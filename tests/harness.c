@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_proc.h"
+
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 10000
 
@@ -223,7 +225,7 @@ wait_queue_field(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t 
 static pid_t live_children[256];
 
 static void
-track_child(pid_t pid, bool add)
+remember_child(pid_t pid, bool add)
 {
     for (size_t i = 0; i < sizeof live_children / sizeof live_children[0]; i++) {
         if (add ? live_children[i] == 0 : live_children[i] == pid) {
@@ -241,8 +243,14 @@ fork_child(int (*fn)(void *arg), void *arg)
     assert_true(pid >= 0);
     if (pid == 0)
         _exit(fn(arg));
-    track_child(pid, true);
+    remember_child(pid, true);
     return pid;
+}
+
+void
+track_child(pid_t pid)
+{
+    remember_child(pid, true);
 }
 
 void
@@ -251,16 +259,6 @@ kill_all_children(void)
     for (size_t i = 0; i < sizeof live_children / sizeof live_children[0]; i++)
         if (live_children[i] > 0)
             kill_child(live_children[i]);
-}
-
-static int
-decode_status(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return -1;
 }
 
 /* Prints where a process that should have ended is: its state and each
@@ -313,8 +311,8 @@ reap_child(pid_t pid, int64_t timeout_ms)
         int status;
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) {
-            track_child(pid, false);
-            return decode_status(status);
+            remember_child(pid, false);
+            return tool_exit_status(status);
         }
         if (r < 0 && errno != EINTR)
             fail_msg("waitpid(%d): %s", (int)pid, strerror(errno));
@@ -335,7 +333,7 @@ kill_child(pid_t pid)
     kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    track_child(pid, false);
+    remember_child(pid, false);
 }
 
 int
@@ -458,7 +456,7 @@ run_quietly(const char *const argv[])
     int status;
     while (waitpid(pid, &status, 0) < 0)
         assert_int_equal(errno, EINTR);
-    return decode_status(status);
+    return tool_exit_status(status);
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * Test harness for the end-to-end suites: a real ipcqd on a fresh ipc://
  * endpoint under mkdtemp, forked helper processes that are always reaped,
- * and waits on broker state with deadlines instead of sleeps.
+ * programs run with their output captured (program.c), and waits on broker
+ * state with deadlines instead of sleeps.
  *
  * Include after <cmocka.h>'s prerequisites; every helper fails the running
  * test on error.
@@ -10,6 +11,7 @@
 #define IPCQ_TEST_HARNESS_H
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -82,6 +84,9 @@ int64_t queue_field(ipcq_client *c, const char *queue, ipcq_queue_field f);
 
 /* Forks a child that runs fn(arg) and _exit()s with its result. */
 pid_t fork_child(int (*fn)(void *arg), void *arg);
+/* Counts pid, a child started some other way, among the children that
+ * reap_child() and kill_child() forget and kill_all_children() stops. */
+void track_child(pid_t pid);
 /* Reaps pid, failing the test if it is not done within timeout_ms (it is
  * then SIGKILLed and reaped all the same). Returns its exit status, or 128 +
  * signal if a signal ended it. */
@@ -116,6 +121,56 @@ void wait_broker_stat_field(ipcq_client *c, ipcq_broker_field f, int64_t want, i
 /* Runs argv (argv[0] a path) with stdout and stderr to /dev/null, waits for
  * it and returns its exit status (128 + signal if a signal ended it). */
 int run_quietly(const char *const argv[]);
+
+/* ---- programs run and captured (program.c) ------------------------------ */
+
+/* How to run a program: its words, environment and standard streams. */
+typedef struct program_spec {
+    const char *const *argv; /* argv[0] the path; NULL ended */
+    char *const *envp;       /* NULL: this process's environment */
+    const void *in;          /* bytes for stdin, then end of file (none: at once) */
+    size_t in_len;
+    bool stdout_full;   /* stdout is /dev/full: every write fails (ENOSPC) */
+    bool stdout_closed; /* nobody reads stdout: writes fail with EPIPE */
+    bool stderr_tty;    /* stderr is a pseudo-terminal, read as a pipe is */
+} program_spec;
+
+typedef struct program_output {
+    char *data; /* NUL-terminated, never NULL until program_free() */
+    size_t len, cap;
+} program_output;
+
+/* A program started, its output so far and, once reaped, its status. */
+typedef struct program_run {
+    pid_t pid;
+    char name[64];             /* argv[0] without its folder, for messages */
+    int in_fd, out_fd, err_fd; /* our ends; -1 once closed */
+    const char *in;            /* borrowed from the spec */
+    size_t in_len, in_off;
+    program_output out, err;
+    int status; /* exit status, or 128 + signal, once reaped */
+    int64_t started_ms, elapsed_ms;
+} program_run;
+
+/* Starts the program of sp. It is a tracked child (track_child()): a
+ * failed test's kill_all_children(), or fixture_broker_down(), stops it. */
+void program_start(program_run *r, const program_spec *sp);
+/* Feeds stdin and collects stdout and stderr, waiting at most wait_ms for
+ * any of them; false once stdout and stderr have both closed. */
+bool program_pump(program_run *r, int wait_ms);
+/* Pumps until stdout and stderr close, then reaps the program into
+ * r->status; fails the test (the program SIGKILLed) if that does not happen
+ * within timeout_ms of its start. */
+void program_finish(program_run *r, int64_t timeout_ms);
+/* Closes our ends and frees the output. */
+void program_free(program_run *r);
+
+/* Checks of a finished run; each fails the test, showing the output. */
+void expect_exit(const program_run *r, int want);
+void expect_out(const program_run *r, const char *want);
+void expect_out_has(const program_run *r, const char *needle);
+void expect_err(const program_run *r, const char *want);
+void expect_err_has(const program_run *r, const char *needle);
 
 /* For brokers started from now on: ASan's quarantine keeps up to 256 MB of
  * freed memory resident, which would read as growth in a test that watches

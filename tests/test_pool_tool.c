@@ -1,13 +1,10 @@
 /* ipcq-pool (SPEC §6), run as a real program: each run forks and execs the
  * binary with pipes for stdout and stderr (or a terminal for stderr),
- * collects its output and reaps it. The tests check what the tool reports
- * about its children — every pid and parent pid — and that none of them,
- * nor the private broker, is left once it has exited, even after Ctrl-C.
- * The test process is a child subreaper, so a child the tool failed to reap
- * would be reparented here, where the check finds it. */
+ * collects its output and reaps it (the harness's program_run). The tests check what the tool
+ * reports about its children — every pid and parent pid — and that none of them, nor the private
+ * broker, is left once it has exited, even after Ctrl-C. The test process is a child subreaper, so
+ * a child the tool failed to reap would be reparented here, where the check finds it. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +15,11 @@
 
 #include "harness.h"
 #include "pool_ledger.h"
+#include "tool_item.h"
 
 #define RUN_TIMEOUT_MS 45000  /* a whole run, under the sanitizers */
 #define STOP_TIMEOUT_MS 10000 /* from the stop signal until the tool has exited */
 #define MAX_PIDS 64
-
-typedef struct buffer {
-    char *data;
-    size_t len, cap;
-} buffer;
-
-typedef struct tool_run {
-    pid_t pid;
-    int out_fd, err_fd; /* -1 once at end of file */
-    buffer out, err;    /* NUL-terminated */
-    int status;
-    int64_t started_ms;
-} tool_run;
 
 /* What the tool said about its processes. */
 typedef struct children {
@@ -45,35 +30,10 @@ typedef struct children {
     pid_t broker; /* 0: no private broker */
 } children;
 
-/* A tool started and not reaped yet, so that a failed test's teardown can
- * stop it. */
-static pid_t running;
-
-static void
-buffer_add(buffer *b, const char *data, size_t len)
-{
-    if (b->len + len + 1 > b->cap) {
-        b->cap = (b->len + len + 1) * 2;
-        b->data = realloc(b->data, b->cap);
-        assert_non_null(b->data);
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-static void
-close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 /* Starts ipcq-pool with args (NULL ended). With err_tty, stderr is the
  * slave of a new pseudo-terminal whose master is read instead of a pipe. */
 static void
-tool_start_argv(tool_run *r, bool err_tty, const char *const *args)
+tool_start_argv(program_run *r, bool err_tty, const char *const *args)
 {
     const char *argv[48];
     int n = 0;
@@ -81,122 +41,21 @@ tool_start_argv(tool_run *r, bool err_tty, const char *const *args)
     for (; *args != NULL && n < 47; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    int out[2], err[2];
-    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-    if (err_tty) {
-        err[0] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        assert_true(err[0] >= 0);
-        assert_int_equal(grantpt(err[0]), 0);
-        assert_int_equal(unlockpt(err[0]), 0);
-        err[1] = open(ptsname(err[0]), O_RDWR | O_NOCTTY | O_CLOEXEC);
-        assert_true(err[1] >= 0);
-    } else {
-        assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-    }
-    memset(r, 0, sizeof *r);
-    buffer_add(&r->out, "", 0);
-    buffer_add(&r->err, "", 0);
-    r->started_ms = now_ms();
-    fflush(NULL);
-    r->pid = fork();
-    assert_true(r->pid >= 0);
-    if (r->pid == 0) {
-        int null_fd = open("/dev/null", O_RDONLY);
-        dup2(null_fd, 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    running = r->pid;
-    close(out[1]), close(err[1]);
-    r->out_fd = out[0];
-    r->err_fd = err[0];
+    program_spec sp = {.argv = argv, .stderr_tty = err_tty};
+    program_start(r, &sp);
 }
 
 #define TOOL_START(r, ...) tool_start_argv(r, false, (const char *const[]){__VA_ARGS__, NULL})
 
-/* Reads what is there, waiting at most wait_ms; false once both ends closed. */
-static bool
-tool_pump(tool_run *r, int wait_ms)
-{
-    if (r->out_fd < 0 && r->err_fd < 0)
-        return false;
-    struct pollfd p[2] = {{r->out_fd, POLLIN, 0}, {r->err_fd, POLLIN, 0}};
-    if (poll(p, 2, wait_ms) <= 0)
-        return true;
-    int *fds[2] = {&r->out_fd, &r->err_fd};
-    buffer *bufs[2] = {&r->out, &r->err};
-    for (int i = 0; i < 2; i++) {
-        if (*fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-            continue;
-        char buf[65536];
-        ssize_t n = read(*fds[i], buf, sizeof buf);
-        if (n > 0)
-            buffer_add(bufs[i], buf, (size_t)n);
-        else if (n == 0 || errno != EINTR) /* EIO: a terminal's last slave closed */
-            close_fd(fds[i]);
-    }
-    return true;
-}
-
-/* Collects the output until both ends close, and reaps the tool. */
-static void
-tool_finish(tool_run *r)
-{
-    while (tool_pump(r, 100)) {
-        if (now_ms() - r->started_ms > RUN_TIMEOUT_MS) {
-            kill_child(r->pid);
-            running = 0;
-            fail_msg("ipcq-pool did not finish within %d ms; stdout '%s'", RUN_TIMEOUT_MS,
-                     r->out.data);
-        }
-    }
-    running = 0;
-    r->status = reap_child(r->pid, STOP_TIMEOUT_MS);
-}
-
-static void
-tool_free(tool_run *r)
-{
-    close_fd(&r->out_fd);
-    close_fd(&r->err_fd);
-    free(r->out.data);
-    free(r->err.data);
-    memset(r, 0, sizeof *r);
-}
-
 #define RUN(r, ...)                                                                                \
     do {                                                                                           \
         TOOL_START(r, __VA_ARGS__);                                                                \
-        tool_finish(r);                                                                            \
+        program_finish(r, RUN_TIMEOUT_MS);                                                         \
     } while (0)
-
-static void
-expect_exit(const tool_run *r, int want)
-{
-    if (r->status != want)
-        fail_msg("ipcq-pool exited %d, want %d; stdout '%s', stderr '%s'", r->status, want,
-                 r->out.data, r->err.data);
-}
-
-static void
-expect_out_has(const tool_run *r, const char *needle)
-{
-    if (strstr(r->out.data, needle) == NULL)
-        fail_msg("stdout '%s' lacks '%s' (stderr '%s')", r->out.data, needle, r->err.data);
-}
-
-static void
-expect_err_has(const tool_run *r, const char *needle)
-{
-    if (strstr(r->err.data, needle) == NULL)
-        fail_msg("stderr '%s' lacks '%s'", r->err.data, needle);
-}
 
 /* stderr is a pipe here: no progress line may show. */
 static void
-expect_no_progress(const tool_run *r)
+expect_no_progress(const program_run *r)
 {
     if (strchr(r->err.data, '\r') != NULL || strstr(r->err.data, "/s") != NULL)
         fail_msg("progress output on a pipe: stderr '%s'", r->err.data);
@@ -261,7 +120,7 @@ expect_all_gone(const children *ch)
         expect_gone(ch->broker, "the private broker");
 }
 
-/* ---- the exactly-once ledger, on its own (tools/pool_ledger.c) ----------- */
+/* ---- the exactly-once ledger, on its own (tools/ipcq-pool/pool_ledger.c) -- */
 
 #define ITEM_SIZE 40
 
@@ -270,12 +129,12 @@ static pool_record
 record_of(uint32_t producer, uint64_t seq)
 {
     unsigned char item[ITEM_SIZE];
-    pool_item_build(item, sizeof item, producer, seq);
+    tool_item_build(item, sizeof item, producer, seq);
     pool_record r = {.producer = producer, .seq = seq, .deliveries = 1};
-    r.hash = pool_item_hash(item, sizeof item);
+    r.hash = tool_item_hash(item, sizeof item);
     uint32_t p;
     uint64_t q;
-    assert_true(pool_item_parse(item, sizeof item, &p, &q));
+    assert_true(tool_item_parse(item, sizeof item, &p, &q));
     assert_int_equal(p, producer);
     assert_int_equal(q, seq);
     return r;
@@ -374,7 +233,7 @@ ledger_rejects_records_of_items_never_put(void **state)
 static void
 prodcons_reports_every_child_and_verifies(void **state)
 {
-    tool_run r;
+    program_run r;
     RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "2000");
     expect_exit(&r, 0);
     expect_out_has(&r, "verified: each of the 2000 items arrived exactly once");
@@ -389,13 +248,13 @@ prodcons_reports_every_child_and_verifies(void **state)
     expect_parent(&ch, r.pid);
     assert_true(ch.broker > 0);
     expect_all_gone(&ch);
-    tool_free(&r);
+    program_free(&r);
 }
 
 static void
 prodcons_survives_a_killed_consumer(void **state)
 {
-    tool_run r;
+    program_run r;
     RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "5000", "--maxsize",
         "16", "--size", "200", "--kill-one");
     expect_exit(&r, 0);
@@ -408,14 +267,14 @@ prodcons_survives_a_killed_consumer(void **state)
     assert_int_equal(ch.consumers, 3); /* two, and the one that replaced the killed one */
     expect_parent(&ch, r.pid);
     expect_all_gone(&ch);
-    tool_free(&r);
+    program_free(&r);
 }
 
 static void
 prodcons_on_a_given_broker(void **state)
 {
     test_broker *tb = *state;
-    tool_run r;
+    program_run r;
     RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "1000", "--broker",
         tb->endpoint);
     expect_exit(&r, 0);
@@ -426,7 +285,7 @@ prodcons_on_a_given_broker(void **state)
     assert_int_equal(ch.broker, 0); /* no private broker */
     expect_parent(&ch, r.pid);
     expect_all_gone(&ch);
-    tool_free(&r);
+    program_free(&r);
     /* the run's queue was removed from the shared broker */
     ipcq_client *c = client_on(tb);
     ipcq_stats *s = NULL;
@@ -443,7 +302,7 @@ prodcons_on_a_given_broker(void **state)
 static void
 primes_sums_below_100000(void **state)
 {
-    tool_run r;
+    program_run r;
     RUN(&r, "primes", "--limit", "100000", "--workers", "2");
     expect_exit(&r, 0);
     expect_out_has(&r, "primes below 100000: 454396537");
@@ -454,7 +313,7 @@ primes_sums_below_100000(void **state)
     assert_int_equal(ch.workers, 2);
     expect_parent(&ch, r.pid);
     expect_all_gone(&ch);
-    tool_free(&r);
+    program_free(&r);
 }
 
 static void
@@ -462,20 +321,20 @@ both_methods_give_the_same_sum(void **state)
 {
     const char *methods[] = {"trial", "sieve"};
     for (int i = 0; i < 2; i++) {
-        tool_run r;
+        program_run r;
         RUN(&r, "primes", "--limit", "100000", "--workers", "2", "--method", methods[i]);
         expect_exit(&r, 0);
         expect_out_has(&r, "primes below 100000: 454396537");
         expect_out_has(&r, methods[i]);
         expect_out_has(&r, "checked: a single-process sieve gives 454396537");
-        tool_free(&r);
+        program_free(&r);
     }
 }
 
 static void
 primes_survives_a_killed_worker(void **state)
 {
-    tool_run r;
+    program_run r;
     RUN(&r, "primes", "--limit", "100000", "--workers", "2", "--kill-one");
     expect_exit(&r, 0);
     expect_out_has(&r, "killed worker");
@@ -485,13 +344,13 @@ primes_survives_a_killed_worker(void **state)
     assert_true(ch.workers >= 3); /* two, and at least the replacement */
     expect_parent(&ch, r.pid);
     expect_all_gone(&ch);
-    tool_free(&r);
+    program_free(&r);
 }
 
 static void
 primes_compares_worker_counts(void **state)
 {
-    tool_run r;
+    program_run r;
     RUN(&r, "primes", "--limit", "200000", "--compare", "1,2");
     expect_exit(&r, 0);
     expect_out_has(&r, "speed-up");
@@ -510,14 +369,14 @@ primes_compares_worker_counts(void **state)
     parse_children(r.out.data, &ch);
     assert_int_equal(ch.workers, 3); /* a fresh pool for each count */
     expect_all_gone(&ch);
-    tool_free(&r);
+    program_free(&r);
 }
 
 static void
 primes_on_a_given_broker(void **state)
 {
     test_broker *tb = *state;
-    tool_run r;
+    program_run r;
     RUN(&r, "primes", "--limit", "100000", "--workers", "2", "--broker", tb->endpoint);
     expect_exit(&r, 0);
     expect_out_has(&r, "454396537");
@@ -525,7 +384,7 @@ primes_on_a_given_broker(void **state)
     parse_children(r.out.data, &ch);
     assert_int_equal(ch.broker, 0);
     expect_all_gone(&ch);
-    tool_free(&r);
+    program_free(&r);
 }
 
 /* ---- stopping ------------------------------------------------------------ */
@@ -533,12 +392,12 @@ primes_on_a_given_broker(void **state)
 /* Reads stdout until it reports want children, then sends sig and expects
  * the tool to exit 128 + sig in time with no process of its run left. */
 static void
-stop_mid_run(tool_run *r, int want, int sig)
+stop_mid_run(program_run *r, int want, int sig)
 {
     children ch;
     int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
     do {
-        tool_pump(r, 100);
+        program_pump(r, 100);
         parse_children(r->out.data, &ch);
         if (now_ms() > deadline)
             fail_msg("the tool reported %d of %d children; stdout '%s', stderr '%s'", ch.n, want,
@@ -548,10 +407,9 @@ stop_mid_run(tool_run *r, int want, int sig)
         assert_int_equal(kill(ch.pids[i], 0), 0);
     int64_t sent = now_ms();
     assert_int_equal(kill(r->pid, sig), 0);
-    while (tool_pump(r, 100))
+    while (program_pump(r, 100))
         if (now_ms() - sent > STOP_TIMEOUT_MS)
             break;
-    running = 0;
     r->status = reap_child(r->pid, STOP_TIMEOUT_MS - (now_ms() - sent));
     expect_exit(r, 128 + sig);
     expect_err_has(r, "every child was stopped");
@@ -563,23 +421,23 @@ stop_mid_run(tool_run *r, int want, int sig)
 static void
 sigint_stops_prodcons_and_leaves_no_process(void **state)
 {
-    tool_run r;
+    program_run r;
     TOOL_START(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "5000000",
                "--maxsize", "10");
     stop_mid_run(&r, 4, SIGINT);
     children ch;
     parse_children(r.out.data, &ch);
     assert_true(ch.broker > 0);
-    tool_free(&r);
+    program_free(&r);
 }
 
 static void
 sigterm_stops_primes_and_leaves_no_process(void **state)
 {
-    tool_run r;
+    program_run r;
     TOOL_START(&r, "primes", "--limit", "1000000000", "--chunk", "1000000", "--workers", "2");
     stop_mid_run(&r, 2, SIGTERM);
-    tool_free(&r);
+    program_free(&r);
 }
 
 /* ---- progress, help, usage -------------------------------------------------- */
@@ -587,21 +445,21 @@ sigterm_stops_primes_and_leaves_no_process(void **state)
 static void
 progress_shows_on_a_terminal(void **state)
 {
-    tool_run r;
+    program_run r;
     tool_start_argv(&r, true,
                     (const char *const[]){"prodcons", "--producers", "1", "--consumers", "1",
                                           "--items", "500", NULL});
-    tool_finish(&r);
+    program_finish(&r, RUN_TIMEOUT_MS);
     expect_exit(&r, 0);
     expect_err_has(&r, "\rprodcons: ");
     expect_err_has(&r, " items/s");
-    tool_free(&r);
+    program_free(&r);
 }
 
 static void
 unreachable_broker_exits_3(void **state)
 {
-    tool_run r;
+    program_run r;
     RUN(&r, "prodcons", "--producers", "1", "--consumers", "1", "--items", "10", "--broker",
         "ipc:///nonexistent-ipcq-dir/broker.sock");
     expect_exit(&r, 3);
@@ -610,60 +468,59 @@ unreachable_broker_exits_3(void **state)
     children ch;
     parse_children(r.out.data, &ch);
     assert_int_equal(ch.n, 0); /* nothing was forked */
-    tool_free(&r);
+    program_free(&r);
 }
 
 static void
 help_and_usage_errors(void **state)
 {
-    tool_run r;
+    program_run r;
     RUN(&r, "--help");
     expect_exit(&r, 0);
     expect_out_has(&r, "Usage: ipcq-pool");
     expect_out_has(&r, "prodcons");
     expect_out_has(&r, "primes");
-    tool_free(&r);
+    program_free(&r);
     RUN(&r, "prodcons", "--help");
     expect_exit(&r, 0);
     expect_out_has(&r, "--kill-one");
-    tool_free(&r);
+    program_free(&r);
     RUN(&r, "primes", "--help");
     expect_exit(&r, 0);
     expect_out_has(&r, "--compare");
-    tool_free(&r);
+    program_free(&r);
 
     RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "10", "--bogus");
     expect_exit(&r, 2);
     expect_err_has(&r, "ipcq-pool: prodcons: unrecognized option '--bogus'");
-    tool_free(&r);
+    program_free(&r);
     RUN(&r, "prodcons", "--producers", "2", "--consumers", "2");
     expect_exit(&r, 2);
     expect_err_has(&r, "ipcq-pool: prodcons: missing --items");
-    tool_free(&r);
+    program_free(&r);
     RUN(&r, "primes", "--limit", "-5", "--workers", "2");
     expect_exit(&r, 2);
     expect_err_has(&r, "ipcq-pool: primes: invalid --limit");
-    tool_free(&r);
+    program_free(&r);
     RUN(&r, "primes", "--limit", "100", "--compare", "1,,2");
     expect_exit(&r, 2);
     expect_err_has(&r, "invalid --compare");
-    tool_free(&r);
+    program_free(&r);
     RUN(&r, "primes", "--limit", "100", "--workers", "1", "--method", "guess");
     expect_exit(&r, 2);
     expect_err_has(&r, "ipcq-pool: primes: --method wants trial or sieve, not 'guess'");
-    tool_free(&r);
+    program_free(&r);
     RUN(&r, "juggle");
     expect_exit(&r, 2);
     expect_err_has(&r, "ipcq-pool: unknown mode 'juggle'");
-    tool_free(&r);
+    program_free(&r);
 }
 
+/* Stops the tool if a failed test left it running. */
 static int
 teardown(void **state)
 {
-    if (running > 0)
-        kill_child(running);
-    running = 0;
+    kill_all_children();
     return 0;
 }
 

@@ -3,12 +3,14 @@
  * of each that reads words from outside and turns them into numbers, sizes
  * and durations. None of them exits on bad input; each returns a status:
  *
- *   ipcq        cli_parse()   (tools/cli_args.c): options of a subcommand,
- *                             --timeout SEC, --maxsize N, -n COUNT, --broker
- *   ipcq-pool   pool_parse()  (tools/pool_args.c): integer, flag, string and
- *                             comma-separated list options of a mode's table
- *   ipcq-bench  bench_parse() (tools/bench_args.c): every option, and the
- *                             combinations checked after
+ *   ipcq        cli_parse()   (tools/ipcq/cli_args.c): options of a
+ *                             subcommand, --timeout SEC, --maxsize N,
+ *                             -n COUNT, --broker
+ *   ipcq-pool   pool_parse()  (tools/ipcq-pool/pool_args.c): integer, flag,
+ *                             string and comma-separated list options of a
+ *                             mode's table
+ *   ipcq-bench  bench_parse() (tools/ipcq-bench/bench_args.c): every option,
+ *                             and the combinations checked after
  *   ipcqd       the values of its size flags (broker/main.c, through
  *                             ipcqd_args.c): --max-memory 64M, --probe-ms
  *
@@ -16,8 +18,8 @@
  * takes) | words separated by NUL bytes, which become argv. What a parser
  * accepts is checked against the bounds it promises; a value out of bounds
  * aborts; ipcqd's sizes are checked against what they should read. The
- * main() of the ipcq tool (its global options) is not linkable and is not
- * fuzzed here.
+ * main() of the ipcq tool (its global options) is not in the tool's library
+ * and is not fuzzed here.
  */
 #include <ctype.h>
 #include <limits.h>

@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Makes the comparison table of tools/ipcq-bench/compare from its JSON lines.
+
+    table.py RESULTS.jsonl [--docs docs/BENCHMARKS.md]
+
+RESULTS.jsonl holds one JSON object a line: ipcq-bench --json reports
+("tool": "ipcq-bench") and the peers' lines ("peer": ...); a line
+{"peer": ..., "mode": ..., "error": ...} stands for a run that failed.
+Lines with a "label" are the scale and memory runs (ipcq-bench --scenario,
+--idle-queues, 100 processes), by label: async-idle-0, async-idle-10000,
+async-100-procs, fill, queues, waiters.
+A (peer, mode) run, or a label, more than once counts with its best run.
+Prints the table, each figure with its ratio to ipcq strict and to ipcq
+batch, then ipcq's latencies and broker figures, issue 4's targets, and
+the "Scale and memory" table: each target, the figure, met or not. With
+--docs, writes the same, with the machine and the date, between the markers
+<!-- compare:begin --> and <!-- compare:end --> of that file.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+
+BEGIN, END = "<!-- compare:begin -->", "<!-- compare:end -->"
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                rows.append({"peer": "?", "mode": "?", "error": "not JSON: " + line[:80]})
+    return rows
+
+
+def best_of(rows):
+    """One row per (peer, mode), in first-seen order: the run with the most
+    items/s (each peer at its best), or a failure if every run failed."""
+    best, order = {}, []
+    for r in rows:
+        key = ("ipcq", r["mode"]) if r.get("tool") == "ipcq-bench" else (r.get("peer"),
+                                                                          r.get("mode"))
+        if key not in best:
+            order.append(key)
+            best[key] = r
+            continue
+        old = best[key]
+        if "error" in old or ("error" not in r and
+                              r.get("items_per_s", 0) > old.get("items_per_s", 0)):
+            best[key] = r
+    return [best[k] for k in order]
+
+
+def ipcq_row(r):
+    if r.get("tool") != "ipcq-bench":
+        return None
+    mode = r["mode"]
+    what = {"strict": "strict: ipcq_put / ipcq_get, one item per call",
+            "batch": f"batch: ipcq_put_many / ipcq_get_many, {r['batch']} per call",
+            "async": f"async: ipcq_put_async, {r.get('window')} in flight / "
+                     f"ipcq_get_many, {r['batch']} per call",
+            "prefetch": f"prefetch: ipcq_put_async, {r.get('window')} in flight / "
+                        f"ipcq_get, {r['batch']} prefetched"}.get(mode, mode)
+    return {"peer": "ipcq", "mode": what, "key": mode, "items_per_s": r["items_per_s"],
+            "unit": "items/s", "raw": r}
+
+
+def fmt_rate(v):
+    if v is None:
+        return "failed"
+    if v >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.1f}"
+
+
+def fmt_ratio(v, base):
+    if v is None or not base:
+        return "–"
+    x = v / base
+    return f"{x:.2f}×" if x < 10 else f"{x:.0f}×"
+
+
+def find(rows, peer, mode_prefix):
+    for r in rows:
+        if (r.get("peer") == peer and r.get("mode", "").startswith(mode_prefix)
+                and "error" not in r):
+            return r
+    return None
+
+
+def build(rows):
+    """The table rows, ipcq's baselines and the target lines."""
+    out = []
+    for r in rows:
+        row = ipcq_row(r) or {"peer": r.get("peer", "?"), "mode": r.get("mode", "?"),
+                              "key": None, "items_per_s": r.get("items_per_s"),
+                              "unit": r.get("unit", "items/s"), "raw": r}
+        if "error" in r:
+            row["items_per_s"] = None
+        out.append(row)
+    strict = next((r for r in out if r["key"] == "strict" and r["items_per_s"]), None)
+    batch = next((r for r in out if r["key"] == "batch" and r["items_per_s"]), None)
+    return out, strict, batch
+
+
+def table_lines(out, strict, batch, markdown):
+    s = strict["items_per_s"] if strict else None
+    b = batch["items_per_s"] if batch else None
+    head = ["peer", "what is measured (1 producer, 1 consumer, 100-byte items)", "figure",
+            "unit", "÷ ipcq strict", "÷ ipcq batch"]
+    body = [[r["peer"], r["mode"], fmt_rate(r["items_per_s"]), r["unit"],
+             fmt_ratio(r["items_per_s"], s), fmt_ratio(r["items_per_s"], b)] for r in out]
+    return render(head, body, markdown, right=(2, 4, 5))
+
+
+def render(head, body, markdown, right=()):
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |",
+                 "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        return lines
+    widths = [max(len(str(x[i])) for x in [head] + body) for i in range(len(head))]
+
+    def line(row):
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+    return [line(head), line(["-" * w for w in widths])] + [line(r) for r in body]
+
+
+def ipcq_detail_lines(out, markdown):
+    head = ["ipcq mode", "items/s", "put p50 / p99 / p99.9 µs", "get p50 / p99 / p99.9 µs",
+            "broker CPU µs/item", "broker CPU, share of one core", "broker peak RSS MiB"]
+    body = []
+    for r in out:
+        if r["key"] is None or r["items_per_s"] is None:
+            continue
+        raw = r["raw"]
+        br = raw["broker"]
+
+        def lat(k):
+            d = raw[k]
+            if d["p50"] is None:
+                return "–"
+            return " / ".join(f"{d[k]:.1f}" if d[k] < 10 else f"{d[k]:.0f}"
+                              for k in ("p50", "p99", "p999"))
+        cpu = "–" if br["cpu_us_per_item"] is None else f"{br['cpu_us_per_item']:.2f}"
+        share = "–" if br["cpu_s"] is None or not raw["seconds"] else \
+            f"{br['cpu_s'] / raw['seconds']:.2f}"
+        rss = "–" if br["peak_rss_kib"] is None else f"{br['peak_rss_kib'] / 1024:.1f}"
+        body.append([r["key"], fmt_rate(r["items_per_s"]), lat("put_latency_us"),
+                     lat("get_latency_us"), cpu, share, rss])
+    return render(head, body, markdown, right=(1, 4, 5, 6))
+
+
+def target_lines(rows, out, strict, markdown):
+    """Issue 4's targets that these runs can speak to. The throughput modes
+    are async put + get_many ("async") and async put + prefetch: the better
+    of the two is held against the targets."""
+    zmq2 = find(rows, "zeromq", "DEALER/ROUTER echo, sync, 2")
+    zmq1 = find(rows, "zeromq", "DEALER/ROUTER echo, sync, 1")
+    mgr = find(rows, "python-manager", "producer-consumer")
+    redis = find(rows, "redis", "RPUSH/BLPOP pipelined")
+    mq = find(rows, "posix-mq", "mq_send")
+    res = []
+
+    def add(what, target, value):
+        if value is None:
+            res.append([what, target, "not measured"])
+        else:
+            res.append([what, target, f"{value:.2f}×" + ("" if value >= float(
+                target.strip("≥ ×")) else "  (behind)")])
+    if strict and zmq2:
+        # Strict 1P/1C is two clients making one synchronous request each
+        # per item: requests/s = 2 × items/s, beside two sync echo clients.
+        add("strict requests/s (2 × items/s) ÷ bare ZeroMQ echo, 2 sync clients", "≥ 0.9×",
+            2 * strict["items_per_s"] / zmq2["items_per_s"])
+    else:
+        add("strict requests/s ÷ bare ZeroMQ echo, 2 sync clients", "≥ 0.9×", None)
+    if strict and zmq1:
+        # Not like for like (the put competes with a consumer for the two
+        # cores): shown for information; the one-client rows are the target.
+        put = strict["raw"]["put_latency_us"]["mean"]
+        if put:
+            res.append(["bare ZeroMQ echo round trip (1 client) ÷ ipcq put mean latency in "
+                        "strict 1P/1C (the put competes with a consumer: information only)",
+                        "–", f"{zmq1['mean_rtt_us'] / put:.2f}×"])
+    put1 = find(rows, "ipcq", "strict put, 1 client")
+    putget1 = find(rows, "ipcq", "strict put + get, 1 client")
+    for r, what in ((put1, "ipcq strict put, 1 client (requests/s)"),
+                    (putget1, "ipcq strict put + get, 1 client (requests/s; the get's D1 "
+                              "receipt is a third message)")):
+        add(f"{what} ÷ bare ZeroMQ echo, 1 sync client", "≥ 0.9×",
+            r["items_per_s"] / zmq1["items_per_s"] if r and zmq1 else None)
+    fast = [r for r in out if r["key"] in ("async", "prefetch") and r["items_per_s"]]
+    best = max(fast, key=lambda r: r["items_per_s"]) if fast else None
+    label = f"ipcq {best['key']}" if best else "ipcq async/prefetch"
+    for peer, name, target in ((mgr, "Python Manager().Queue() producer→consumer", "≥ 20×"),
+                               (redis, "Redis pipelined by 100", "≥ 1×"),
+                               (mq, "POSIX mq, 10 slots", "≥ 1×")):
+        add(f"{label} (the better throughput mode) ÷ {name}", target,
+            best["items_per_s"] / peer["items_per_s"] if best and peer else None)
+    if best:
+        add(f"{label} ÷ 2,000,000 items/s (the aim)", "≥ 1×", best["items_per_s"] / 2e6)
+    pool = find(rows, "ipcq", "pool apply_async")
+    pypool = find(rows, "python-pool", "apply_async")
+    add("ipcq pool tiny tasks/s ÷ multiprocessing.Pool.apply_async (2 workers each)", "≥ 2×",
+        pool["items_per_s"] / pypool["items_per_s"] if pool and pypool else None)
+    return render(["issue 4 target", "wanted", "measured"], res, markdown)
+
+
+MB = 1e6  # issue 4's MB: bytes / 10^6 (stricter than MiB)
+
+
+def scale_best(rows):
+    """The scale runs by label: the one with the most items/s (throughput),
+    else the first that did not fail."""
+    best = {}
+    for r in rows:
+        label = r["label"]
+        old = best.get(label)
+        if old is None or ("error" in old and "error" not in r) or (
+                "error" not in r and r.get("items_per_s", 0) > old.get("items_per_s", 0)):
+            best[label] = r
+    return best
+
+
+def scale_lines(rows, markdown):
+    """Issue 4's scale and memory targets beside the figures measured."""
+    best = scale_best(rows)
+    res = []
+
+    def ok(label):
+        r = best.get(label)
+        return r if r is not None and "error" not in r else None
+
+    def why_not(label):
+        r = best.get(label)
+        return "not measured" if r is None else "failed: " + r["error"]
+
+    def verdict(met, r):
+        if r is not None and r.get("verified") is False:
+            return "not met (check failed: " + str(r.get("failure")) + ")"
+        return "met" if met else "not met"
+
+    def mib_mb(v):
+        return v * 1024 * 1024 / MB
+
+    def memory_row(label, default_what, limit_mb, describe):
+        r = ok(label)
+        if r and r.get("rss_full_mib") is not None:
+            full = mib_mb(r["rss_full_mib"])
+            what, detail = describe(r)
+            res.append([what, f"≤ {limit_mb} MB", f"{full:.1f} MB (VmRSS; {detail})",
+                        verdict(full <= limit_mb, r)])
+        else:
+            res.append([default_what, f"≤ {limit_mb} MB", why_not(label), "–"])
+    memory_row("fill", "broker RSS holding 1,000,000 queued 100-byte items", 200, lambda f: (
+        f"broker RSS holding {f['items']:,.0f} queued {f['size']:.0f}-byte items",
+        f"{f['bytes_per_item']:.0f} bytes per item over {mib_mb(f['rss_before_mib']):.1f} MB "
+        f"before; peak {mib_mb(f['peak_rss_mib']):.1f} MB; drained: "
+        f"{mib_mb(f['rss_drained_mib']):.1f} MB"))
+    memory_row("queues", "broker RSS holding 100,000 empty queues", 100, lambda q: (
+        f"broker RSS holding {q['queues']:,.0f} empty queues",
+        f"{q['bytes_per_queue']:.0f} bytes per queue; after deleting them: "
+        f"{mib_mb(q['rss_deleted_mib']):.1f} MB"))
+
+    w = ok("waiters")
+    what = ("10,000 blocked getters with timeouts (200–1000 ms): each answered within "
+            "10 ms of its deadline")
+    if w and w.get("lateness_max_ms") is not None:
+        what = (f"{w['getters']:,.0f} blocked getters with timeouts "
+                f"({w['timeout_min_ms']:.0f}–{w['timeout_max_ms']:.0f} ms): each answered "
+                f"within 10 ms of its deadline")
+        res.append([what, "all, ≤ 10 ms late",
+                    f"{w['late']:.0f} over 10 ms late; lateness p50 {w['lateness_p50_ms']:.1f}, "
+                    f"p99 {w['lateness_p99_ms']:.1f}, max {w['lateness_max_ms']:.1f} ms; "
+                    f"broker RSS with them blocked {mib_mb(w['rss_blocked_mib']):.1f} MB",
+                    verdict(w["late"] == 0 and w["answered"] == w["getters"], w)])
+    else:
+        res.append([what, "all, ≤ 10 ms late", why_not("waiters"), "–"])
+
+    def ratio(label, base_label, what, wanted, at_least):
+        a, b = ok(label), ok(base_label)
+        if a and b and b["items_per_s"]:
+            x = a["items_per_s"] / b["items_per_s"]
+            res.append([what, wanted, f"{x:.2f}× ({fmt_rate(a['items_per_s'])} ÷ "
+                        f"{fmt_rate(b['items_per_s'])} items/s)", verdict(x >= at_least, None)])
+        else:
+            res.append([what, wanted, why_not(label if not a else base_label), "–"])
+    ratio("async-idle-10000", "async-idle-0",
+          "async items/s (1 producer, 1 consumer) with 10,000 idle queues ÷ with none",
+          "≥ 0.8×", 0.8)
+    ratio("async-100-procs", "async-idle-0",
+          "async items/s of 100 processes (50 producers, 50 consumers, one queue) ÷ of 2",
+          "≥ 1×", 1.0)
+    return render(["issue 4 scale and memory target", "wanted", "measured", "met?"], res,
+                  markdown)
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = "unknown"
+    try:
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(),
+            "load": load,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def report(all_rows, markdown, env):
+    rows = [r for r in all_rows if not r.get("label")]
+    scale = [r for r in all_rows if r.get("label")]
+    out, strict, batch = build(rows)
+    m = machine()
+    lines = []
+    if markdown:
+        lines += [f"Measured {m['date']} by `tools/ipcq-bench/compare`{env.get('rounds') or ''} on {m['nproc']} × {m['cpu']}, "
+                  f"Linux {m['kernel']} (load average before the runs: {env.get('load') or m['load']}"
+                  f"){'; ' + env['versions'] if env.get('versions') else ''}.", ""]
+    else:
+        lines += [f"machine: {m['nproc']} × {m['cpu']}, Linux {m['kernel']}, {m['date']}", ""]
+    lines += table_lines(out, strict, batch, markdown)
+    lines += [""] + ipcq_detail_lines(out, markdown)
+    lines += [""] + target_lines(rows, out, strict, markdown)
+    if scale:
+        lines += ["", "Scale and memory (each ipcq-bench run against an ipcqd of its own, "
+                  "started with --ipcqd; MB = 10^6 bytes):", ""]
+        lines += scale_lines(scale, markdown)
+    errors = [r for r in all_rows if "error" in r]
+    if errors:
+        lines.append("")
+        lines += [f"- failed: {r.get('peer')} {r.get('mode')}: {r['error']}" for r in errors]
+    return lines
+
+
+def write_docs(path, lines):
+    block = BEGIN + "\n" + "\n".join(lines) + "\n" + END
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# Benchmarks\n\nWritten by `tools/ipcq-bench/compare`.\n\n"
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text,
+                      flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results")
+    ap.add_argument("--docs", help="the markdown file to write the table into")
+    ap.add_argument("--load", help="the load average before the runs")
+    ap.add_argument("--versions", help="the peers' versions, one line")
+    ap.add_argument("--rounds", type=int, default=1, help="how many times each ran")
+    args = ap.parse_args()
+    loaded = load(args.results)
+    rows = best_of([r for r in loaded if not r.get("label")])
+    rows += [r for r in loaded if r.get("label")]
+    if not rows:
+        sys.exit("table.py: no results")
+    env = {"load": args.load, "versions": args.versions,
+           "rounds": f" (best of {args.rounds} rounds)" if args.rounds > 1 else ""}
+    print("\n".join(report(rows, False, env)))
+    if args.docs:
+        write_docs(args.docs, report(rows, True, env))
+        print(f"\ntable.py: wrote the table into {args.docs}")
+
+
+if __name__ == "__main__":
+    main()
