@@ -93,26 +93,3 @@ ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms)
     return lease_request(c, IPCQWIRE__OP__OP_EXTEND, &lease, 1, lease_ms);
 }
 
-ipcq_status
-ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries)
-{
-    Ipcqwire__Request req;
-    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_CONFIGURE, queue, IPCQ_NOWAIT);
-    if (rc != IPCQ_OK)
-        return rc;
-    req.has_max_deliveries = 1;
-    req.max_deliveries = max_deliveries;
-    return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
-}
-
-ipcq_status
-ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
-{
-    Ipcqwire__Request req;
-    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_CONFIGURE, queue, IPCQ_NOWAIT);
-    if (rc != IPCQ_OK)
-        return rc;
-    req.has_maxsize = 1;
-    req.maxsize = maxsize;
-    return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
-}

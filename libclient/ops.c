@@ -268,6 +268,35 @@ ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize)
     return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
 }
 
+/* CONFIGURE: sets, on a queue that exists, the fields that want has. */
+static ipcq_status
+configure(ipcq_client *c, const char *queue, const Ipcqwire__Request *want)
+{
+    Ipcqwire__Request req;
+    int rc = client_begin(c, &req, IPCQWIRE__OP__OP_CONFIGURE, queue, IPCQ_NOWAIT);
+    if (rc != IPCQ_OK)
+        return rc;
+    req.has_maxsize = want->has_maxsize;
+    req.maxsize = want->maxsize;
+    req.has_max_deliveries = want->has_max_deliveries;
+    req.max_deliveries = want->max_deliveries;
+    return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
+}
+
+ipcq_status
+ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
+{
+    Ipcqwire__Request want = {.has_maxsize = 1, .maxsize = maxsize > 0 ? maxsize : 0};
+    return configure(c, queue, &want);
+}
+
+ipcq_status
+ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries)
+{
+    Ipcqwire__Request want = {.has_max_deliveries = 1, .max_deliveries = max_deliveries};
+    return configure(c, queue, &want);
+}
+
 ipcq_status
 ipcq_delete(ipcq_client *c, const char *queue)
 {

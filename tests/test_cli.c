@@ -539,6 +539,37 @@ create_conflict_names_both_values(void **state)
     program_free(&r);
 }
 
+/* resize is Q2's change of bound: the new bound is what stat and a later
+ * create see; a larger one lets a waiting put in. */
+static void
+resize_changes_the_bound(void **state)
+{
+    test_broker *tb = *state;
+    program_run r;
+    RUN(&r, tb, "resize", "rq", "--maxsize", "2");
+    expect_exit(&r, 4);
+    expect_err(&r, "ipcq: rq: no such queue\n");
+    program_free(&r);
+    RUN(&r, tb, "resize", "rq");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "resize needs --maxsize N");
+    program_free(&r);
+
+    RUN_EXPECT(tb, 0, "put", "rq", "one", "--maxsize", "1");
+    RUN(&r, tb, "put", "rq", "two", "--nowait");
+    expect_exit(&r, 1);
+    program_free(&r);
+    RUN_EXPECT(tb, 0, "resize", "rq", "--maxsize", "2");
+    RUN_EXPECT(tb, 0, "put", "rq", "two", "--nowait");
+    RUN(&r, tb, "stat", "rq", "--json");
+    expect_exit(&r, 0);
+    expect_out_has(&r, "\"size\":2,\"maxsize\":2,");
+    program_free(&r);
+    RUN_EXPECT(tb, 0, "create", "rq", "--maxsize", "2");
+    RUN_EXPECT(tb, 0, "resize", "rq", "--maxsize", "0");
+    RUN_EXPECT(tb, 0, "put", "rq", "three", "--nowait");
+}
+
 static void
 task_done_and_join(void **state)
 {
@@ -608,8 +639,8 @@ help_and_version_need_no_broker(void **state)
     expect_exit(&r, 0);
     expect_out_has(&r, "Usage: ipcq");
     expect_err(&r, "");
-    static const char *const cmds[] = {"put", "get",       "stat", "ls",       "create",
-                                       "rm",  "task-done", "join", "shutdown", "ping"};
+    static const char *const cmds[] = {"put",       "get",  "stat",     "ls",   "create", "resize",
+                                       "task-done", "join", "shutdown", "ping", "rm"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         expect_out_has(&r, cmds[i]);
     program_free(&r);
@@ -687,6 +718,7 @@ main(void)
         T(stat_shows_the_broker_and_every_queue),
         T(ls_lists_queue_names_sorted),
         T(create_conflict_names_both_values),
+        T(resize_changes_the_bound),
         T(task_done_and_join),
         T(shutdown_fails_puts_and_drains_gets),
         T(ping_answers),

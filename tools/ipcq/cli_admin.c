@@ -1,6 +1,6 @@
 /*
- * The ipcq subcommands that manage queues rather than move items: create, rm,
- * task-done, join, shutdown and ping. Each is one library call; only ping
+ * The ipcq subcommands that manage queues rather than move items: create,
+ * resize, rm, task-done, join, shutdown and ping. Each is one library call; only ping
  * prints anything on success.
  */
 #include <stdio.h>
@@ -20,6 +20,14 @@ int
 cmd_create(ipcq_client *c, const cli_opts *o)
 {
     return done(c, o->args[0], ipcq_create(c, o->args[0], o->maxsize));
+}
+
+int
+cmd_resize(ipcq_client *c, const cli_opts *o)
+{
+    if (!(o->seen & OPT_MAXSIZE))
+        return tool_usage_error(&cli_usage, "resize", "resize needs --maxsize N");
+    return done(c, o->args[0], ipcq_set_maxsize(c, o->args[0], o->maxsize));
 }
 
 int

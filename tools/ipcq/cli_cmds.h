@@ -5,7 +5,7 @@
  * status, having printed any error.
  *
  *   cli_items.c   put, get: the item path, stdin and stdout
- *   cli_admin.c   create, rm, task-done, join, shutdown, ping
+ *   cli_admin.c   create, resize, rm, task-done, join, shutdown, ping
  *   cli_stat.c    stat (a table or JSON) and ls: views of one snapshot
  */
 #ifndef IPCQ_CLI_CMDS_H
@@ -18,6 +18,7 @@ int cmd_put(ipcq_client *c, const cli_opts *o);
 int cmd_get(ipcq_client *c, const cli_opts *o);
 
 int cmd_create(ipcq_client *c, const cli_opts *o);
+int cmd_resize(ipcq_client *c, const cli_opts *o);
 int cmd_rm(ipcq_client *c, const cli_opts *o);
 int cmd_task_done(ipcq_client *c, const cli_opts *o);
 int cmd_join(ipcq_client *c, const cli_opts *o);

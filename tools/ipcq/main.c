@@ -62,6 +62,10 @@ static const command commands[] = {
     {"create", cmd_create, false, OPT_MAXSIZE, 1, 1, "create QUEUE [--maxsize N]",
      "Creates QUEUE, bounded to N items (0 or no --maxsize: unbounded). It is no error\n"
      "if QUEUE exists with the same bound, and an error if it has another.\n"},
+    {"resize", cmd_resize, false, OPT_MAXSIZE, 1, 1, "resize QUEUE --maxsize N",
+     "Changes the bound of QUEUE, which must exist, to N items (0: unbounded), as\n"
+     "Python's q.maxsize = N: a larger bound lets waiting putters in at once; a\n"
+     "smaller one keeps every item, and puts wait until the queue is below it.\n"},
     {"rm", cmd_rm, false, 0, 1, 1, "rm QUEUE",
      "Deletes QUEUE and its items; whoever waits on it fails with 'queue deleted'.\n"},
     {"task-done", cmd_task_done, false, 0, 1, 1, "task-done QUEUE",
