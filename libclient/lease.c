@@ -92,4 +92,3 @@ ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms)
         return client_fail(c, NULL, IPCQ_EINVAL, "a lease must be longer than 0 ms");
     return lease_request(c, IPCQWIRE__OP__OP_EXTEND, &lease, 1, lease_ms);
 }
-
