@@ -120,14 +120,20 @@ handle_put(request *r)
     const Ipcqwire__Request *m = r->msg;
     queue *q = r->q;
     bool admit_each = m->has_admit_each && m->admit_each;
-    if (q->shutdown)
-        return fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
-    if (!admit_each && q->maxsize > 0 && m->n_items > (uint64_t)q->maxsize)
-        return fail(r, IPCQ_EINVAL, "a batch of %zu items can never fit in maxsize %lld",
-                    m->n_items, (long long)q->maxsize);
+    if (q->shutdown) {
+        fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
+        return;
+    }
+    if (!admit_each && q->maxsize > 0 && m->n_items > (uint64_t)q->maxsize) {
+        fail(r, IPCQ_EINVAL, "a batch of %zu items can never fit in maxsize %lld", m->n_items,
+             (long long)q->maxsize);
+        return;
+    }
     bool fits_now = q->nputters == 0 && queue_has_room(q, m->n_items);
-    if (!fits_now && r->timeout_ms == 0)
-        return fail(r, IPCQ_FULL, "queue is full (maxsize %lld)", (long long)q->maxsize);
+    if (!fits_now && r->timeout_ms == 0) {
+        fail(r, IPCQ_FULL, "queue is full (maxsize %lld)", (long long)q->maxsize);
+        return;
+    }
     item_fifo items;
     if (!copy_items(r, &items))
         return;
@@ -154,15 +160,20 @@ handle_get(request *r)
 {
     queue *q = r->q;
     if (q->items.count == 0) {
-        if (queue_drained(q))
-            return fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
-        if (r->timeout_ms == 0)
-            return fail(r, IPCQ_EMPTY, "queue is empty");
+        if (queue_drained(q)) {
+            fail(r, IPCQ_ESHUTDOWN, "queue is shut down");
+            return;
+        }
+        if (r->timeout_ms == 0) {
+            fail(r, IPCQ_EMPTY, "queue is empty");
+            return;
+        }
     }
     int64_t lease_ms = r->msg->has_lease_ms ? r->msg->lease_ms : 0;
     if (lease_ms < 0) {
         r->b->bad_requests++;
-        return fail(r, IPCQ_EINVAL, "negative lease %lld ms", (long long)lease_ms);
+        fail(r, IPCQ_EINVAL, "negative lease %lld ms", (long long)lease_ms);
+        return;
     }
     waiter *w = wait_here(r, WAIT_GET);
     if (w == NULL)
@@ -176,19 +187,24 @@ handle_get(request *r)
 static void
 handle_join(request *r)
 {
-    if (r->q->unfinished == 0)
-        return answer(r, IPCQ_OK, NULL);
-    if (r->timeout_ms == 0)
-        return fail(r, IPCQ_ETIMEDOUT, "%llu tasks unfinished",
-                    (unsigned long long)r->q->unfinished);
+    if (r->q->unfinished == 0) {
+        answer(r, IPCQ_OK, NULL);
+        return;
+    }
+    if (r->timeout_ms == 0) {
+        fail(r, IPCQ_ETIMEDOUT, "%llu tasks unfinished", (unsigned long long)r->q->unfinished);
+        return;
+    }
     wait_here(r, WAIT_JOIN);
 }
 
 static void
 handle_task_done(request *r)
 {
-    if (r->q->unfinished == 0)
-        return fail(r, IPCQ_ETASKDONE, "task_done() called too many times");
+    if (r->q->unfinished == 0) {
+        fail(r, IPCQ_ETASKDONE, "task_done() called too many times");
+        return;
+    }
     if (--r->q->unfinished == 0)
         broker_mark_dirty(r->b, r->q);
     answer(r, IPCQ_OK, NULL);
@@ -259,7 +275,8 @@ handle_stat(request *r)
     Ipcqwire__QueueStat **ptrs = calloc(n ? n : 1, sizeof *ptrs);
     if (stats == NULL || ptrs == NULL) {
         free(stats), free(ptrs);
-        return fail(r, IPCQ_ENOMEM, "broker out of memory");
+        fail(r, IPCQ_ENOMEM, "broker out of memory");
+        return;
     }
     if (r->q) {
         fill_queue_stat(b, r->q, &stats[0]);
@@ -349,11 +366,13 @@ handle_ack(request *r)
     size_t n = r->msg->n_tags;
     if (n > 1) { /* ipcq_ack_many */
         size_t unknown = for_each_tag(r, delivery_done, false);
-        if (unknown > 0)
-            return fail(r, IPCQ_ELEASE,
-                        "%zu of %zu leases not held: they expired, or were acked or released",
-                        unknown, n);
-        return answer(r, IPCQ_OK, NULL);
+        if (unknown > 0) {
+            fail(r, IPCQ_ELEASE,
+                 "%zu of %zu leases not held: they expired, or were acked or released", unknown, n);
+            return;
+        }
+        answer(r, IPCQ_OK, NULL);
+        return;
     }
     session *s;
     delivery *d = held_lease(r, &s);
@@ -382,15 +401,17 @@ handle_extend(request *r)
     int64_t lease_ms = r->msg->has_lease_ms ? r->msg->lease_ms : 0;
     if (lease_ms <= 0) {
         r->b->bad_requests++;
-        return fail(r, IPCQ_EINVAL, "a lease must be longer than 0 ms, not %lld",
-                    (long long)lease_ms);
+        fail(r, IPCQ_EINVAL, "a lease must be longer than 0 ms, not %lld", (long long)lease_ms);
+        return;
     }
     session *s;
     delivery *d = held_lease(r, &s);
     if (d == NULL)
         return;
-    if (!delivery_extend(r->b, d, lease_ms))
-        return fail(r, IPCQ_ENOMEM, "broker out of memory");
+    if (!delivery_extend(r->b, d, lease_ms)) {
+        fail(r, IPCQ_ENOMEM, "broker out of memory");
+        return;
+    }
     answer(r, IPCQ_OK, NULL);
 }
 
@@ -528,26 +549,31 @@ dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__R
     request r = {b, peer, peer_len, msg, NULL, IPCQ_FOREVER};
     if (msg->version != IPCQ_PROTOCOL_VERSION) {
         b->bad_requests++;
-        return fail(&r, IPCQ_EVERSION, "protocol version %u not supported (broker speaks %u)",
-                    msg->version, IPCQ_PROTOCOL_VERSION);
+        fail(&r, IPCQ_EVERSION, "protocol version %u not supported (broker speaks %u)",
+             msg->version, IPCQ_PROTOCOL_VERSION);
+        return;
     }
     size_t op = (size_t)msg->op;
     if (op >= sizeof handlers / sizeof handlers[0] || handlers[op].fn == NULL) {
         b->bad_requests++;
-        return fail(&r, IPCQ_EPROTO, "unknown request type %d", (int)msg->op);
+        fail(&r, IPCQ_EPROTO, "unknown request type %d", (int)msg->op);
+        return;
     }
     const handler *h = &handlers[op];
     if (!h->replies) {
         h->fn(&r);
         return;
     }
-    if (b->stopping)
-        return answer(&r, IPCQ_ESTOPPING, "broker shutting down");
+    if (b->stopping) {
+        answer(&r, IPCQ_ESTOPPING, "broker shutting down");
+        return;
+    }
     if (h->flags & TAKES_TIMEOUT) {
         r.timeout_ms = msg->has_timeout_ms ? msg->timeout_ms : IPCQ_FOREVER;
         if (r.timeout_ms < IPCQ_FOREVER) {
             b->bad_requests++;
-            return fail(&r, IPCQ_EINVAL, "negative timeout %lld ms", (long long)r.timeout_ms);
+            fail(&r, IPCQ_EINVAL, "negative timeout %lld ms", (long long)r.timeout_ms);
+            return;
         }
     }
     if ((h->flags & CARRIES_ITEMS) && !check_items(&r)) {

@@ -600,31 +600,44 @@ do_op(run *r, load_op op)
 {
     switch (op) {
     case LOAD_PUT:
-        return op_put(r);
+        op_put(r);
+        break;
     case LOAD_PUT_MANY:
-        return op_put_many(r);
+        op_put_many(r);
+        break;
     case LOAD_PUT_ASYNC:
-        return op_put_async(r);
+        op_put_async(r);
+        break;
     case LOAD_GET:
-        return op_get(r);
+        op_get(r);
+        break;
     case LOAD_GET_MANY:
-        return op_get_many(r);
+        op_get_many(r);
+        break;
     case LOAD_LEASE_ACK:
-        return op_lease(r, true);
+        op_lease(r, true);
+        break;
     case LOAD_LEASE_RELEASE:
-        return op_lease(r, false);
+        op_lease(r, false);
+        break;
     case LOAD_LEASE_ABANDON:
-        return op_lease_abandon(r);
+        op_lease_abandon(r);
+        break;
     case LOAD_PREFETCH:
-        return op_prefetch(r);
+        op_prefetch(r);
+        break;
     case LOAD_DELETE:
-        return op_delete_or_shutdown(r, true);
+        op_delete_or_shutdown(r, true);
+        break;
     case LOAD_SHUTDOWN:
-        return op_delete_or_shutdown(r, false);
+        op_delete_or_shutdown(r, false);
+        break;
     case LOAD_QUERY:
-        return op_query(r);
+        op_query(r);
+        break;
     case LOAD_TASKS:
-        return op_tasks(r);
+        op_tasks(r);
+        break;
     case LOAD_RECONNECT:
     case LOAD_OPS:
         break;

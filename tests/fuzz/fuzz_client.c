@@ -96,8 +96,10 @@ answer(const zmq_msg_t *peer, uint64_t id)
     memcpy(bytes, script.bytes, len);
     script.armed = false; /* one answer per input */
     pthread_mutex_unlock(&script.lock);
-    if (!armed)
-        return send_status(peer, id, IPCQ_EPROTO);
+    if (!armed) {
+        send_status(peer, id, IPCQ_EPROTO);
+        return;
+    }
     if (flags & PROBE)
         send_status(peer, 0, IPCQ_OK);
     if (flags & LATE)
@@ -105,7 +107,8 @@ answer(const zmq_msg_t *peer, uint64_t id)
     Ipcqwire__Reply *r = flags & NO_REWRITE ? NULL : ipcqwire__reply__unpack(NULL, len, bytes);
     if (r == NULL) {
         send_reply(peer, bytes, len);
-        return send_status(peer, id, IPCQ_EPROTO);
+        send_status(peer, id, IPCQ_EPROTO);
+        return;
     }
     r->id = id;
     size_t n = ipcqwire__reply__get_packed_size(r);
