@@ -342,7 +342,7 @@ handle_confirm(request *r)
 }
 
 static void
-handle_release(request *r)
+handle_hand_back(request *r)
 {
     /* Newest first, so the items keep their order at the head. */
     for_each_tag(r, delivery_return, true);
@@ -384,7 +384,7 @@ handle_ack(request *r)
 }
 
 static void
-handle_return(request *r)
+handle_release(request *r)
 {
     session *s;
     delivery *d = held_lease(r, &s);
@@ -458,7 +458,7 @@ static const handler handlers[] = {
                               NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT | CARRIES_ITEMS, true},
     [IPCQWIRE__OP__OP_GET] = {handle_get, NEEDS_NAME | AWAITS_QUEUE | TAKES_TIMEOUT, true},
     [IPCQWIRE__OP__OP_CONFIRM] = {handle_confirm, 0, false},
-    [IPCQWIRE__OP__OP_RELEASE] = {handle_release, 0, false},
+    [IPCQWIRE__OP__OP_HAND_BACK] = {handle_hand_back, 0, false},
     [IPCQWIRE__OP__OP_CANCEL] = {handle_cancel, 0, false},
     [IPCQWIRE__OP__OP_CREATE] = {handle_create, NEEDS_NAME | CREATES_QUEUE, true},
     [IPCQWIRE__OP__OP_DELETE] = {handle_delete, NEEDS_NAME | NEEDS_QUEUE, true},
@@ -468,7 +468,7 @@ static const handler handlers[] = {
     [IPCQWIRE__OP__OP_SHUTDOWN] = {handle_shutdown, NEEDS_NAME | NEEDS_QUEUE, true},
     [IPCQWIRE__OP__OP_ACK] = {handle_ack, 0, true},
     [IPCQWIRE__OP__OP_EXTEND] = {handle_extend, 0, true},
-    [IPCQWIRE__OP__OP_RETURN] = {handle_return, 0, true},
+    [IPCQWIRE__OP__OP_RELEASE] = {handle_release, 0, true},
     [IPCQWIRE__OP__OP_CONFIGURE] = {handle_configure, NEEDS_NAME | NEEDS_QUEUE, true},
 };
 

@@ -4,7 +4,7 @@
  *
  * - Every request has an id; a reply with another id is late (its caller
  *   gave up) and is dropped, or, if it carries items, handed back with a
- *   RELEASE so the items return to the queue head (Q11, D1).
+ *   HAND_BACK so the items return to the queue head (Q11, D1).
  * - ZMQ_IMMEDIATE keeps requests from queueing up while no broker is
  *   connected, so a request that timed out can never be delivered to a
  *   broker that comes back later.
@@ -363,7 +363,7 @@ client_send_item_tags(ipcq_client *c, Ipcqwire__Op op, const Ipcqwire__Reply *r)
 void
 client_release_items(ipcq_client *c, const Ipcqwire__Reply *late)
 {
-    client_send_item_tags(c, IPCQWIRE__OP__OP_RELEASE, late);
+    client_send_item_tags(c, IPCQWIRE__OP__OP_HAND_BACK, late);
 }
 
 static void

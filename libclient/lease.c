@@ -82,7 +82,7 @@ ipcq_ack_many(ipcq_client *c, size_t n, const uint64_t *leases)
 ipcq_status
 ipcq_release(ipcq_client *c, uint64_t lease)
 {
-    return lease_request(c, IPCQWIRE__OP__OP_RETURN, &lease, 1, 0);
+    return lease_request(c, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0);
 }
 
 ipcq_status

@@ -33,7 +33,7 @@ give_back(ipcq_client *c, client_prefetch *pf)
     for (size_t i = 0; i < pf->count; i++)
         free(pf->data[pf->head + i]);
     if (c->pid == client_process_pid())
-        client_send_tags(c, IPCQWIRE__OP__OP_RELEASE, pf->tags + pf->head, pf->count);
+        client_send_tags(c, IPCQWIRE__OP__OP_HAND_BACK, pf->tags + pf->head, pf->count);
     pf->head = pf->count = 0;
 }
 

@@ -73,7 +73,7 @@ owe_reply(fuzz_state *st, unsigned peer, const void *msg, size_t len)
     if (req == NULL)
         return;
     bool one_way = req->version == IPCQ_PROTOCOL_VERSION &&
-                   (req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_RELEASE ||
+                   (req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_HAND_BACK ||
                     req->op == IPCQWIRE__OP__OP_CANCEL);
     if (!one_way && req->id != 0) {
         owed_reply *o = find_owed(st, peer, req->id);

@@ -140,8 +140,8 @@ serve_one(void)
             ipcqwire__request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
         if (req == NULL)
             fail("the client sent something that is not a Request");
-        bool one_way = req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_RELEASE ||
-                       req->op == IPCQWIRE__OP__OP_CANCEL;
+        bool one_way = req->op == IPCQWIRE__OP__OP_CONFIRM ||
+                       req->op == IPCQWIRE__OP__OP_HAND_BACK || req->op == IPCQWIRE__OP__OP_CANCEL;
         if (!one_way)
             answer(&peer, req->id);
         ipcqwire__request__free_unpacked(req, NULL);
