@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "names.h"
+#include "wire.h"
 
 static void
 fail_and_abort(const char *file, int line, const char *what)
@@ -119,7 +119,7 @@ core_check_broker(broker *b)
     void *v;
     for (size_t i = 0; table_next(&b->queues, &i, &v);) {
         queue *q = v;
-        CHECK(ipcq_name_valid(q->name, q->name_len) && q->name[q->name_len] == '\0');
+        CHECK(queue_name_valid(q->name, q->name_len) && q->name[q->name_len] == '\0');
         CHECK(broker_find_queue(b, q->name, q->name_len) == q);
         check_fifo(&q->items);
         items += q->items.count;
@@ -183,7 +183,7 @@ core_ledger_owe(core_ledger *l, unsigned peer, const void *msg, size_t len)
     if (req == NULL)
         return;
     bool one_way = req->version == IPCQ_PROTOCOL_VERSION &&
-                   (req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_RELEASE ||
+                   (req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_HAND_BACK ||
                     req->op == IPCQWIRE__OP__OP_CANCEL);
     if (!one_way && req->id != 0) {
         core_owed_reply *o = find_owed(l, peer, req->id);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "ipcq.h"
-#include "names.h"
+#include "wire.h"
 
 enum { PEER_ID_LEN = 5 };
 

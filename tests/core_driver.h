@@ -94,11 +94,11 @@ uint64_t send_queue_op(core_driver *d, unsigned peer, Ipcqwire__Op op, const cha
 uint64_t send_shutdown(core_driver *d, unsigned peer, const char *queue_name, bool immediate);
 uint64_t send_set_max_deliveries(core_driver *d, unsigned peer, const char *queue_name,
                                  uint32_t max_deliveries);
-/* ack (of one lease or many), release (OP_RETURN), extend (lease_ms). */
+/* ack (of one lease or many), release (OP_RELEASE), extend (lease_ms). */
 uint64_t send_lease_op(core_driver *d, unsigned peer, Ipcqwire__Op op, const uint64_t *leases,
                        size_t n, int64_t lease_ms);
 /* One-way: the tags of a reply's items confirmed (OP_CONFIRM, what a plain
- * get does at once) or handed back (OP_RELEASE). */
+ * get does at once) or handed back (OP_HAND_BACK). */
 void send_item_tags(core_driver *d, unsigned peer, Ipcqwire__Op op, const Ipcqwire__Reply *r);
 /* One-way: the client gave up on request id (interrupted, or its own wait
  * ran out); no reply to it is owed any more. */

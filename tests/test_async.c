@@ -210,7 +210,7 @@ a_wide_window_is_not_mistaken_for_a_dead_client(void **state)
     ipcq_client *c = client_on(*state);
     ipcq_stats *s;
     assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
-    int64_t unroutable0 = ipcq_stats_broker(s, IPCQ_BROKER_UNROUTABLE);
+    int64_t unroutable0 = ipcq_stats_broker(s, IPCQ_BROKER_STAT_UNROUTABLE);
     ipcq_stats_free(&s);
     /* Thousands of answers pile up for a producer that is busy sending:
      * more than libzmq's default high-water mark of 1000. */
@@ -222,7 +222,7 @@ a_wide_window_is_not_mistaken_for_a_dead_client(void **state)
     assert_int_equal(queue_field(c, "wide", IPCQ_QUEUE_PUTS), STREAM);
     assert_int_equal(queue_field(c, "wide", IPCQ_QUEUE_GETS), STREAM);
     assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
-    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_UNROUTABLE), unroutable0);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_STAT_UNROUTABLE), unroutable0);
     ipcq_stats_free(&s);
     assert_ipcq_status(c, ipcq_set_put_window(c, 65537), IPCQ_EINVAL);
     ipcq_client_close(&c);

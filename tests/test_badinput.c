@@ -22,7 +22,7 @@
 
 #include "harness.h"
 #include "ipcq.pb-c.h"
-#include "names.h"
+#include "wire.h"
 
 /* The broker runs with a small item limit so that over-limit cases stay
  * fast; its socket then refuses frames over MAX_ITEM + 64 KiB. */
@@ -122,7 +122,7 @@ broker_field(bad_ctx *x, ipcq_broker_field f)
 static void
 assert_bad_rose(bad_ctx *x, int64_t bad0, int64_t want)
 {
-    int64_t got = broker_field(x, IPCQ_BROKER_BAD_REQUESTS) - bad0;
+    int64_t got = broker_field(x, IPCQ_BROKER_STAT_BAD_REQUESTS) - bad0;
     if (got != want)
         fail_msg("bad_requests rose by %lld, want %lld", (long long)got, (long long)want);
 }
@@ -283,7 +283,7 @@ static void
 expect_dropped(bad_ctx *x, const void *data, size_t len)
 {
     assert_false(parses(data, len)); /* or it would not be bad input */
-    int64_t bad0 = broker_field(x, IPCQ_BROKER_BAD_REQUESTS);
+    int64_t bad0 = broker_field(x, IPCQ_BROKER_STAT_BAD_REQUESTS);
     served(x);
     send_bytes(x, data, len);
     ping_next(x);
@@ -297,7 +297,7 @@ expect_dropped(bad_ctx *x, const void *data, size_t len)
 static void
 expect_rejected(bad_ctx *x, const Ipcqwire__Request *req, int want, const char *needle, int counted)
 {
-    int64_t bad0 = broker_field(x, IPCQ_BROKER_BAD_REQUESTS);
+    int64_t bad0 = broker_field(x, IPCQ_BROKER_STAT_BAD_REQUESTS);
     served(x);
     send_request(x, req);
     Ipcqwire__Reply *rep = reply_to(x, req->id, false);
@@ -384,7 +384,7 @@ message_of_several_frames_is_dropped_and_counted(void **state)
     /* Each frame alone would be a valid ping; together they are not one
      * request, and neither is answered. */
     for (int nframes = 2; nframes <= 4; nframes++) {
-        int64_t bad0 = broker_field(x, IPCQ_BROKER_BAD_REQUESTS);
+        int64_t bad0 = broker_field(x, IPCQ_BROKER_STAT_BAD_REQUESTS);
         served(x);
         for (int i = 0; i < nframes; i++) {
             Ipcqwire__Request req = request(x, IPCQWIRE__OP__OP_PING, NULL);
@@ -399,7 +399,7 @@ message_of_several_frames_is_dropped_and_counted(void **state)
         assert_bad_rose(x, bad0, 1);
     }
     /* An empty frame in front, as a REQ socket would send. */
-    int64_t bad0 = broker_field(x, IPCQ_BROKER_BAD_REQUESTS);
+    int64_t bad0 = broker_field(x, IPCQ_BROKER_STAT_BAD_REQUESTS);
     Ipcqwire__Request req = request(x, IPCQWIRE__OP__OP_PING, NULL);
     size_t len;
     uint8_t *buf = pack(&req, &len);
@@ -473,7 +473,7 @@ bad_queue_names_get_einval(void **state)
     };
     ProtobufCBinaryData item = {.len = 4, .data = (uint8_t *)"item"};
     served(x);
-    int64_t queues0 = broker_field(x, IPCQ_BROKER_QUEUES);
+    int64_t queues0 = broker_field(x, IPCQ_BROKER_STAT_QUEUES);
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
             /* stat without a name is about every queue: not bad input */
@@ -492,7 +492,7 @@ bad_queue_names_get_einval(void **state)
             expect_rejected(x, &req, IPCQ_EINVAL, "invalid queue name", 1);
         }
     }
-    assert_int_equal(broker_field(x, IPCQ_BROKER_QUEUES), queues0); /* no junk queue */
+    assert_int_equal(broker_field(x, IPCQ_BROKER_STAT_QUEUES), queues0); /* no junk queue */
 }
 
 static void
@@ -547,7 +547,7 @@ static void
 item_over_the_max_item_size_gets_etoobig(void **state)
 {
     bad_ctx *x = *state;
-    assert_int_equal(broker_field(x, IPCQ_BROKER_MAX_ITEM_SIZE), MAX_ITEM);
+    assert_int_equal(broker_field(x, IPCQ_BROKER_STAT_MAX_ITEM_SIZE), MAX_ITEM);
     unsigned char *data = malloc(MAX_ITEM + 1);
     assert_non_null(data);
     memset(data, 'b', MAX_ITEM + 1);
@@ -599,7 +599,7 @@ frame_over_the_socket_limit_drops_only_that_connection(void **state)
     bad_ctx *x = *state;
     ping_next(x); /* connected */
     served(x);
-    int64_t dropped0 = broker_field(x, IPCQ_BROKER_DISCONNECTS);
+    int64_t dropped0 = broker_field(x, IPCQ_BROKER_STAT_DISCONNECTS);
     /* A PUT of a 200 KiB item: over the socket's message limit, so libzmq
      * drops the connection before the broker sees a byte of it. */
     size_t item_len = 200 * 1024;
@@ -643,10 +643,10 @@ frame_over_the_socket_limit_drops_only_that_connection(void **state)
     served(x);
     /* Dropped, and counted: the one connection libzmq closed. */
     deadline = now_ms() + CALL_MS;
-    while (broker_field(x, IPCQ_BROKER_DISCONNECTS) != dropped0 + 1)
+    while (broker_field(x, IPCQ_BROKER_STAT_DISCONNECTS) != dropped0 + 1)
         if (now_ms() > deadline)
             fail_msg("disconnects went from %lld to %lld, want one more", (long long)dropped0,
-                     (long long)broker_field(x, IPCQ_BROKER_DISCONNECTS));
+                     (long long)broker_field(x, IPCQ_BROKER_STAT_DISCONNECTS));
 }
 
 /* Child: round trips on its own handle while the parent misbehaves; exits 0
@@ -733,9 +733,9 @@ fuzz(bad_ctx *x, size_t n, size_t (*gen)(unsigned char *buf, void *arg), void *a
 {
     assert_ipcq_ok(x->good, ipcq_create(x->good, "throughout", 0));
     served(x);
-    int64_t bad0 = broker_field(x, IPCQ_BROKER_BAD_REQUESTS);
-    int64_t req0 = broker_field(x, IPCQ_BROKER_REQUESTS);
-    int64_t queues0 = broker_field(x, IPCQ_BROKER_QUEUES);
+    int64_t bad0 = broker_field(x, IPCQ_BROKER_STAT_BAD_REQUESTS);
+    int64_t req0 = broker_field(x, IPCQ_BROKER_STAT_REQUESTS);
+    int64_t queues0 = broker_field(x, IPCQ_BROKER_STAT_QUEUES);
     pid_t child = fork_child(child_round_trips, &x->tb);
     unsigned char *buf = malloc(8192);
     assert_non_null(buf);
@@ -768,14 +768,14 @@ fuzz(bad_ctx *x, size_t n, size_t (*gen)(unsigned char *buf, void *arg), void *a
     }
     assert_int_equal(reap_child(child, 60000), 0);
     served(x);
-    int64_t bad = broker_field(x, IPCQ_BROKER_BAD_REQUESTS) - bad0;
+    int64_t bad = broker_field(x, IPCQ_BROKER_STAT_BAD_REQUESTS) - bad0;
     int64_t readable = (int64_t)(n - unreadable);
     /* Each unreadable message is counted; readable ones only if refused. */
     assert_true(bad >= (int64_t)unreadable);
     assert_true(bad <= (int64_t)n);
-    assert_true(broker_field(x, IPCQ_BROKER_REQUESTS) - req0 >= (int64_t)n);
+    assert_true(broker_field(x, IPCQ_BROKER_STAT_REQUESTS) - req0 >= (int64_t)n);
     /* Only a readable request can have made a queue. */
-    assert_true(broker_field(x, IPCQ_BROKER_QUEUES) <= queues0 + readable);
+    assert_true(broker_field(x, IPCQ_BROKER_STAT_QUEUES) <= queues0 + readable);
     print_message("fuzz: %zu messages, %zu unreadable, %lld counted bad\n", n, unreadable,
                   (long long)bad);
 }
@@ -868,7 +868,7 @@ static void
 a_client_that_never_reads_does_not_block_the_broker(void **state)
 {
     bad_ctx *x = *state;
-    int64_t unroutable0 = broker_field(x, IPCQ_BROKER_UNROUTABLE);
+    int64_t unroutable0 = broker_field(x, IPCQ_BROKER_STAT_UNROUTABLE);
     enum { N = 10000 };
     uint64_t first = x->next_id;
     for (int i = 0; i < N; i++) {
@@ -880,12 +880,12 @@ a_client_that_never_reads_does_not_block_the_broker(void **state)
     /* The broker never waited for this reader: each reply is either on its
      * way or was dropped and counted as unroutable. Read until they add up. */
     int64_t received = 0;
-    while (received + (broker_field(x, IPCQ_BROKER_UNROUTABLE) - unroutable0) < N) {
+    while (received + (broker_field(x, IPCQ_BROKER_STAT_UNROUTABLE) - unroutable0) < N) {
         Ipcqwire__Reply *rep = recv_any(x, REPLY_WAIT_MS);
         if (rep == NULL)
             fail_msg("replies lost without a count: %lld received, %lld unroutable",
                      (long long)received,
-                     (long long)(broker_field(x, IPCQ_BROKER_UNROUTABLE) - unroutable0));
+                     (long long)(broker_field(x, IPCQ_BROKER_STAT_UNROUTABLE) - unroutable0));
         assert_true(rep->id >= first && rep->id < first + N);
         ipcqwire__reply__free_unpacked(rep, NULL);
         received++;

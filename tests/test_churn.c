@@ -136,7 +136,7 @@ expect_no_items(ipcq_client *c)
 {
     ipcq_stats *s = NULL;
     assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
-    int64_t items = ipcq_stats_broker(s, IPCQ_BROKER_ITEMS);
+    int64_t items = ipcq_stats_broker(s, IPCQ_BROKER_STAT_ITEMS);
     for (size_t i = 0; items != 0 && i < ipcq_stats_count(s); i++)
         fprintf(stderr, "churn: queue %s: %lld items, %lld leased\n", ipcq_stats_name(s, i),
                 (long long)ipcq_stats_queue(s, i, IPCQ_QUEUE_SIZE),
@@ -150,7 +150,7 @@ expect_no_items(ipcq_client *c)
 static void
 settle(const test_broker *tb, ipcq_client *c, int want_fds)
 {
-    wait_broker_stat_field(c, IPCQ_BROKER_SESSIONS, 0, SETTLE_MS);
+    wait_broker_stat_field(c, IPCQ_BROKER_STAT_SESSIONS, 0, SETTLE_MS);
     int fds = wait_proc_fd_count(tb->pid, want_fds, SETTLE_MS);
     if (fds != want_fds) {
         print_proc_fds(tb->pid);
@@ -172,7 +172,7 @@ connects_and_disconnects_leave_the_broker_flat(void **state)
     assert_ipcq_ok(c, ipcq_create(c, "churn", 0));
     assert_ipcq_ok(c, ipcq_set_max_deliveries(c, "churn", 0));
     const int base_fds = proc_fd_count(tb.pid);
-    int64_t base_disconnects = broker_stat_field(c, IPCQ_BROKER_DISCONNECTS);
+    int64_t base_disconnects = broker_stat_field(c, IPCQ_BROKER_STAT_DISCONNECTS);
     long base_rss = 0, max_rss = 0;
     int connections = 0;
     const char *more = getenv("IPCQ_CHURN_BATCHES"); /* longer runs, by hand */
@@ -195,7 +195,7 @@ connects_and_disconnects_leave_the_broker_flat(void **state)
             item_or_fail(c, "churn", IPCQ_NOWAIT);
         expect_no_items(c);
         long rss = proc_rss_kb(tb.pid);
-        int64_t gone = broker_stat_field(c, IPCQ_BROKER_DISCONNECTS) - base_disconnects;
+        int64_t gone = broker_stat_field(c, IPCQ_BROKER_STAT_DISCONNECTS) - base_disconnects;
         fprintf(stderr,
                 "churn: batch %d: %d connections so far, %lld seen closed; broker %d fds, "
                 "0 sessions, 0 items, %ld KiB resident\n",
@@ -206,7 +206,7 @@ connects_and_disconnects_leave_the_broker_flat(void **state)
             max_rss = rss;
     }
     /* The broker saw every one of them close. */
-    int64_t gone = broker_stat_field(c, IPCQ_BROKER_DISCONNECTS) - base_disconnects;
+    int64_t gone = broker_stat_field(c, IPCQ_BROKER_STAT_DISCONNECTS) - base_disconnects;
     assert_true(gone >= connections);
     fprintf(stderr, "churn: broker memory after the warm-up %ld KiB, at most %ld KiB after\n",
             base_rss, max_rss);

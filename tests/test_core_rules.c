@@ -13,7 +13,7 @@
 
 #include "core_driver.h"
 #include "ipcq.h"
-#include "names.h"
+#include "wire.h"
 
 #define JOBS "jobs"
 
@@ -681,7 +681,7 @@ q12_after_shutdown_a_get_waits_for_a_leased_item_that_may_come_back(void **state
     expect_reply(d, 0, send_shutdown(d, 0, JOBS, false), IPCQ_OK);
     uint64_t get = send_get(d, 2, JOBS, IPCQ_FOREVER);
     expect_no_reply(d, 2, get);
-    expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RETURN, &lease, 1, 0), IPCQ_OK);
+    expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0), IPCQ_OK);
     take_item(d, 2, get, "a");
     expect_reply(d, 2, send_get(d, 2, JOBS, IPCQ_FOREVER), IPCQ_ESHUTDOWN);
 }
@@ -720,7 +720,7 @@ q12_shutdown_immediate_fails_gets_at_once_with_an_item_out(void **state)
     uint64_t get = send_get(d, 2, JOBS, IPCQ_FOREVER);
     expect_reply(d, 2, get, IPCQ_ESHUTDOWN);
     /* The item that comes back is dropped, its task done. */
-    expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RETURN, &lease, 1, 0), IPCQ_OK);
+    expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0), IPCQ_OK);
     assert_int_equal(stat_of(d, JOBS)->size, 0);
     assert_int_equal(stat_of(d, JOBS)->unfinished, 0);
 }
@@ -843,11 +843,11 @@ d2_a_released_lease_goes_back_to_the_head(void **state)
     core_driver *d = *state;
     put_all(d, JOBS, "a", "b", NULL);
     uint64_t lease = expect_item(d, 1, send_get_leased(d, 1, JOBS, 60000, 0), "a")->tag;
-    expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RETURN, &lease, 1, 0), IPCQ_OK);
+    expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0), IPCQ_OK);
     const Ipcqwire__QueueStat *st = stat_of(d, JOBS);
     assert_int_equal(st->size, 2);
     assert_int_equal(st->leased, 0);
-    expect_error(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RETURN, &lease, 1, 0), IPCQ_ELEASE,
+    expect_error(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0), IPCQ_ELEASE,
                  "not held");
     assert_int_equal(take_item(d, 2, send_get(d, 2, JOBS, IPCQ_NOWAIT), "a")->deliveries, 2);
 }
@@ -980,7 +980,7 @@ d6_an_item_returned_past_max_deliveries_goes_to_the_dlq(void **state)
     it = expect_item(d, 1, send_get_leased(d, 1, JOBS, 100, 0), "poison");
     assert_int_equal(it->deliveries, 2);
     uint64_t lease = it->tag;
-    expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RETURN, &lease, 1, 0), IPCQ_OK);
+    expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0), IPCQ_OK);
     const Ipcqwire__QueueStat *st = stat_of(d, JOBS);
     assert_int_equal(st->size, 0);
     assert_int_equal(st->dead_lettered, 1);
@@ -1012,7 +1012,7 @@ d6_the_default_limit_is_ipcq_default_max_deliveries(void **state)
             lose_peer(d, 3);
             notice_lost_peers(d);
         } else if (n % 2) {
-            expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RETURN, &lease, 1, 0), IPCQ_OK);
+            expect_reply(d, 1, send_lease_op(d, 1, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0), IPCQ_OK);
         } else {
             advance_ms(d, 100);
         }

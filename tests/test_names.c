@@ -6,12 +6,12 @@
 
 #include <cmocka.h>
 
-#include "names.h"
+#include "wire.h"
 
 static bool
 valid(const char *s)
 {
-    return ipcq_name_valid(s, strlen(s));
+    return queue_name_valid(s, strlen(s));
 }
 
 static void
@@ -32,8 +32,8 @@ accepts_plain_and_multibyte_names(void **state)
 static void
 rejects_empty_long_control_and_bad_utf8(void **state)
 {
-    assert_false(ipcq_name_valid("", 0));
-    assert_false(ipcq_name_valid(NULL, 3));
+    assert_false(queue_name_valid("", 0));
+    assert_false(queue_name_valid(NULL, 3));
     char too_long[257];
     memset(too_long, 'x', 256);
     too_long[256] = '\0';
@@ -42,7 +42,7 @@ rejects_empty_long_control_and_bad_utf8(void **state)
     assert_false(valid("nl\n"));
     assert_false(valid("del\x7f"));
     assert_false(valid("c1\xc2\x85"));             /* U+0085 NEL */
-    assert_false(ipcq_name_valid("nul\0x", 5));
+    assert_false(queue_name_valid("nul\0x", 5));
     assert_false(valid("\xc3"));                   /* truncated */
     assert_false(valid("\xc0\xaf"));               /* overlong '/' */
     assert_false(valid("\xed\xa0\x80"));           /* surrogate */

@@ -95,23 +95,23 @@ apply_async_runs_its_callback_in_the_parent(void **state)
 {
     ipcq_pool *p = pool_on(*state, 2);
     seen s = {0};
-    ipcq_async *h;
+    ipcq_pool_task *h;
     assert_int_equal(ipcq_pool_apply_async(p, "sleep 50 7", 10, record, &s, &h), IPCQ_OK);
     assert_int_equal(s.calls, 0);
-    assert_int_equal(ipcq_async_wait(h, WAIT_MS), IPCQ_OK);
+    assert_int_equal(ipcq_pool_task_wait(h, WAIT_MS), IPCQ_OK);
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.in_pid, getpid());
     assert_string_equal(s.result, "49");
     const void *r;
     size_t len;
-    assert_int_equal(ipcq_async_result(h, &r, &len), IPCQ_OK);
+    assert_int_equal(ipcq_pool_task_result(h, &r, &len), IPCQ_OK);
     assert_int_equal(len, 2);
     assert_memory_equal(r, "49", 2);
-    ipcq_async_free(&h);
+    ipcq_pool_task_free(&h);
     /* Without a handle: the callback still runs, from join. */
     seen later = {0};
     assert_int_equal(ipcq_pool_apply_async(p, "sq 3", 4, record, &later, NULL), IPCQ_OK);
-    assert_int_equal(ipcq_pool_close(p), IPCQ_OK);
+    assert_int_equal(ipcq_pool_close_submissions(p), IPCQ_OK);
     assert_int_equal(ipcq_pool_join(p, WAIT_MS), IPCQ_OK);
     assert_int_equal(later.calls, 1);
     assert_string_equal(later.result, "9");
@@ -122,21 +122,21 @@ static void
 async_wait_times_out_then_completes(void **state)
 {
     ipcq_pool *p = pool_on(*state, 1);
-    ipcq_async *h;
+    ipcq_pool_task *h;
     assert_int_equal(ipcq_pool_apply_async(p, "sleep 400 2", 11, NULL, NULL, &h), IPCQ_OK);
     int64_t t0 = now_ms();
-    assert_int_equal(ipcq_async_wait(h, 50), IPCQ_ETIMEDOUT);
+    assert_int_equal(ipcq_pool_task_wait(h, 50), IPCQ_ETIMEDOUT);
     assert_true(now_ms() - t0 >= 50);
-    assert_int_equal(ipcq_async_wait(h, WAIT_MS), IPCQ_OK);
-    ipcq_async_free(&h);
+    assert_int_equal(ipcq_pool_task_wait(h, WAIT_MS), IPCQ_OK);
+    ipcq_pool_task_free(&h);
     /* A timeout of 0 still collects a result that has arrived. */
     assert_int_equal(ipcq_pool_apply_async(p, "sq 6", 4, NULL, NULL, &h), IPCQ_OK);
     int64_t deadline = now_ms() + WAIT_MS;
     int rc;
-    while ((rc = ipcq_async_wait(h, 0)) == IPCQ_ETIMEDOUT)
+    while ((rc = ipcq_pool_task_wait(h, 0)) == IPCQ_ETIMEDOUT)
         assert_true(now_ms() < deadline);
     assert_int_equal(rc, IPCQ_OK);
-    ipcq_async_free(&h);
+    ipcq_pool_task_free(&h);
     ipcq_pool_free(&p);
 }
 
@@ -233,7 +233,7 @@ the_pool_survives_kill_9_of_a_busy_worker(void **state)
     ipcq_client *c = client_on(tb);
     int before[2];
     assert_int_equal(ipcq_pool_workers(p, before, 2), 2);
-    ipcq_async *h[4];
+    ipcq_pool_task *h[4];
     for (int i = 0; i < 4; i++) {
         char task[32];
         int n = snprintf(task, sizeof task, "sleep 300 %d", i + 1);
@@ -255,15 +255,15 @@ the_pool_survives_kill_9_of_a_busy_worker(void **state)
     wait_queue_field(c, tasks_queue, IPCQ_QUEUE_LEASED, 2, WAIT_MS);
     assert_int_equal(kill(before[0], SIGKILL), 0);
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(ipcq_async_wait(h[i], WAIT_MS), IPCQ_OK);
+        assert_int_equal(ipcq_pool_task_wait(h[i], WAIT_MS), IPCQ_OK);
         const void *r;
         size_t len;
-        assert_int_equal(ipcq_async_result(h[i], &r, &len), IPCQ_OK);
+        assert_int_equal(ipcq_pool_task_result(h[i], &r, &len), IPCQ_OK);
         char want[8];
         snprintf(want, sizeof want, "%d", (i + 1) * (i + 1));
         assert_int_equal(len, strlen(want));
         assert_memory_equal(r, want, len);
-        ipcq_async_free(&h[i]);
+        ipcq_pool_task_free(&h[i]);
     }
     /* The dead worker was reaped and replaced. */
     int after[2];
@@ -283,7 +283,7 @@ close_and_join_reap_every_worker(void **state)
     for (int i = 0; i < 6; i++)
         assert_int_equal(ipcq_pool_apply_async(p, "sleep 20 1", 10, NULL, NULL, NULL), IPCQ_OK);
     assert_int_equal(ipcq_pool_join(p, 100), IPCQ_EINVAL); /* not closed yet */
-    assert_int_equal(ipcq_pool_close(p), IPCQ_OK);
+    assert_int_equal(ipcq_pool_close_submissions(p), IPCQ_OK);
     assert_int_equal(ipcq_pool_apply_async(p, "sq 1", 4, NULL, NULL, NULL), IPCQ_ESHUTDOWN);
     assert_int_equal(ipcq_pool_join(p, WAIT_MS), IPCQ_OK);
     assert_int_equal(ipcq_pool_workers(p, NULL, 0), 0);
@@ -299,15 +299,15 @@ terminate_stops_workers_and_fails_pending_tasks(void **state)
     int pids[2];
     assert_int_equal(ipcq_pool_workers(p, pids, 2), 2);
     seen s = {0};
-    ipcq_async *h;
+    ipcq_pool_task *h;
     assert_int_equal(ipcq_pool_apply_async(p, "sleep 10000 1", 13, record, &s, &h), IPCQ_OK);
     assert_int_equal(ipcq_pool_terminate(p), IPCQ_OK);
-    assert_int_equal(ipcq_async_wait(h, 0), IPCQ_ESHUTDOWN);
+    assert_int_equal(ipcq_pool_task_wait(h, 0), IPCQ_ESHUTDOWN);
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.status, IPCQ_ESHUTDOWN);
     for (int i = 0; i < 2; i++)
         assert_true(pid_gone(pids[i]));
-    ipcq_async_free(&h);
+    ipcq_pool_task_free(&h);
     ipcq_pool_free(&p);
 }
 
@@ -342,7 +342,7 @@ join_survives_a_caller_that_reaps_every_child(void **state)
     size_t len;
     int rc = ipcq_pool_apply(p, "sq 7", 4, &r, &len, WAIT_MS);
     expect_result(rc, r, len, "49");
-    assert_int_equal(ipcq_pool_close(p), IPCQ_OK);
+    assert_int_equal(ipcq_pool_close_submissions(p), IPCQ_OK);
     assert_int_equal(ipcq_pool_join(p, WAIT_MS), IPCQ_OK);
     assert_int_equal(ipcq_pool_workers(p, NULL, 0), 0);
     ipcq_pool_free(&p);

@@ -111,7 +111,7 @@ serves_on_a_private_endpoint_and_stops_cleanly(void **state)
     put_get(c, "jobs", "hello");
     ipcq_stats *s = NULL;
     assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
-    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_PID), pid);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_STAT_PID), pid);
     ipcq_stats_free(&s);
     ipcq_client_close(&c);
 

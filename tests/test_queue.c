@@ -477,10 +477,10 @@ stat_reports_every_queue_and_the_broker(void **state)
     for (size_t i = 0; i < ipcq_stats_count(s); i++)
         bytes += ipcq_stats_queue(s, i, IPCQ_QUEUE_BYTES);
     assert_int_equal(bytes, 5);
-    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_QUEUES), 2);
-    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_ITEMS), 2);
-    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_BYTES), 5);
-    assert_true(ipcq_stats_broker(s, IPCQ_BROKER_PID) > 0);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_STAT_QUEUES), 2);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_STAT_ITEMS), 2);
+    assert_int_equal(ipcq_stats_broker(s, IPCQ_BROKER_STAT_BYTES), 5);
+    assert_true(ipcq_stats_broker(s, IPCQ_BROKER_STAT_PID) > 0);
     assert_null(ipcq_stats_name(s, 2));
     assert_int_equal(ipcq_stats_queue(s, 2, IPCQ_QUEUE_SIZE), -1);
     ipcq_stats_free(&s);

@@ -67,17 +67,17 @@ progress(const ledger *l, const test_broker *tb, ipcq_client *c, int round, int 
             (long long)ledger_counter_value(l, LC_TIMEOUTS),
             (long long)ledger_counter_value(l, LC_MAX_LATE_MS),
             (long long)ledger_counter_value(l, LC_UNEXPECTED), proc_rss_kb(tb->pid),
-            proc_fd_count(tb->pid), (long long)broker_stat_field(c, IPCQ_BROKER_SESSIONS));
+            proc_fd_count(tb->pid), (long long)broker_stat_field(c, IPCQ_BROKER_STAT_SESSIONS));
 }
 
 /* Waits until the broker holds nothing: no queue, item or session. */
 static void
 wait_broker_empty(ipcq_client *c)
 {
-    wait_broker_stat_field(c, IPCQ_BROKER_SESSIONS, 0, SETTLE_MS);
-    wait_broker_stat_field(c, IPCQ_BROKER_QUEUES, 0, SETTLE_MS);
-    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_ITEMS), 0);
-    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_BYTES), 0);
+    wait_broker_stat_field(c, IPCQ_BROKER_STAT_SESSIONS, 0, SETTLE_MS);
+    wait_broker_stat_field(c, IPCQ_BROKER_STAT_QUEUES, 0, SETTLE_MS);
+    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_STAT_ITEMS), 0);
+    assert_int_equal(broker_stat_field(c, IPCQ_BROKER_STAT_BYTES), 0);
 }
 
 /* Reaps the clients after load_stop(); a client that does not stop has its

@@ -137,7 +137,7 @@ serve_one(void)
             ipcqwire__request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
         if (req == NULL)
             fail("the client sent something that is not a Request");
-        bool one_way = req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_RELEASE ||
+        bool one_way = req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_HAND_BACK ||
                        req->op == IPCQWIRE__OP__OP_CANCEL;
         if (!one_way)
             answer(&peer, req->id);
@@ -218,7 +218,7 @@ read_stats(const char *queue)
         for (int f = 0; f <= IPCQ_QUEUE_DEAD_LETTERED; f++)
             (void)ipcq_stats_queue(s, i, (ipcq_queue_field)f);
     }
-    for (int f = 0; f <= IPCQ_BROKER_DISCONNECTS; f++)
+    for (int f = 0; f <= IPCQ_BROKER_STAT_DISCONNECTS; f++)
         (void)ipcq_stats_broker(s, (ipcq_broker_field)f);
     ipcq_stats_free(&s);
 }

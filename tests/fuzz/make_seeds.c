@@ -17,7 +17,7 @@
 
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
-#include "names.h"
+#include "wire.h"
 
 static const char *out_dir;
 
@@ -212,7 +212,7 @@ broker_raw_seeds(void)
     raw_seed("raw-get", get("jobs", 0, 0, 0));
     raw_seed("raw-get-many-leased", get("jobs", 100, 16, 1000));
     raw_seed("raw-confirm", tags(IPCQWIRE__OP__OP_CONFIRM, 1, 2));
-    raw_seed("raw-release", tags(IPCQWIRE__OP__OP_RELEASE, 1, 2));
+    raw_seed("raw-release", tags(IPCQWIRE__OP__OP_HAND_BACK, 1, 2));
     raw_seed("raw-cancel", pending(IPCQWIRE__OP__OP_CANCEL, 1));
     raw_seed("raw-create", create("jobs", 10));
     raw_seed("raw-delete", request(IPCQWIRE__OP__OP_DELETE, "jobs"));
@@ -229,7 +229,7 @@ broker_raw_seeds(void)
     ext.has_lease_ms = 1;
     ext.lease_ms = 500;
     raw_seed("raw-extend", ext);
-    raw_seed("raw-return", tags(IPCQWIRE__OP__OP_RETURN, 1, 1));
+    raw_seed("raw-return", tags(IPCQWIRE__OP__OP_RELEASE, 1, 1));
     Ipcqwire__Request conf = request(IPCQWIRE__OP__OP_CONFIGURE, "jobs");
     conf.has_max_deliveries = 1;
     conf.max_deliveries = 2;
@@ -277,7 +277,7 @@ broker_script_seeds(void)
     send(&s, PEER(1) | STEP(2), ext);
     send(&s, PEER(1), tags(IPCQWIRE__OP__OP_ACK, 1, 1));
     send(&s, PEER(1), get("q", 0, 0, 50));
-    send(&s, PEER(1), tags(IPCQWIRE__OP__OP_RETURN, 2, 1));
+    send(&s, PEER(1), tags(IPCQWIRE__OP__OP_RELEASE, 2, 1));
     send(&s, PEER(2), get("q", 0, 0, 10));
     event(&s, PEER(0) | STEP(3), EV_WAKE);
     send(&s, PEER(2), tags(IPCQWIRE__OP__OP_ACK, 3, 1));
@@ -333,7 +333,7 @@ broker_script_seeds(void)
     sd.has_immediate = 1;
     sd.immediate = 1;
     send(&s, PEER(0), sd);
-    send(&s, PEER(3), tags(IPCQWIRE__OP__OP_RETURN, 1, 1));
+    send(&s, PEER(3), tags(IPCQWIRE__OP__OP_RELEASE, 1, 1));
     send(&s, PEER(0), put("q", 1, 0));
     write_seed("broker", "shutdown", s.buf, s.len);
 
@@ -361,7 +361,7 @@ broker_script_seeds(void)
     send(&s, PEER(1), get("r", -1, 0, 0));
     send(&s, PEER(2), get("q", 0, 0, 1000));
     event(&s, PEER(0), EV_STOP);
-    send(&s, PEER(2), tags(IPCQWIRE__OP__OP_RELEASE, 1, 1));
+    send(&s, PEER(2), tags(IPCQWIRE__OP__OP_HAND_BACK, 1, 1));
     send(&s, PEER(3), put("q", 1, -1));
     write_seed("broker", "stop", s.buf, s.len);
 
@@ -376,7 +376,7 @@ broker_script_seeds(void)
     begin(&s, 0); /* release hands items back in order */
     send(&s, PEER(0), put("q", 3, -1));
     send(&s, PEER(1), get("q", 0, 2, 0));
-    send(&s, PEER(1), tags(IPCQWIRE__OP__OP_RELEASE, 1, 2));
+    send(&s, PEER(1), tags(IPCQWIRE__OP__OP_HAND_BACK, 1, 2));
     send(&s, PEER(2), get("q", 0, 3, 0));
     write_seed("broker", "release", s.buf, s.len);
 
