@@ -129,7 +129,8 @@ void item_free(item *it); /* every item is freed here, for the memory count */
 queue *queue_new(const void *name, size_t name_len, int64_t maxsize);
 void queue_free(queue *q); /* the queue must have no waiters or deliveries */
 bool queue_has_room(const queue *q, size_t n);
-/* Shut down, empty, and nothing out that could come back: gets now fail. */
+/* Shut down, empty, and nothing out that could come back (after an
+ * immediate shutdown nothing comes back): gets now fail. */
 bool queue_drained(const queue *q);
 void queue_add_items(broker *b, queue *q, item_fifo *items); /* accepted puts */
 item *queue_take_head(broker *b, queue *q);

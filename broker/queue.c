@@ -131,7 +131,9 @@ queue_free(queue *q)
 bool
 queue_drained(const queue *q)
 {
-    return q->shutdown && q->items.count == 0 && q->nleased == 0;
+    /* After an immediate shutdown nothing out can come back: a returned
+     * item is dropped (queue_return_head), so gets fail at once (Q12). */
+    return q->shutdown && q->items.count == 0 && (q->nleased == 0 || q->shutdown_immediate);
 }
 
 bool

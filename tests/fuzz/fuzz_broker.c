@@ -22,7 +22,8 @@
  * holds (counts, lists, heaps, sessions, memory charged, the hand-over
  * rules of serve.c); every message it sends must decode as a Reply and
  * answer a request still owed one (none twice, none to a one-way request).
- * A mismatch aborts.
+ * A mismatch aborts. The checks are tests/core_check.c, which the unit
+ * tests of the core (test_core_rules) run too.
  * tests/fuzz/make_seeds.c writes the seed corpus.
  */
 #include <stdbool.h>
@@ -30,62 +31,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "core.h"
+#include "core_check.h"
 #include "fuzz.h"
-#include "wire.h"
 
 enum { NPEERS = 4, PEER_ID_LEN = 5 };
 #define HOUR_US ((int64_t)3600 * 1000000)
 
-/* Replies still owed to a peer for a request id: every reply must answer a
- * request that expects one, and no request is answered twice (a waiter
- * ends exactly once). Ids are the client's; 0 is left out (probes). */
-typedef struct owed_reply {
-    unsigned peer;
-    uint64_t id;
-    unsigned count;
-} owed_reply;
-
-enum { MAX_OWED = 2048 }; /* more than the records of a 4 KiB input */
-
 typedef struct fuzz_state {
     bool dead[NPEERS]; /* sends to this peer fail */
-    owed_reply owed[MAX_OWED];
-    size_t nowed;
+    core_ledger ledger;
 } fuzz_state;
-
-static owed_reply *
-find_owed(fuzz_state *st, unsigned peer, uint64_t id)
-{
-    for (size_t i = 0; i < st->nowed; i++)
-        if (st->owed[i].peer == peer && st->owed[i].id == id)
-            return &st->owed[i];
-    return NULL;
-}
-
-/* Notes the reply a request from peer is owed: none if it cannot be read,
- * or is one-way (confirm, release, cancel; of this protocol version). */
-static void
-owe_reply(fuzz_state *st, unsigned peer, const void *msg, size_t len)
-{
-    Ipcqwire__Request *req = ipcqwire__request__unpack(NULL, len, msg);
-    if (req == NULL)
-        return;
-    bool one_way = req->version == IPCQ_PROTOCOL_VERSION &&
-                   (req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_HAND_BACK ||
-                    req->op == IPCQWIRE__OP__OP_CANCEL);
-    if (!one_way && req->id != 0) {
-        owed_reply *o = find_owed(st, peer, req->id);
-        if (o == NULL && st->nowed < MAX_OWED) {
-            o = &st->owed[st->nowed++];
-            *o = (owed_reply){peer, req->id, 0};
-        }
-        FUZZ_CHECK(o != NULL);
-        o->count++;
-    }
-    ipcqwire__request__free_unpacked(req, NULL);
-}
 
 /* The routing id of peer i: five bytes, as libzmq makes them. */
 static void
@@ -116,150 +71,13 @@ fuzz_send(void *ctx, const void *peer, size_t peer_len, const void *data, size_t
     /* Whatever the broker sends, a client must be able to read. */
     Ipcqwire__Reply *r = ipcqwire__reply__unpack(NULL, len, data);
     FUZZ_CHECK(r != NULL);
-    FUZZ_CHECK(r->status == IPCQ_OK || r->n_items == 0);
     if (trace)
         fprintf(stderr, "-> peer %u%s: id %llu status %d items %zu%s%s\n", i,
                 st->dead[i] ? " (gone)" : "", (unsigned long long)r->id, (int)r->status, r->n_items,
                 r->error ? ": " : "", r->error ? r->error : "");
-    if (r->id != 0) {
-        owed_reply *o = find_owed(st, i, r->id);
-        FUZZ_CHECK(o != NULL && o->count > 0);
-        o->count--;
-    }
+    core_ledger_answered(&st->ledger, i, r);
     ipcqwire__reply__free_unpacked(r, NULL);
     return st->dead[i] ? IPCQ_EUNAVAILABLE : 0;
-}
-
-static size_t
-count_links(const list_link *head)
-{
-    size_t n = 0;
-    for (const list_link *l = head->next; l != head; l = l->next)
-        n++;
-    return n;
-}
-
-/* What limits.c charges for the items alive: checked against the sum of
- * limits_item_cost() over every item found in a queue, a putter or a
- * delivery. */
-static size_t charged;
-
-static size_t
-items_held(void)
-{
-    /* limits_memory_held() adds the broker's own costs to the items':
-     * those of a broker with nothing are nothing. */
-    broker none;
-    memset(&none, 0, sizeof none);
-    return limits_memory_held(&none);
-}
-
-static void
-check_fifo(const item_fifo *f)
-{
-    size_t n = 0, bytes = 0;
-    const item *last = NULL;
-    for (const item *it = f->head; it; it = it->next) {
-        n++, bytes += it->len, last = it;
-        charged += limits_item_cost(it->len);
-    }
-    FUZZ_CHECK(n == f->count && bytes == f->bytes && last == f->tail);
-}
-
-/* The waiters of one queue list: theirs, in their session, and in the
- * deadline heap exactly when they have a finite deadline. */
-static size_t
-check_waiters(broker *b, queue *q, const list_link *head, wait_kind kind)
-{
-    size_t timed = 0;
-    for (const list_link *l = head->next; l != head; l = l->next) {
-        const waiter *w = LIST_ENTRY(l, waiter, in_queue);
-        FUZZ_CHECK(w->kind == kind && w->queue == q);
-        FUZZ_CHECK(table_get(&b->sessions, w->session->id, w->session->id_len) == w->session);
-        FUZZ_CHECK(list_linked(&w->in_session));
-        FUZZ_CHECK(kind == WAIT_PUT || w->items.count == 0);
-        check_fifo(&w->items);
-        if (w->deadline.index != DEADLINE_NONE) {
-            FUZZ_CHECK(w->deadline.index < b->deadlines.count);
-            FUZZ_CHECK(b->deadlines.slots[w->deadline.index] == &w->deadline);
-            timed++;
-        }
-    }
-    return timed;
-}
-
-/* The hand-over rules hold after every pass (serve.c): nobody waits for
- * what could be given to them now. */
-static void
-check_served(const broker *b, const queue *q)
-{
-    FUZZ_CHECK(q->items.count == 0 || q->ngetters == 0);
-    list_link *first = list_first(&q->putters);
-    if (first != NULL) {
-        const waiter *w = LIST_ENTRY(first, waiter, in_queue);
-        FUZZ_CHECK(!q->shutdown);
-        FUZZ_CHECK(!queue_has_room(q, w->items.count));
-    }
-    FUZZ_CHECK(!queue_drained(q) || q->ngetters == 0);
-    FUZZ_CHECK(q->unfinished > 0 || q->njoiners == 0);
-    if (b->stopping) /* every blocked caller was answered, and none blocks since */
-        FUZZ_CHECK(q->ngetters == 0 && q->nputters == 0 && q->njoiners == 0);
-}
-
-static void
-check_broker(broker *b)
-{
-    size_t items = 0, bytes = 0, timed = 0, leased = 0, on_lease = 0, waiters = 0;
-    charged = 0;
-    void *v;
-    for (size_t i = 0; table_next(&b->queues, &i, &v);) {
-        queue *q = v;
-        FUZZ_CHECK(queue_name_valid(q->name, q->name_len) && q->name[q->name_len] == '\0');
-        FUZZ_CHECK(broker_find_queue(b, q->name, q->name_len) == q);
-        check_fifo(&q->items);
-        items += q->items.count;
-        bytes += q->items.bytes;
-        FUZZ_CHECK(count_links(&q->getters) == q->ngetters);
-        FUZZ_CHECK(count_links(&q->putters) == q->nputters);
-        FUZZ_CHECK(count_links(&q->joiners) == q->njoiners);
-        FUZZ_CHECK(count_links(&q->deliveries) == q->nleased);
-        waiters += q->ngetters + q->nputters + q->njoiners;
-        timed += check_waiters(b, q, &q->getters, WAIT_GET);
-        timed += check_waiters(b, q, &q->putters, WAIT_PUT);
-        timed += check_waiters(b, q, &q->joiners, WAIT_JOIN);
-        for (const list_link *l = q->deliveries.next; l != &q->deliveries; l = l->next) {
-            const delivery *d = LIST_ENTRY(l, delivery, in_queue);
-            FUZZ_CHECK(d->queue == q && d->item != NULL && d->tag != 0 && d->tag <= b->next_tag);
-            FUZZ_CHECK(session_find_delivery(d->session, d->tag) == d);
-            charged += limits_item_cost(d->item->len);
-            if (d->lease.index != DEADLINE_NONE) {
-                FUZZ_CHECK(b->leases.slots[d->lease.index] == &d->lease);
-                on_lease++;
-            }
-        }
-        leased += q->nleased;
-        check_served(b, q);
-    }
-    /* broker_stop() serves no queue: one that a lost session gave items
-     * back to stays marked, with no waiter left to serve. */
-    FUZZ_CHECK(b->stopping || list_empty(&b->dirty));
-    FUZZ_CHECK(items == b->total_items && bytes == b->total_bytes);
-    FUZZ_CHECK(waiters == b->nwaiters);
-    FUZZ_CHECK(charged == items_held());
-    FUZZ_CHECK(timed == b->deadlines.count);
-    FUZZ_CHECK(on_lease == b->leases.count);
-    /* A session is kept only while it holds state. */
-    size_t in_sessions = 0;
-    for (size_t i = 0; table_next(&b->sessions, &i, &v);) {
-        session *s = v;
-        FUZZ_CHECK(!list_empty(&s->waiters) || !list_empty(&s->deliveries));
-        for (const list_link *l = s->waiters.next; l != &s->waiters; l = l->next)
-            FUZZ_CHECK(LIST_ENTRY(l, waiter, in_session)->session == s);
-        for (const list_link *l = s->deliveries.next; l != &s->deliveries; l = l->next)
-            FUZZ_CHECK(LIST_ENTRY(l, delivery, in_session)->session == s);
-        in_sessions += count_links(&s->deliveries);
-    }
-    FUZZ_CHECK(in_sessions == leased);
 }
 
 static const int64_t time_steps_us[8] = {
@@ -374,12 +192,12 @@ run_script(broker *b, fuzz_state *st, fuzz_reader *r, int64_t *now)
         } else {
             unsigned char id[PEER_ID_LEN];
             peer_id(peer, id);
-            owe_reply(st, peer, payload, len);
+            core_ledger_owe(&st->ledger, peer, payload, len);
             broker_handle(b, id, sizeof id, payload, len, *now);
         }
         if (ctl & 0x20)
             broker_tick(b, *now);
-        check_broker(b);
+        core_check_broker(b);
     }
 }
 
@@ -396,14 +214,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     broker *b = broker_new(&cfg, fuzz_send, &st);
     if (b == NULL)
         abort();
-    FUZZ_CHECK(items_held() == 0); /* the last input's broker released every item */
+    FUZZ_CHECK(core_check_items_held() == 0); /* the last input's broker released every item */
     int64_t now = b->now_us;
     if (raw) {
         unsigned char id[PEER_ID_LEN];
         peer_id(0, id);
-        owe_reply(&st, 0, data, size);
+        core_ledger_owe(&st.ledger, 0, data, size);
         broker_handle(b, id, sizeof id, data, size, now);
-        check_broker(b);
+        core_check_broker(b);
     } else {
         run_script(b, &st, &r, &now);
     }
@@ -411,7 +229,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* An hour on, the waits and leases of an hour or less have run out. */
     now += HOUR_US;
     broker_tick(b, now);
-    check_broker(b);
+    core_check_broker(b);
     broker_free(b);
     return 0;
 }
