@@ -3,17 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a: short keys, no adversarial-collision concern beyond a slow probe. */
+#include "fnv1a.h"
+
+/* Short keys, no adversarial-collision concern beyond a slow probe. */
 static uint64_t
 hash_bytes(const void *key, size_t len)
 {
-    const unsigned char *p = key;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return fnv1a(key, len);
 }
 
 void

@@ -1,6 +1,7 @@
 /* The items of the tools (see tool_item.h). */
 #include "tool_item.h"
 
+#include "fnv1a.h"
 #include "le_bytes.h"
 
 uint64_t
@@ -61,11 +62,5 @@ tool_item_fill_ok(const void *item, size_t len, bool full)
 uint64_t
 tool_item_hash(const void *data, size_t len)
 {
-    const unsigned char *p = data;
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
+    return fnv1a(data, len);
 }
