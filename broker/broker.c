@@ -75,6 +75,11 @@ broker_free(broker *b)
         end_all(b, &q->putters);
         end_all(b, &q->joiners);
         delivery_drop_all(b, q);
+        /* Ending a placeholder's getters marks it dirty (waiter_end): it must
+         * leave that list before it is freed, or the next queue marked
+         * would be linked to freed memory. */
+        if (list_linked(&q->dirty))
+            list_remove(&q->dirty);
         queue_free(q);
     }
     table_free(&b->queues);
