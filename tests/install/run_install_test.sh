@@ -3,7 +3,8 @@
 # put there, build consumer.c outside the tree against the installed files
 # (pkg-config, pkg-config --static against libipcq.a, find_package(ipcq)
 # with ipcq::ipcq and ipcq::ipcq_static) and run every build against the
-# installed ipcqd.
+# installed ipcqd; and configure ipcq as a parent project's subdirectory on a
+# machine without cmocka (tests off by default).
 #
 #   run_install_test.sh BUILD_DIR SOURCE_DIR IPCQD SCRATCH_DIR SOVERSION [SANITIZE]
 #
@@ -325,6 +326,28 @@ if [[ -x $prefix/bin/ipcq ]]; then
     run "installed ipcq ping" env LD_LIBRARY_PATH="$libdir" IPCQ_BROKER="$endpoint" \
         timeout 60 "$prefix/bin/ipcq" ping
 fi
+
+# ipcq as a parent project's subdirectory, on a machine without cmocka (a
+# pkg-config that sees only libzmq and protobuf-c): it configures, with its
+# tests off by default, and gives the parent ipcq::ipcq.
+nocmocka="$scratch/pc-without-cmocka"
+mkdir -p "$nocmocka" "$scratch/parent"
+for m in libzmq libprotobuf-c; do
+    cp "$(pkg-config --variable=pcfiledir "$m")/$m.pc" "$nocmocka/"
+done
+cat >"$scratch/parent/CMakeLists.txt" <<PARENT
+cmake_minimum_required(VERSION 3.20)
+project(parent C)
+add_subdirectory("$src" ipcq)
+add_executable(app app.c)
+target_link_libraries(app PRIVATE ipcq::ipcq)
+PARENT
+echo 'int main(void) { return 0; }' >"$scratch/parent/app.c"
+run "add_subdirectory(ipcq) configures without cmocka" \
+    env PKG_CONFIG_LIBDIR="$nocmocka" cmake -S "$scratch/parent" -B "$scratch/parent/build"
+grep -qx 'IPCQ_BUILD_TESTS:BOOL=OFF' "$scratch/parent/build/CMakeCache.txt" ||
+    fail "tests are off by default under a parent project"
+pass "tests are off by default under a parent project"
 
 status=0
 stop_broker || status=$?
