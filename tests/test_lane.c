@@ -31,6 +31,7 @@
 #include "harness.h"
 #include "ipcq.pb-c.h"
 #include "wire.h"
+#include "wire_request.h"
 
 #define MAX_ITEM 1024
 #define MAX_MESSAGE (MAX_ITEM + IPCQ_MESSAGE_OVERHEAD)
@@ -134,34 +135,14 @@ send_frame(int fd, const void *body, uint32_t len)
 static Ipcqwire__Request
 request(lane_ctx *x, Ipcqwire__Op op, const char *queue)
 {
-    Ipcqwire__Request r = IPCQWIRE__REQUEST__INIT;
-    r.version = IPCQ_PROTOCOL_VERSION;
-    r.id = x->next_id++;
-    r.op = op;
-    if (queue != NULL) {
-        r.has_queue = 1;
-        r.queue.data = (uint8_t *)queue;
-        r.queue.len = strlen(queue);
-    }
-    return r;
-}
-
-/* The encoding of r; free() it. */
-static uint8_t *
-pack(const Ipcqwire__Request *r, size_t *len)
-{
-    *len = ipcqwire__request__get_packed_size(r);
-    uint8_t *buf = malloc(*len ? *len : 1);
-    assert_non_null(buf);
-    assert_int_equal(ipcqwire__request__pack(r, buf), *len);
-    return buf;
+    return wire_request(x->next_id++, op, queue);
 }
 
 static void
 send_request(int fd, const Ipcqwire__Request *r)
 {
     size_t len;
-    uint8_t *buf = pack(r, &len);
+    uint8_t *buf = wire_pack(r, &len);
     send_frame(fd, buf, (uint32_t)len);
     free(buf);
 }
@@ -567,7 +548,7 @@ malformed_frames_are_counted(void **state)
     req.n_items = 1;
     req.items = &item;
     size_t len;
-    uint8_t *buf = pack(&req, &len);
+    uint8_t *buf = wire_pack(&req, &len);
     send_frame(fd, buf, (uint32_t)(len - 3));
     free(buf);
     ping(x, fd); /* the next reply is the ping's: the cut put had none */
@@ -623,7 +604,7 @@ half_frame_blocks_nobody(void **state)
     int half_header = lane_open(x), half_body = lane_open(x), other = lane_open(x);
     Ipcqwire__Request req = request(x, IPCQWIRE__OP__OP_PING, NULL);
     size_t len;
-    uint8_t *body = pack(&req, &len);
+    uint8_t *body = wire_pack(&req, &len);
     unsigned char h[4];
     put_header(h, (uint32_t)len);
     assert_true(write_all(half_header, h, 2));
@@ -675,7 +656,7 @@ slow_reader_is_cut_off(void **state)
     /* Every stat asked for, none read. */
     Ipcqwire__Request st = request(x, IPCQWIRE__OP__OP_STAT, NULL);
     size_t len;
-    uint8_t *body = pack(&st, &len);
+    uint8_t *body = wire_pack(&st, &len);
     bool cut = false;
     for (int i = 0; i < STATS && !cut; i++) {
         unsigned char frame[64];

@@ -19,6 +19,7 @@
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
 #include "wire.h"
+#include "wire_request.h"
 
 static const char *out_dir;
 
@@ -69,16 +70,7 @@ static uint64_t next_id;
 static Ipcqwire__Request
 request(Ipcqwire__Op op, const char *queue)
 {
-    Ipcqwire__Request r = IPCQWIRE__REQUEST__INIT;
-    r.version = IPCQ_PROTOCOL_VERSION;
-    r.id = ++next_id;
-    r.op = op;
-    if (queue != NULL) {
-        r.has_queue = 1;
-        r.queue.data = (uint8_t *)queue;
-        r.queue.len = strlen(queue);
-    }
-    return r;
+    return wire_request(++next_id, op, queue);
 }
 
 static Ipcqwire__Request
