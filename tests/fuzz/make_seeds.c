@@ -55,7 +55,7 @@ typedef struct script {
 #define TICK 0x20
 #define TOGGLE_DEAD 0x40
 #define EVENT 0x80
-enum { EV_STOP, EV_DISCONNECT, EV_BAD, EV_WAKE, EV_FAIL_ALLOC };
+enum { EV_STOP, EV_DISCONNECT, EV_BAD, EV_WAKE, EV_FAIL_ALLOC, EV_PEER_LOST = 7 };
 
 /* config bits */
 #define MAX_ITEM_16 2
@@ -365,6 +365,16 @@ broker_script_seeds(void)
     send(&s, PEER(2), get("q", 0, 0, 0));
     send(&s, PEER(1) | TOGGLE_DEAD, get("q", 0, 0, 0));
     write_seed("broker", "dead-getter", s.buf, s.len);
+
+    begin(&s, 0); /* a lane peer lost: its item back at the head, its get gone */
+    send(&s, PEER(0), put("q", 2, -1));
+    send(&s, PEER(1), get("q", 0, 0, 0));
+    send(&s, PEER(1), get("r", -1, 0, 0));
+    event(&s, PEER(1), EV_PEER_LOST);
+    send(&s, PEER(0), put("r", 1, -1));
+    send(&s, PEER(2), get("q", 0, 2, 0));
+    send(&s, PEER(2), get("r", 0, 0, 0));
+    write_seed("broker", "peer-lost", s.buf, s.len);
 
     begin(&s, 0); /* release hands items back in order */
     send(&s, PEER(0), put("q", 3, -1));
