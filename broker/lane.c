@@ -99,10 +99,10 @@ lane_peer(const void *peer, size_t peer_len)
     return peer_len == LANE_PEER_ID_LEN && ((const unsigned char *)peer)[0] == BROKER_PEER_LINKED;
 }
 
-size_t
-lane_connections(const lane *l)
+bool
+lane_listening(const lane *l)
 {
-    return l->conns.count;
+    return l->listeners != NULL;
 }
 
 static int

@@ -61,7 +61,7 @@ void lane_event(lane *l, void *data, uint32_t events);
  * the core, which may queue replies for others) and writes queued replies,
  * until neither has anything left to do. */
 void lane_settle(lane *l);
-/* Open connections. */
-size_t lane_connections(const lane *l);
+/* True when the lane listens on some endpoint (and so has sockets to watch). */
+bool lane_listening(const lane *l);
 
 #endif

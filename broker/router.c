@@ -297,6 +297,8 @@ serve(loop *lp, int64_t until_us, bool watch_signals)
          * taken the socket's wake-up with it: look, but do not sleep. */
         bool busy = read_now == MESSAGES_PER_PASS ||
                     (lp->out->sent != sent_after_read && has_message(lp->sock));
+        if (busy && !lane_listening(lp->lane))
+            continue; /* ZeroMQ alone: no system call between passes */
         int n = epoll_wait(lp->epfd, events, EVENTS_PER_WAIT, busy ? 0 : sleep_ms(lp, until_us));
         if (n < 0 && errno != EINTR) {
             log_msg(LOG_LEVEL_ERROR, "epoll_wait: %s", strerror(errno));
