@@ -51,10 +51,8 @@ prepare_default_dir(const char *path, const bind_policy *policy, char *err, size
     return 0;
 }
 
-/* After the bind: the socket file is the owner's (0600), or the group's too
- * (0660), whose members must also be able to reach it. */
-static int
-grant_ipc_access(const char *path, const bind_policy *policy, char *err, size_t cap)
+int
+bind_grant_access(const char *path, const bind_policy *policy, char *err, size_t cap)
 {
     if (!policy->has_group) {
         chmod(path, 0600); /* it was born so: umask */
@@ -136,10 +134,10 @@ socket_is_live(const char *path)
     return live;
 }
 
-/* One broker per ipc endpoint: a lock file beside the socket is held for the
+/* One broker per endpoint: a lock file beside the socket is held for the
  * broker's life; with it held, a socket file nobody answers on is stale. */
 static int
-claim_ipc_path(const char *path, int *lock_fd, char *err, size_t cap)
+claim_path(const char *endpoint, const char *path, int *lock_fd, char *err, size_t cap)
 {
     char lock_path[4200];
     snprintf(lock_path, sizeof lock_path, "%s.lock", path);
@@ -150,7 +148,7 @@ claim_ipc_path(const char *path, int *lock_fd, char *err, size_t cap)
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0 || socket_is_live(path)) {
         close(fd);
-        snprintf(err, cap, "ipc://%s: another broker is serving this endpoint", path);
+        snprintf(err, cap, "%s: another broker is serving this endpoint", endpoint);
         return -1;
     }
     if (unlink(path) != 0 && errno != ENOENT) {
@@ -163,20 +161,31 @@ claim_ipc_path(const char *path, int *lock_fd, char *err, size_t cap)
 }
 
 int
+bind_claim_path(const char *endpoint, const char *path, const bind_policy *policy, int *lock_fd,
+                char *err, size_t cap)
+{
+    if (path[0] == '@') {
+        snprintf(err, cap, "%s: abstract sockets are not supported", endpoint);
+        return -1;
+    }
+    if (path[0] == '\0') {
+        snprintf(err, cap, "%s: no path", endpoint);
+        return -1;
+    }
+    if (prepare_default_dir(path, policy, err, cap) != 0 ||
+        claim_path(endpoint, path, lock_fd, err, cap) != 0)
+        return -1;
+    return 0;
+}
+
+int
 bind_endpoint(void *sock, const char *endpoint, const bind_policy *policy, bound_endpoint *out,
               char *err, size_t cap)
 {
     *out = (bound_endpoint){.lock_fd = -1};
     const char *path = strncmp(endpoint, "ipc://", 6) == 0 ? endpoint + 6 : NULL;
-    if (path != NULL) {
-        if (path[0] == '@') {
-            snprintf(err, cap, "%s: abstract ipc sockets are not supported", endpoint);
-            return -1;
-        }
-        if (prepare_default_dir(path, policy, err, cap) != 0 ||
-            claim_ipc_path(path, &out->lock_fd, err, cap) != 0)
-            return -1;
-    }
+    if (path != NULL && bind_claim_path(endpoint, path, policy, &out->lock_fd, err, cap) != 0)
+        return -1;
     if (set_mechanism(sock, endpoint, policy, err, cap) != 0) {
         if (out->lock_fd >= 0)
             close(out->lock_fd);
@@ -202,7 +211,7 @@ bind_endpoint(void *sock, const char *endpoint, const bind_policy *policy, bound
         snprintf(actual, sizeof actual, "%s", endpoint);
     out->endpoint = strdup(actual);
     out->ipc_path = path ? strdup(path) : NULL;
-    if (path && grant_ipc_access(path, policy, err, cap) != 0) {
+    if (path && bind_grant_access(path, policy, err, cap) != 0) {
         unbind_endpoint(out); /* the caller stops before using the socket */
         return -1;
     }

@@ -127,6 +127,18 @@ broker_peer_disconnected(broker *b, int64_t now_us)
         b->next_probe_us = now_us + PROBE_AFTER_DISCONNECT_US;
 }
 
+void
+broker_peer_lost(broker *b, const void *peer, size_t peer_len, int64_t now_us)
+{
+    b->now_us = now_us;
+    b->disconnects++;
+    session *s = session_get(b, peer, peer_len, false);
+    if (s != NULL) {
+        session_lost(b, s);
+        broker_serve_dirty(b);
+    }
+}
+
 int64_t
 broker_next_wakeup_us(const broker *b)
 {

@@ -54,6 +54,16 @@ void broker_count_bad(broker *b);
  * cleaned up promptly (D3). */
 void broker_peer_disconnected(broker *b, int64_t now_us);
 
+/* Peer ids that start with this byte belong to a transport that sees each
+ * peer leave and says so through broker_peer_lost() (the unix:// lane):
+ * the broker never probes them. */
+#define BROKER_PEER_LINKED 0xFF
+
+/* That peer is gone (its connection closed): counted as a disconnect, and
+ * its session, if it has one, is dropped now as a lost one is (D1, D3):
+ * its waiters end unanswered, its unconfirmed items return to the head. */
+void broker_peer_lost(broker *b, const void *peer, size_t peer_len, int64_t now_us);
+
 /* The monotonic µs at which broker_tick() is next due (INT64_MAX: never). */
 int64_t broker_next_wakeup_us(const broker *b);
 

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <malloc.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include "bind.h"
 #include "clock.h"
 #include "ipcq.h"
+#include "lane.h"
 #include "log.h"
 #include "wire.h"
 #include "zap.h"
@@ -35,19 +36,24 @@
  * connection drops, so replies must be read before the broker goes. */
 #define STOP_DRAIN_MS 200
 
-/* The ROUTER and a count of the replies sent through it, which tells the
- * loop whether a send may have swallowed the wake-up of its ZMQ_FD. */
+/* Where replies go: the ROUTER, with a count of the replies sent through it
+ * (which tells the loop whether a send may have swallowed the wake-up of its
+ * ZMQ_FD), or the unix:// lane. */
 typedef struct router_out {
     void *sock;
     uint64_t sent;
+    lane *lane;
 } router_out;
 
-/* broker_send_fn over the ROUTER: [routing id][reply]. With
- * ZMQ_ROUTER_MANDATORY an unknown peer fails at once instead of vanishing. */
+/* broker_send_fn: a lane peer's reply to its connection, any other over the
+ * ROUTER as [routing id][reply]. With ZMQ_ROUTER_MANDATORY an unknown peer
+ * fails at once instead of vanishing. */
 static int
 router_send(void *ctx, const void *peer, size_t peer_len, const void *data, size_t len)
 {
     router_out *out = ctx;
+    if (lane_peer(peer, peer_len))
+        return lane_send(out->lane, peer, peer_len, data, len);
     out->sent++;
     if (zmq_send(out->sock, peer, peer_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return IPCQ_EUNAVAILABLE;
@@ -80,10 +86,13 @@ receive_one(void *sock, broker *b)
         return false;
     }
     zmq_msg_init(&body);
+    const unsigned char *id = zmq_msg_data(&peer);
     if (!zmq_msg_more(&peer) || zmq_msg_recv(&body, sock, ZMQ_DONTWAIT) < 0 ||
-        zmq_msg_more(&body)) {
+        zmq_msg_more(&body) || (zmq_msg_size(&peer) > 0 && id[0] == BROKER_PEER_LINKED)) {
+        /* Not one request frame, or a routing id a client chose in the
+         * lane's form (libzmq's own start with 0): dropped and counted. */
         drain_frames(sock);
-        broker_count_bad(b); /* not one request frame: dropped and counted */
+        broker_count_bad(b);
     } else {
         broker_handle(b, zmq_msg_data(&peer), zmq_msg_size(&peer), zmq_msg_data(&body),
                       zmq_msg_size(&body), clock_now_us());
@@ -91,19 +100,6 @@ receive_one(void *sock, broker *b)
     zmq_msg_close(&body);
     zmq_msg_close(&peer);
     return true;
-}
-
-/* Serves the socket until deadline_us, with no signal watching. */
-static void
-drain_until(void *sock, broker *b, int64_t deadline_us)
-{
-    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-    int64_t left_us;
-    while ((left_us = deadline_us - clock_now_us()) > 0) {
-        zmq_poll(&item, 1, (long)((left_us + 999) / 1000));
-        while (receive_one(sock, b))
-            ;
-    }
 }
 
 /* The ROUTER's monitor reports closed connections; ZeroMQ tells nothing
@@ -233,6 +229,124 @@ stop_signal_fd(void)
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Where each epoll entry's data points: one of these markers, or a socket
+ * of the lane. */
+static char zmq_mark, monitor_mark, signal_mark;
+
+#define EVENTS_PER_WAIT 256
+
+/* The readiness loop's state: the ROUTER and its monitor, the stop signals,
+ * the lane's sockets, all in one epoll set, and the core they feed. */
+typedef struct loop {
+    void *sock, *mon;
+    int sig_fd, epfd;
+    broker *b;
+    router_out *out;
+    lane *lane;
+    size_t peak_held;
+    bool monitor_due;
+} loop;
+
+static int
+add_watch(int epfd, int fd, void *mark)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = mark};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* How long the loop may sleep: until the core's next wake-up, and no later
+ * than until_us (INT64_MAX: no bound). */
+static int
+sleep_ms(loop *lp, int64_t until_us)
+{
+    trim_if_shrunk(lp->b, &lp->peak_held);
+    long ms = poll_timeout_ms(lp->b);
+    if (until_us != INT64_MAX) {
+        int64_t left_us = until_us - clock_now_us();
+        long left = left_us <= 0 ? 0 : (long)((left_us + 999) / 1000);
+        if (ms < 0 || ms > left)
+            ms = left;
+    }
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Passes of the loop until SIGINT/SIGTERM (with watch_signals; without, they
+ * are read and ignored) or until until_us. Each pass reads the ROUTER until
+ * it is empty (ZMQ_FD is edge-triggered: it is re-armed only by a receive
+ * that finds nothing, or a ZMQ_EVENTS read), runs the core's clock, settles
+ * the lane (closes what must go, writes replies), then sleeps in
+ * epoll_wait and handles what woke it. Returns 0, or 1 after a failed wait. */
+static int
+serve(loop *lp, int64_t until_us, bool watch_signals)
+{
+    struct epoll_event events[EVENTS_PER_WAIT];
+    for (;;) {
+        int read_now = 0;
+        while (read_now < MESSAGES_PER_PASS && receive_one(lp->sock, lp->b))
+            read_now++;
+        uint64_t sent_after_read = lp->out->sent;
+        if (lp->monitor_due) {
+            read_monitor(lp->mon, lp->b);
+            lp->monitor_due = false;
+        }
+        broker_tick(lp->b, clock_now_us());
+        lane_settle(lp->lane);
+        if (until_us != INT64_MAX && clock_now_us() >= until_us)
+            return 0;
+        /* More to read, or a reply sent since the last empty read may have
+         * taken the socket's wake-up with it: look, but do not sleep. */
+        bool busy = read_now == MESSAGES_PER_PASS ||
+                    (lp->out->sent != sent_after_read && has_message(lp->sock));
+        if (busy && !lane_listening(lp->lane))
+            continue; /* ZeroMQ alone: no system call between passes */
+        int n = epoll_wait(lp->epfd, events, EVENTS_PER_WAIT, busy ? 0 : sleep_ms(lp, until_us));
+        if (n < 0 && errno != EINTR) {
+            log_msg(LOG_LEVEL_ERROR, "epoll_wait: %s", strerror(errno));
+            return 1;
+        }
+        bool stop = false;
+        for (int i = 0; i < n; i++) {
+            void *mark = events[i].data.ptr;
+            struct signalfd_siginfo si;
+            if (mark == &zmq_mark) {
+                continue; /* read at the top of every pass */
+            } else if (mark == &monitor_mark) {
+                lp->monitor_due = true;
+            } else if (mark == &signal_mark) {
+                if (read(lp->sig_fd, &si, sizeof si) == (ssize_t)sizeof si && watch_signals) {
+                    log_msg(LOG_LEVEL_INFO, "signal %u received", si.ssi_signo);
+                    stop = true;
+                }
+            } else {
+                lane_event(lp->lane, mark, events[i].events);
+            }
+        }
+        if (stop) {
+            lane_settle(lp->lane); /* what the last events owe, before stopping */
+            return 0;
+        }
+    }
+}
+
+/* Binds every endpoint: unix:// to the lane, the rest to the ROUTER. */
+static int
+bind_all(const router_config *cfg, void *sock, lane *ln, bound_endpoint *bound, size_t *nbound)
+{
+    for (; *nbound < cfg->nbinds; (*nbound)++) {
+        char err[512];
+        const char *ep = cfg->binds[*nbound];
+        bound_endpoint *be = &bound[*nbound];
+        int rc = lane_endpoint(ep) ? lane_listen(ln, ep, be, err, sizeof err)
+                                   : bind_endpoint(sock, ep, &cfg->access, be, err, sizeof err);
+        if (rc != 0) {
+            log_msg(LOG_LEVEL_ERROR, "%s", err);
+            return -1;
+        }
+        log_msg(LOG_LEVEL_INFO, "listening on %s", be->endpoint);
+    }
+    return 0;
+}
+
 int
 router_run(const router_config *cfg)
 {
@@ -244,75 +358,53 @@ router_run(const router_config *cfg)
         return 1;
     }
     zap_handler *zap = NULL;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
     void *ctx = zmq_ctx_new();
     void *sock = ctx ? open_router(ctx, &cfg->core) : NULL;
     void *mon = sock ? open_monitor(ctx, sock) : NULL;
     bound_endpoint *bound = calloc(cfg->nbinds, sizeof *bound);
-    router_out out = {.sock = sock};
-    broker *b = sock ? broker_new(&cfg->core, router_send, &out) : NULL;
+    size_t max_message = cfg->core.max_item_size + IPCQ_MESSAGE_OVERHEAD;
+    lane *ln = epfd >= 0 ? lane_new(epfd, max_message, &cfg->access) : NULL;
+    router_out out = {.sock = sock, .lane = ln};
+    broker *b = sock && ln ? broker_new(&cfg->core, router_send, &out) : NULL;
     size_t nbound = 0;
-    if (b == NULL || bound == NULL || mon == NULL) {
+    if (b == NULL || bound == NULL || mon == NULL || add_watch(epfd, socket_fd(sock), &zmq_mark) ||
+        add_watch(epfd, socket_fd(mon), &monitor_mark) || add_watch(epfd, sig_fd, &signal_mark)) {
         log_msg(LOG_LEVEL_ERROR, "cannot start: %s", zmq_strerror(errno));
         goto out;
     }
+    lane_set_broker(ln, b);
     char zap_err[512];
     if (cfg->allowed_keys &&
         (zap = zap_start(ctx, cfg->allowed_keys, zap_err, sizeof zap_err)) == NULL) {
         log_msg(LOG_LEVEL_ERROR, "%s", zap_err);
         goto out;
     }
-    for (; nbound < cfg->nbinds; nbound++) {
-        char err[512];
-        if (bind_endpoint(sock, cfg->binds[nbound], &cfg->access, &bound[nbound], err,
-                          sizeof err) != 0) {
-            log_msg(LOG_LEVEL_ERROR, "%s", err);
-            goto out;
-        }
-        log_msg(LOG_LEVEL_INFO, "listening on %s", bound[nbound].endpoint);
-    }
-    status = 0;
-    /* A plain poll() on the sockets' ZMQ_FDs: zmq_poll() would add several
-     * system calls per wake-up, which is most of the cost of a request. The
-     * monitor is read once before the first poll: libzmq signals a ZMQ_FD
+    if (bind_all(cfg, sock, ln, bound, &nbound) != 0)
+        goto out;
+    /* epoll on the sockets' ZMQ_FDs: zmq_poll() would add several system
+     * calls per wake-up, which is most of the cost of a request. The
+     * monitor is read once before the first wait: libzmq signals a ZMQ_FD
      * only for a pipe whose reader once found it empty. */
-    size_t peak_held = 0;
-    struct pollfd fds[3] = {{.fd = socket_fd(sock), .events = POLLIN},
-                            {.fd = socket_fd(mon), .events = POLLIN, .revents = POLLIN},
-                            {.fd = sig_fd, .events = POLLIN}};
-    for (;;) {
-        int read_now = 0;
-        while (read_now < MESSAGES_PER_PASS && receive_one(sock, b))
-            read_now++;
-        if (fds[1].revents & POLLIN)
-            read_monitor(mon, b);
-        uint64_t sent_before_tick = out.sent;
-        broker_tick(b, clock_now_us());
-        /* More to read, or a reply sent since the last empty read may have
-         * taken the socket's wake-up with it: look again before sleeping. */
-        if (read_now == MESSAGES_PER_PASS || (out.sent != sent_before_tick && has_message(sock))) {
-            fds[1].revents = 0;
-            continue;
-        }
-        trim_if_shrunk(b, &peak_held);
-        long wait_ms = poll_timeout_ms(b);
-        if (poll(fds, 3, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms) < 0 && errno != EINTR) {
-            log_msg(LOG_LEVEL_ERROR, "poll: %s", strerror(errno));
-            status = 1;
-            break;
-        }
-        struct signalfd_siginfo si;
-        if ((fds[2].revents & POLLIN) && read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
-            log_msg(LOG_LEVEL_INFO, "signal %u received", si.ssi_signo);
-            break;
-        }
-    }
+    loop lp = {.sock = sock,
+               .mon = mon,
+               .sig_fd = sig_fd,
+               .epfd = epfd,
+               .b = b,
+               .out = &out,
+               .lane = ln,
+               .monitor_due = true};
+    status = serve(&lp, INT64_MAX, true);
     log_msg(LOG_LEVEL_INFO, "stopping: answering blocked clients");
     broker_stop(b);
-    drain_until(sock, b, clock_now_us() + STOP_DRAIN_MS * 1000);
+    /* Blocked clients are answered; those that ask now are told the broker
+     * is going, for a moment, so that they read their replies first. */
+    serve(&lp, clock_now_us() + STOP_DRAIN_MS * 1000, false);
     /* Read dry: libzmq's I/O thread blocks on a full monitor pipe, and
      * turning the monitor off would then wait for it for ever. */
     read_monitor(mon, b);
 out:
+    lane_free(ln); /* before the core: a closing connection has nothing to tell it */
     broker_free(b);
     if (mon) {
         zmq_socket_monitor(sock, NULL, 0);
@@ -326,6 +418,8 @@ out:
     for (size_t i = 0; i < nbound; i++)
         unbind_endpoint(&bound[i]);
     free(bound);
+    if (epfd >= 0)
+        close(epfd);
     close(sig_fd);
     return status;
 }

@@ -1,7 +1,8 @@
 /* Client sessions: who holds which waiters and unconfirmed deliveries.
  *
  * ZeroMQ does not tell a ROUTER that a peer went away, so the broker learns
- * it when a reply or probe cannot be routed (ZMQ_ROUTER_MANDATORY). All
+ * it when a reply or probe cannot be routed (ZMQ_ROUTER_MANDATORY); the
+ * unix:// lane tells at once (broker_peer_lost). All
  * clean-up of a client that went away happens in session_lost(). A session
  * exists only while it holds state, so the table stays as small as the
  * number of clients that are blocked or hold items. */
@@ -141,7 +142,8 @@ delivery_drop_all(broker *b, queue *q)
 }
 
 /* A probe is a reply with id 0: clients ignore it, and routing it tells the
- * broker whether the peer is still connected. */
+ * broker whether the peer is still connected. A peer whose transport
+ * reports its departure (BROKER_PEER_LINKED) needs none. */
 void
 session_probe_all(broker *b)
 {
@@ -151,7 +153,8 @@ session_probe_all(broker *b)
     void *v;
     for (size_t i = 0; table_next(&b->sessions, &i, &v);) {
         session *s = v;
-        if (reply_send(b, s->id, s->id_len, &probe_reply))
+        if ((s->id_len > 0 && s->id[0] == BROKER_PEER_LINKED) ||
+            reply_send(b, s->id, s->id_len, &probe_reply))
             continue;
         if (nlost == cap) {
             cap = cap ? cap * 2 : 16;

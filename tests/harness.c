@@ -50,6 +50,10 @@ spawn(test_broker *tb)
     argv[n++] = (char *)IPCQD_PATH;
     argv[n++] = (char *)"--bind";
     argv[n++] = tb->endpoint;
+    if (tb->lane[0] != '\0') {
+        argv[n++] = (char *)"--bind";
+        argv[n++] = tb->lane;
+    }
     argv[n++] = (char *)"--log-level";
     argv[n++] = (char *)"warn";
     for (int i = 0; i < tb->nextra; i++)
@@ -82,20 +86,40 @@ spawn(test_broker *tb)
         fail_msg("ipcqd did not answer within %d ms", START_TIMEOUT_MS);
 }
 
-void
-test_broker_start(test_broker *tb, ...)
+static void
+start(test_broker *tb, bool lane, va_list ap)
 {
     memset(tb, 0, sizeof *tb);
     snprintf(tb->dir, sizeof tb->dir, "/tmp/ipcq-test-XXXXXX");
     assert_non_null(mkdtemp(tb->dir));
     snprintf(tb->endpoint, sizeof tb->endpoint, "ipc://%s/broker.sock", tb->dir);
+    if (lane)
+        snprintf(tb->lane, sizeof tb->lane, "unix://%s/lane.sock", tb->dir);
+    const char *arg;
+    int max = (int)(sizeof tb->extra / sizeof tb->extra[0]);
+    while ((arg = va_arg(ap, const char *)) != NULL) {
+        assert_true(tb->nextra < max);
+        snprintf(tb->extra[tb->nextra++], sizeof tb->extra[0], "%s", arg);
+    }
+    spawn(tb);
+}
+
+void
+test_broker_start(test_broker *tb, ...)
+{
     va_list ap;
     va_start(ap, tb);
-    const char *arg;
-    while ((arg = va_arg(ap, const char *)) != NULL && tb->nextra < 4)
-        snprintf(tb->extra[tb->nextra++], sizeof tb->extra[0], "%s", arg);
+    start(tb, false, ap);
     va_end(ap);
-    spawn(tb);
+}
+
+void
+test_broker_start_lane(test_broker *tb, ...)
+{
+    va_list ap;
+    va_start(ap, tb);
+    start(tb, true, ap);
+    va_end(ap);
 }
 
 void
@@ -112,6 +136,10 @@ remove_dir(test_broker *tb)
     snprintf(path, sizeof path, "%s/broker.sock", tb->dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/broker.sock.lock", tb->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lane.sock", tb->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lane.sock.lock", tb->dir);
     unlink(path);
     rmdir(tb->dir);
 }

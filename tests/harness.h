@@ -33,8 +33,9 @@
 typedef struct test_broker {
     char dir[256];      /* temporary directory holding the socket */
     char endpoint[300]; /* ipc://DIR/broker.sock */
+    char lane[300];     /* unix://DIR/lane.sock when started with one, else "" */
     pid_t pid;          /* 0 when not running */
-    char extra[4][64];  /* extra ipcqd arguments, kept for restarts */
+    char extra[8][64];  /* extra ipcqd arguments, kept for restarts */
     int nextra;
 } test_broker;
 
@@ -43,6 +44,9 @@ typedef struct test_broker {
  * set (say "valgrind --leak-check=full --error-exitcode=99"), ipcqd runs
  * under that command. */
 void test_broker_start(test_broker *tb, ...);
+/* The same, with the unix:// lane bound too, at tb->lane (the harness's own
+ * client still speaks ipc:// at tb->endpoint). */
+void test_broker_start_lane(test_broker *tb, ...);
 /* Starts it again on the same endpoint (after test_broker_kill). */
 void test_broker_restart(test_broker *tb);
 /* SIGTERM, reap, and assert that it exited 0 (so a leak under the

@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "ipcq.pb-c.h"
 #include "wire.h"
+#include "wire_request.h"
 
 /* The broker runs with a small item limit so that over-limit cases stay
  * fast; its socket then refuses frames over MAX_ITEM + 64 KiB. */
@@ -140,15 +141,7 @@ assert_no_queue(bad_ctx *x, const char *queue)
 static Ipcqwire__Request
 request(bad_ctx *x, Ipcqwire__Op op, const char *queue)
 {
-    Ipcqwire__Request r = IPCQWIRE__REQUEST__INIT;
-    r.version = IPCQ_PROTOCOL_VERSION;
-    r.id = x->next_id++;
-    r.op = op;
-    if (queue != NULL) {
-        r.has_queue = 1;
-        r.queue.data = (uint8_t *)queue;
-        r.queue.len = strlen(queue);
-    }
+    Ipcqwire__Request r = wire_request(x->next_id++, op, queue);
     if (op == IPCQWIRE__OP__OP_PUT || op == IPCQWIRE__OP__OP_GET || op == IPCQWIRE__OP__OP_JOIN) {
         r.has_timeout_ms = 1;
         r.timeout_ms = IPCQ_NOWAIT; /* never block, should a bad one get through */
@@ -165,22 +158,11 @@ send_bytes(bad_ctx *x, const void *data, size_t len)
     assert_int_equal((size_t)rc, len);
 }
 
-/* The encoding of req; free() it. */
-static uint8_t *
-pack(const Ipcqwire__Request *req, size_t *len)
-{
-    *len = ipcqwire__request__get_packed_size(req);
-    uint8_t *buf = malloc(*len ? *len : 1);
-    assert_non_null(buf);
-    assert_int_equal(ipcqwire__request__pack(req, buf), *len);
-    return buf;
-}
-
 static void
 send_request(bad_ctx *x, const Ipcqwire__Request *req)
 {
     size_t len;
-    uint8_t *buf = pack(req, &len);
+    uint8_t *buf = wire_pack(req, &len);
     send_bytes(x, buf, len);
     free(buf);
 }
@@ -354,7 +336,7 @@ truncated_requests_are_dropped_and_counted(void **state)
     req.n_items = 1;
     req.items = &item;
     size_t len;
-    uint8_t *buf = pack(&req, &len);
+    uint8_t *buf = wire_pack(&req, &len);
     /* Every cut that leaves no readable request; a cut at a field boundary
      * after the required fields would be a valid (other) request. */
     size_t sent = 0;
@@ -389,7 +371,7 @@ message_of_several_frames_is_dropped_and_counted(void **state)
         for (int i = 0; i < nframes; i++) {
             Ipcqwire__Request req = request(x, IPCQWIRE__OP__OP_PING, NULL);
             size_t len;
-            uint8_t *buf = pack(&req, &len);
+            uint8_t *buf = wire_pack(&req, &len);
             int rc = zmq_send(x->raw, buf, len, i + 1 < nframes ? ZMQ_SNDMORE : 0);
             free(buf);
             assert_int_equal(rc, (int)len);
@@ -402,7 +384,7 @@ message_of_several_frames_is_dropped_and_counted(void **state)
     int64_t bad0 = broker_field(x, IPCQ_BROKER_STAT_BAD_REQUESTS);
     Ipcqwire__Request req = request(x, IPCQWIRE__OP__OP_PING, NULL);
     size_t len;
-    uint8_t *buf = pack(&req, &len);
+    uint8_t *buf = wire_pack(&req, &len);
     assert_int_equal(zmq_send(x->raw, "", 0, ZMQ_SNDMORE), 0);
     assert_int_equal(zmq_send(x->raw, buf, len, 0), (int)len);
     free(buf);

@@ -13,8 +13,9 @@
  *           first (bits 2-4), a tick after the request (bit 5), and toggles
  *           whether the peer is reachable (bit 6); with bit 7 the record is
  *           an event instead of a request (payload[0] % 8: stop, a peer
- *           disconnected, a bad frame, a tick at the next wake-up, or an
- *           allocation failure payload[1] allocations on).
+ *           disconnected, a bad frame, a tick at the next wake-up, an
+ *           allocation failure payload[1] allocations on (4-6), or the
+ *           record's peer lost as the unix:// lane reports it (7)).
  *
  * Either way the run ends with the clock an hour on, a tick, and
  * broker_free(): whatever was not freed is a leak, reported by LSan.
@@ -147,11 +148,17 @@ __wrap_realloc(void *p, size_t n)
 }
 
 /* An event record: what % 8 is stop, a peer disconnected, a bad frame, a
- * tick at the next wake-up, or (4-7) an allocation failure armed, arg
- * allocations from now. */
+ * tick at the next wake-up, (4-6) an allocation failure armed, arg
+ * allocations from now, or (7) peer lost (broker_peer_lost). */
 static void
-event(broker *b, uint8_t what, uint8_t arg, int64_t *now)
+event(broker *b, unsigned peer, uint8_t what, uint8_t arg, int64_t *now)
 {
+    if (what % 8 == 7) {
+        unsigned char id[PEER_ID_LEN];
+        peer_id(peer, id);
+        broker_peer_lost(b, id, sizeof id, *now);
+        return;
+    }
     if (what % 8 >= 4) {
         fail_in = arg;
         return;
@@ -188,7 +195,7 @@ run_script(broker *b, fuzz_state *st, fuzz_reader *r, int64_t *now)
         if (ctl & 0x40)
             st->dead[peer] = !st->dead[peer];
         if (ctl & 0x80) {
-            event(b, len ? payload[0] : 0, len > 1 ? payload[1] : 0, now);
+            event(b, peer, len ? payload[0] : 0, len > 1 ? payload[1] : 0, now);
         } else {
             unsigned char id[PEER_ID_LEN];
             peer_id(peer, id);

@@ -3,9 +3,10 @@
  * broker, one packed request of every type and scripts of requests from
  * several peers that reach deep states (blocked getters and putters,
  * leases, dead letters, shutdown, stop); for the client, a valid reply to
- * every call; for the CLI, typical command lines of the three tools.
+ * every call; for the CLI, typical command lines of the three tools; for
+ * the unix:// lane, framed request streams.
  *
- *   make_seeds DIR     writes DIR/broker/, DIR/client/, DIR/cli/
+ *   make_seeds DIR     writes DIR/broker/, DIR/client/, DIR/cli/, DIR/lane/
  *
  * The formats are those the targets' header comments describe.
  */
@@ -18,6 +19,7 @@
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
 #include "wire.h"
+#include "wire_request.h"
 
 static const char *out_dir;
 
@@ -53,7 +55,7 @@ typedef struct script {
 #define TICK 0x20
 #define TOGGLE_DEAD 0x40
 #define EVENT 0x80
-enum { EV_STOP, EV_DISCONNECT, EV_BAD, EV_WAKE, EV_FAIL_ALLOC };
+enum { EV_STOP, EV_DISCONNECT, EV_BAD, EV_WAKE, EV_FAIL_ALLOC, EV_PEER_LOST = 7 };
 
 /* config bits */
 #define MAX_ITEM_16 2
@@ -68,16 +70,7 @@ static uint64_t next_id;
 static Ipcqwire__Request
 request(Ipcqwire__Op op, const char *queue)
 {
-    Ipcqwire__Request r = IPCQWIRE__REQUEST__INIT;
-    r.version = IPCQ_PROTOCOL_VERSION;
-    r.id = ++next_id;
-    r.op = op;
-    if (queue != NULL) {
-        r.has_queue = 1;
-        r.queue.data = (uint8_t *)queue;
-        r.queue.len = strlen(queue);
-    }
-    return r;
+    return wire_request(++next_id, op, queue);
 }
 
 static Ipcqwire__Request
@@ -373,6 +366,16 @@ broker_script_seeds(void)
     send(&s, PEER(1) | TOGGLE_DEAD, get("q", 0, 0, 0));
     write_seed("broker", "dead-getter", s.buf, s.len);
 
+    begin(&s, 0); /* a lane peer lost: its item back at the head, its get gone */
+    send(&s, PEER(0), put("q", 2, -1));
+    send(&s, PEER(1), get("q", 0, 0, 0));
+    send(&s, PEER(1), get("r", -1, 0, 0));
+    event(&s, PEER(1), EV_PEER_LOST);
+    send(&s, PEER(0), put("r", 1, -1));
+    send(&s, PEER(2), get("q", 0, 2, 0));
+    send(&s, PEER(2), get("r", 0, 0, 0));
+    write_seed("broker", "peer-lost", s.buf, s.len);
+
     begin(&s, 0); /* release hands items back in order */
     send(&s, PEER(0), put("q", 3, -1));
     send(&s, PEER(1), get("q", 0, 2, 0));
@@ -642,6 +645,63 @@ cli_seeds(void)
     CLI_SEED("ipcqd-names", 3, 4, "255", "256", "4k");
 }
 
+/* ---- lane (fuzz_lane.c: limit, seed, stop, then the stream) ---- */
+
+typedef struct lane_stream {
+    uint8_t buf[8192];
+    size_t len;
+} lane_stream;
+
+static void
+lane_frame(lane_stream *ls, const void *body, size_t len, uint32_t claimed)
+{
+    if (ls->len + 4 + len > sizeof ls->buf)
+        abort();
+    for (int i = 0; i < 4; i++)
+        ls->buf[ls->len++] = (uint8_t)(claimed >> (8 * i));
+    if (len > 0)
+        memcpy(ls->buf + ls->len, body, len);
+    ls->len += len;
+}
+
+static void
+lane_request(lane_stream *ls, Ipcqwire__Request r)
+{
+    uint8_t body[4096];
+    size_t len = ipcqwire__request__pack(&r, body);
+    lane_frame(ls, body, len, (uint32_t)len);
+}
+
+static void
+lane_seeds(void)
+{
+    /* 0x84: a 5 KiB limit; reads cut from seed 7; never stopped. */
+    lane_stream ls = {.buf = {0x84, 7, 255}, .len = 3};
+    next_id = 0;
+    lane_request(&ls, request(IPCQWIRE__OP__OP_PING, NULL));
+    lane_request(&ls, put("jobs", 3, -1));
+    lane_request(&ls, get("jobs", 0, 2, 0));
+    lane_request(&ls, request(IPCQWIRE__OP__OP_STAT, NULL));
+    write_seed("lane", "requests", ls.buf, ls.len);
+    /* N = 0, a frame cut short, then one that runs past the end. */
+    ls = (lane_stream){.buf = {0x84, 0, 255}, .len = 3};
+    lane_frame(&ls, NULL, 0, 0);
+    lane_frame(&ls, "\x08\x01\x10", 3, 3);
+    lane_request(&ls, request(IPCQWIRE__OP__OP_PING, NULL));
+    lane_frame(&ls, "\x08\x01", 2, 100);
+    write_seed("lane", "malformed", ls.buf, ls.len);
+    /* A 16-byte limit (3): a ping fits, the next length does not. */
+    ls = (lane_stream){.buf = {3, 1, 255}, .len = 3};
+    lane_request(&ls, request(IPCQWIRE__OP__OP_PING, NULL));
+    lane_frame(&ls, "", 0, 17);
+    write_seed("lane", "over-limit", ls.buf, ls.len);
+    /* The consumer stops after the second of three frames. */
+    ls = (lane_stream){.buf = {0x84, 200, 1}, .len = 3};
+    for (int i = 0; i < 3; i++)
+        lane_request(&ls, request(IPCQWIRE__OP__OP_PING, NULL));
+    write_seed("lane", "stopped", ls.buf, ls.len);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -658,5 +718,6 @@ main(int argc, char **argv)
     broker_script_seeds();
     client_seeds();
     cli_seeds();
+    lane_seeds();
     return 0;
 }
