@@ -105,6 +105,18 @@ send_reply(fake_peer peer, const void *data, size_t len)
 }
 #endif
 
+static void cleanup(void);
+
+/* The handles the inputs use, open for the whole run; closed at exit. */
+static void
+open_clients(void)
+{
+    if (ipcq_client_open(&client, endpoint) != IPCQ_OK ||
+        ipcq_client_open(&prefetching, endpoint) != IPCQ_OK)
+        fail("ipcq_client_open");
+    atexit(cleanup);
+}
+
 static void
 send_status(fake_peer peer, uint64_t id, int status)
 {
@@ -201,10 +213,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     fake = lane_fake_start(on_event, NULL);
     snprintf(endpoint, sizeof endpoint, "%s", lane_fake_endpoint(fake));
-    if (ipcq_client_open(&client, endpoint) != IPCQ_OK ||
-        ipcq_client_open(&prefetching, endpoint) != IPCQ_OK)
-        fail("ipcq_client_open");
-    atexit(cleanup);
+    open_clients();
     return 0;
 }
 #else
@@ -274,10 +283,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         fail("fake broker bind");
     if (pthread_create(&broker_thread, NULL, fake_broker, NULL) != 0)
         fail("pthread_create");
-    if (ipcq_client_open(&client, endpoint) != IPCQ_OK ||
-        ipcq_client_open(&prefetching, endpoint) != IPCQ_OK)
-        fail("ipcq_client_open");
-    atexit(cleanup);
+    open_clients();
     return 0;
 }
 #endif
