@@ -32,15 +32,19 @@
 #include "clock.h"
 #include "wire.h"
 
-#define GRACE_MS 1000                       /* round trip allowance over the broker's own timeout */
-#define REQUEST_TIMEOUT_MS 5000             /* for requests that never wait in the broker */
-#define CONNECT_TIMEOUT_MS 2000             /* how long a call waits for a broker to connect */
-#define HEARTBEAT_MS 1000                   /* quiet time before a waiting call pings */
-#define PING_TIMEOUT_MS 2000                /* how long a ping may go unanswered */
-#define LINGER_MS 500                       /* close: time to flush confirmations */
-#define DEFAULT_MAX_ITEM ((size_t)16 << 20) /* the broker's default max item size */
-#define DEFAULT_PUT_WINDOW 256              /* async puts in flight before put_async waits */
-#define CLOSE_FLUSH_MS 2000                 /* close: how long async puts may take to settle */
+#define GRACE_MS 1000           /* round trip allowance over the broker's own timeout */
+#define REQUEST_TIMEOUT_MS 5000 /* for requests that never wait in the broker */
+#define CONNECT_TIMEOUT_MS 2000 /* how long a call waits for a broker to connect */
+#define HEARTBEAT_MS 1000       /* quiet time before a waiting call pings */
+#define PING_TIMEOUT_MS 2000    /* how long a ping may go unanswered */
+#define LINGER_MS 500           /* close: time to flush confirmations */
+#define DEFAULT_PUT_WINDOW 256  /* async puts in flight before put_async waits */
+#define CLOSE_FLUSH_MS 2000     /* close: how long async puts may take to settle */
+
+/* The broker's default max item size. A reply may be as large as this or
+ * the broker's own limit (learned by ping), if larger, plus
+ * IPCQ_MESSAGE_OVERHEAD; a transport refuses a larger one (IPCQ_EPROTO). */
+#define DEFAULT_MAX_ITEM ((size_t)16 << 20)
 
 /* getpid() is a system call (glibc no longer caches it), and every call
  * asks whether the handle was inherited through fork(): the pid is kept
