@@ -1,10 +1,11 @@
 /* Who the client is to the broker (see access.h), and ipcq_curve_keygen.
  *
- * An ipc socket is guarded by its file mode: a user it is not open to
- * learns so here, at once, instead of waiting out a connection that libzmq
- * would retry in silence. A TCP endpoint is guarded by CURVE: the client
- * encrypts to the broker's public key and proves its own key pair, which
- * the broker's ZAP handler checks against its allowed keys. */
+ * An ipc or unix socket is guarded by its file mode: a user it is not open
+ * to learns so here, at once, instead of waiting out a connection that
+ * libzmq would retry in silence. (The unix:// lane's broker checks the
+ * peer's credentials too, and says so in a refusal: client.c.) A TCP endpoint is guarded by CURVE:
+ * the client encrypts to the broker's public key and proves its own key pair, which the broker's
+ * ZAP handler checks against its allowed keys. */
 #include "access.h"
 
 #include <errno.h>
@@ -34,8 +35,11 @@ client_access_prepare(ipcq_client *c, client_keys *keys)
 {
     memset(keys, 0, sizeof *keys);
     char detail[4500];
-    if (strncmp(c->endpoint, "ipc://", 6) == 0) {
-        if (access(c->endpoint + 6, W_OK) == 0 || errno != EACCES)
+    const char *path = strncmp(c->endpoint, "ipc://", 6) == 0    ? c->endpoint + 6
+                       : strncmp(c->endpoint, "unix://", 7) == 0 ? c->endpoint + 7
+                                                                 : NULL;
+    if (path != NULL) {
+        if (access(path, W_OK) == 0 || errno != EACCES)
             return IPCQ_OK; /* usable, or not there yet: connecting is lazy */
         snprintf(detail, sizeof detail,
                  "%s: permission denied: the broker's socket is not open to this user "

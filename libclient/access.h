@@ -12,7 +12,7 @@ typedef struct client_keys {
     char server[KEYFILE_Z85_LEN + 1], public_key[KEYFILE_Z85_LEN + 1], secret[KEYFILE_Z85_LEN + 1];
 } client_keys;
 
-/* Before connecting c: for an ipc endpoint, IPCQ_EACCESS when its socket
+/* Before connecting c: for an ipc or unix endpoint, IPCQ_EACCESS when its socket
  * exists but is not open to this user; for a tcp endpoint, the CURVE keys
  * named by the environment (IPCQ_EINVAL when they cannot be read). Records
  * the error text on c. */

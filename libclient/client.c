@@ -1,30 +1,33 @@
 /*
- * The client handle: its ZeroMQ DEALER connection, the request/reply engine
- * and what keeps it honest about the broker.
+ * The client handle: its connection to the broker (over the transport its
+ * endpoint's scheme picked, transport.h), the request/reply engine and what
+ * keeps it honest about the broker.
  *
  * - Every request has an id; a reply with another id is late (its caller
  *   gave up) and is dropped, or, if it carries items, handed back with a
  *   HAND_BACK so the items return to the queue head (Q11, D1).
- * - ZMQ_IMMEDIATE keeps requests from queueing up while no broker is
- *   connected, so a request that timed out can never be delivered to a
- *   broker that comes back later.
+ * - A reply with id 0 and a status other than IPCQ_OK is about the
+ *   connection (a broker refusing this client says so, then closes it):
+ *   the call fails with that status and text, and the next call connects
+ *   anew. Id-0 replies with IPCQ_OK are probes, and ignored.
  * - While a call waits, a PING asking "do you still hold request N?" goes
  *   out after each quiet heartbeat interval; no answer, or "no", means the
- *   broker died or restarted, and the call fails IPCQ_EUNAVAILABLE (D7).
- * - After fork() the child opens its own context and socket on first use
- *   and never touches the parent's (D4): libzmq objects cannot cross fork.
+ *   broker died or restarted, and the call fails IPCQ_EUNAVAILABLE (D7). A
+ *   transport that sees the connection end (EOF) says so at once; the call
+ *   fails the same way and the connection is closed.
+ * - After fork() the child abandons the inherited connection and opens its
+ *   own on first use (D4).
  */
 #include "client.h"
 #include "access.h"
+#include "transport.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "clock.h"
 #include "wire.h"
@@ -37,6 +40,11 @@
 #define LINGER_MS 500           /* close: time to flush confirmations */
 #define DEFAULT_PUT_WINDOW 256  /* async puts in flight before put_async waits */
 #define CLOSE_FLUSH_MS 2000     /* close: how long async puts may take to settle */
+
+/* The broker's default max item size. A reply may be as large as this or
+ * the broker's own limit (learned by ping), if larger, plus
+ * IPCQ_MESSAGE_OVERHEAD; a transport refuses a larger one (IPCQ_EPROTO). */
+#define DEFAULT_MAX_ITEM ((size_t)16 << 20)
 
 /* getpid() is a system call (glibc no longer caches it), and every call
  * asks whether the handle was inherited through fork(): the pid is kept
@@ -66,36 +74,17 @@ client_process_pid(void)
 
 static int await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t deadline,
                          Ipcqwire__Reply **reply);
-static bool send_request(ipcq_client *c, Ipcqwire__Request *req, int64_t deadline_us);
+static int send_request(ipcq_client *c, Ipcqwire__Request *req, int64_t deadline_us);
 static void init_request(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op);
-
-/* Contexts inherited through fork() are abandoned, never closed (that would
- * reach into the parent's I/O threads); keeping them listed here keeps them
- * reachable rather than leaked. */
-typedef struct abandoned {
-    struct abandoned *next;
-    void *ctx, *sock;
-} abandoned;
-static abandoned *abandoned_list;
-static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 abandon_inherited(ipcq_client *c)
 {
     client_prefetch_free(c); /* the parent's leases: freed here, not handed back */
     client_batch_free(c);    /* the parent's puts: the parent sends them */
-    if (c->ctx != NULL) {
-        abandoned *a = malloc(sizeof *a);
-        if (a != NULL) {
-            a->ctx = c->ctx;
-            a->sock = c->sock;
-            pthread_mutex_lock(&abandoned_lock);
-            a->next = abandoned_list;
-            abandoned_list = a;
-            pthread_mutex_unlock(&abandoned_lock);
-        }
-    }
-    c->ctx = c->sock = NULL;
+    if (c->conn != NULL)
+        c->transport->abandon(c->conn);
+    c->conn = NULL;
     c->pid = client_process_pid();
     c->ninflight = c->inflight_items = 0; /* their answers go to the parent */
     c->async_status = IPCQ_OK;
@@ -161,6 +150,7 @@ ipcq_client_open(ipcq_client **out, const char *endpoint)
         return IPCQ_ENOMEM;
     }
     c->pid = client_process_pid();
+    c->transport = transport_for(endpoint);
     c->window = DEFAULT_PUT_WINDOW;
     init_lock(c);
     *out = c;
@@ -174,13 +164,14 @@ ipcq_client_open(ipcq_client **out, const char *endpoint)
 static void
 settle_confirms(ipcq_client *c)
 {
-    if (c->sock == NULL || c->pid != client_process_pid() || c->confirm_id <= c->answered_id)
+    if (c->conn == NULL || c->pid != client_process_pid() || c->confirm_id <= c->answered_id)
         return;
     Ipcqwire__Request ping;
     init_request(c, &ping, IPCQWIRE__OP__OP_PING);
     int64_t deadline = clock_deadline_us(clock_now_us(), LINGER_MS);
     Ipcqwire__Reply *r = NULL;
-    if (send_request(c, &ping, deadline) && await_replies(c, ping.id, 0, deadline, &r) == IPCQ_OK)
+    if (send_request(c, &ping, deadline) == IPCQ_OK &&
+        await_replies(c, ping.id, 0, deadline, &r) == IPCQ_OK)
         ipcqwire__reply__free_unpacked(r, NULL);
 }
 
@@ -199,10 +190,8 @@ ipcq_client_close(ipcq_client **cp)
     client_batch_free(c);
     pthread_mutex_destroy(&c->lock);
     free(c->inflight);
-    if (c->sock)
-        zmq_close(c->sock);
-    if (c->ctx)
-        zmq_ctx_term(c->ctx);
+    if (c->conn != NULL)
+        c->transport->close(c->conn);
     free(c->endpoint);
     free(c);
     *cp = NULL;
@@ -211,15 +200,15 @@ ipcq_client_close(ipcq_client **cp)
 void
 client_disconnect(ipcq_client *c)
 {
-    if (c == NULL || c->sock == NULL || c->pid != client_process_pid())
+    if (c == NULL || c->conn == NULL || c->pid != client_process_pid())
         return;
     client_lock(c);
     /* Async puts leave first; their answers would be lost with the socket. */
     if (client_batch_send(c) == IPCQ_OK && c->ninflight > 0)
         await_replies(c, 0, 0, clock_deadline_us(clock_now_us(), CLOSE_FLUSH_MS), NULL);
-    zmq_close(c->sock);
-    zmq_ctx_term(c->ctx);
-    c->ctx = c->sock = NULL;
+    if (c->conn != NULL)
+        c->transport->close(c->conn);
+    c->conn = NULL;
     client_unlock(c);
 }
 
@@ -229,87 +218,183 @@ ipcq_client_error(const ipcq_client *c)
     return c ? c->error : "";
 }
 
+/* Async puts still in flight may or may not have been taken: say so,
+ * with status and what (the next call reports it). */
+static void
+forget_in_flight(ipcq_client *c, int status, const char *what)
+{
+    c->broker_max_item = 0; /* the next broker may have another limit */
+    if (c->inflight_items > 0 && c->async_status == IPCQ_OK) {
+        c->async_status = status;
+        snprintf(c->async_error, sizeof c->async_error, "%zu async puts unconfirmed %s",
+                 c->inflight_items, what);
+    }
+    c->ninflight = c->inflight_items = 0;
+}
+
+static int
+unavailable(ipcq_client *c, const char *why)
+{
+    forget_in_flight(c, IPCQ_EUNAVAILABLE, "when the broker became unavailable");
+    char detail[600];
+    snprintf(detail, sizeof detail, "%s: broker unavailable: %s", c->endpoint, why);
+    return client_fail(c, NULL, IPCQ_EUNAVAILABLE, detail);
+}
+
+/* Closes the connection; the next call opens a new one. */
+static void
+drop_connection(ipcq_client *c)
+{
+    if (c->conn != NULL)
+        c->transport->close(c->conn);
+    c->conn = NULL;
+}
+
+/* The broker ended the connection with r, a reply with id 0 and an error
+ * (it refused this client): the call fails with its status and text. */
+static int
+refused(ipcq_client *c, Ipcqwire__Reply *r)
+{
+    int status = r->status;
+    char text[512];
+    snprintf(text, sizeof text, "%s",
+             r->error != NULL && r->error[0] != '\0' ? r->error : ipcq_strerror(status));
+    ipcqwire__reply__free_unpacked(r, NULL);
+    drop_connection(c);
+    char what[600];
+    snprintf(what, sizeof what, "when the broker refused the connection: %s", text);
+    forget_in_flight(c, status, what);
+    return client_fail(c, NULL, status, text);
+}
+
+/* The transport reported the connection unusable (rc: IPCQ_EPROTO for a
+ * message over the limit, anything else lost): it is closed. */
+static int
+connection_lost(ipcq_client *c, int rc)
+{
+    drop_connection(c);
+    if (rc != IPCQ_EPROTO)
+        return unavailable(c, "connection lost");
+    forget_in_flight(c, IPCQ_EPROTO, "when the broker broke the protocol");
+    char detail[600];
+    snprintf(detail, sizeof detail, "%s: protocol error: a message over the size limit",
+             c->endpoint);
+    return client_fail(c, NULL, IPCQ_EPROTO, detail);
+}
+
+static Ipcqwire__Reply *receive_reply(ipcq_client *c, int wait_ms, int *rc);
+static bool settle_async(ipcq_client *c, const Ipcqwire__Reply *r);
+
+/* A connection the broker closed while the handle was idle (a restart,
+ * D7) is dropped before the next call, after reading what the broker sent
+ * before it went, so that the call goes out on a new connection instead of
+ * failing on the old one. */
+static void
+drop_if_hung_up(ipcq_client *c)
+{
+    if (c->conn == NULL || c->transport->hung_up == NULL || !c->transport->hung_up(c->conn))
+        return;
+    int rc;
+    Ipcqwire__Reply *r;
+    while ((r = receive_reply(c, 0, &rc)) != NULL || rc == IPCQ_OK) {
+        if (r != NULL)
+            settle_async(c, r);
+        ipcqwire__reply__free_unpacked(r, NULL);
+    }
+    forget_in_flight(c, IPCQ_EUNAVAILABLE, "when the broker became unavailable");
+    drop_connection(c);
+}
+
 int
 client_connect(ipcq_client *c)
 {
     if (c->pid != client_process_pid())
         abandon_inherited(c);
-    if (c->sock != NULL)
+    drop_if_hung_up(c);
+    if (c->conn != NULL)
         return IPCQ_OK;
     client_keys keys;
     int rc = client_access_prepare(c, &keys);
     if (rc != IPCQ_OK)
         return rc;
     c->broker_max_item = 0;
-    c->ctx = zmq_ctx_new();
-    if (c->ctx == NULL)
-        return client_fail(c, NULL, IPCQ_ESYSTEM, "cannot create a ZeroMQ context");
-    c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
-    int one = 1, linger = LINGER_MS, hwm = IPCQ_PEER_HWM;
-    if (c->sock == NULL || zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        client_access_apply(c->sock, &keys) != 0 || zmq_connect(c->sock, c->endpoint) != 0) {
-        char detail[600];
-        snprintf(detail, sizeof detail, "%s: cannot connect: %s", c->endpoint, zmq_strerror(errno));
-        if (c->sock)
-            zmq_close(c->sock);
-        zmq_ctx_term(c->ctx);
-        c->ctx = c->sock = NULL;
-        return client_fail(c, NULL, IPCQ_EINVAL, detail);
+    char why[600];
+    rc = c->transport->connect(c->endpoint, &keys, &c->conn, why, sizeof why);
+    if (rc == IPCQ_EUNAVAILABLE)
+        return unavailable(c, why);
+    if (rc != IPCQ_OK) {
+        c->conn = NULL;
+        return client_fail(c, NULL, rc, why);
     }
     return IPCQ_OK;
 }
 
+/* The largest message the broker may send: its max item size and room for
+ * the rest of a reply (the default size until a ping told it). */
+static size_t
+max_message(const ipcq_client *c)
+{
+    size_t item = c->broker_max_item > DEFAULT_MAX_ITEM ? c->broker_max_item : DEFAULT_MAX_ITEM;
+    return item + IPCQ_MESSAGE_OVERHEAD;
+}
+
+/* Reads one reply, waiting up to wait_ms for it. NULL if none came or it
+ * was unreadable; *rc says which (IPCQ_OK: unreadable) or that the
+ * connection is gone. */
+static Ipcqwire__Reply *
+receive_reply(ipcq_client *c, int wait_ms, int *rc)
+{
+    const void *data;
+    size_t len;
+    if (c->conn == NULL) { /* closed while a late reply was handed back */
+        *rc = IPCQ_EUNAVAILABLE;
+        return NULL;
+    }
+    *rc = c->transport->receive(c->conn, wait_ms, max_message(c), &data, &len);
+    if (*rc != IPCQ_OK)
+        return NULL;
+    Ipcqwire__Reply *r = ipcqwire__reply__unpack(NULL, len, data);
+    if (r != NULL && r->id > c->answered_id && r->id <= c->next_id)
+        c->answered_id = r->id;
+    return r;
+}
+
+/* A send found the connection gone. A broker that refused this client
+ * said why before it closed the connection: that reply, if it came, is
+ * the answer; replies to async puts that came before are settled. */
 static int
-unavailable(ipcq_client *c, const char *why)
+send_failed(ipcq_client *c)
 {
-    c->broker_max_item = 0; /* the next broker may have another limit */
-    /* Async puts still in flight may or may not have been taken: say so. */
-    if (c->inflight_items > 0 && c->async_status == IPCQ_OK) {
-        c->async_status = IPCQ_EUNAVAILABLE;
-        snprintf(c->async_error, sizeof c->async_error,
-                 "%zu async puts unconfirmed when the broker became unavailable",
-                 c->inflight_items);
+    int rc;
+    Ipcqwire__Reply *r;
+    while ((r = receive_reply(c, 0, &rc)) != NULL || rc == IPCQ_OK) {
+        if (r != NULL && r->id == 0 && r->status != IPCQ_OK)
+            return refused(c, r);
+        if (r != NULL)
+            settle_async(c, r);
+        ipcqwire__reply__free_unpacked(r, NULL);
     }
-    c->ninflight = c->inflight_items = 0;
-    char detail[600];
-    snprintf(detail, sizeof detail, "%s: broker unavailable: %s", c->endpoint, why);
-    return client_fail(c, NULL, IPCQ_EUNAVAILABLE, detail);
+    return connection_lost(c, IPCQ_EUNAVAILABLE);
 }
 
-/* Sends one encoded message, waiting for a broker connection until
- * deadline_us. False if none came. */
-static bool
-send_bytes(ipcq_client *c, const void *data, size_t len, int64_t deadline_us)
-{
-    for (;;) {
-        if (zmq_send(c->sock, data, len, ZMQ_DONTWAIT) >= 0)
-            return true;
-        if (errno != EAGAIN && errno != EINTR)
-            return false;
-        int64_t left_us = deadline_us - clock_now_us();
-        if (left_us <= 0)
-            return false;
-        zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLOUT};
-        zmq_poll(&it, 1, (long)((left_us + 999) / 1000));
-    }
-}
-
-static bool
+/* Sends req. IPCQ_OK; IPCQ_ETIMEDOUT: not sent (no broker connected in
+ * time, or no room), the connection as it was; else the connection is gone
+ * and closed, and the status and error text say why. */
+static int
 send_request(ipcq_client *c, Ipcqwire__Request *req, int64_t deadline_us)
 {
     unsigned char small[512];
     size_t len = ipcqwire__request__get_packed_size(req);
     unsigned char *buf = len <= sizeof small ? small : malloc(len);
     if (buf == NULL)
-        return false;
+        return IPCQ_ETIMEDOUT;
     ipcqwire__request__pack(req, buf);
-    bool sent = send_bytes(c, buf, len, deadline_us);
+    int rc = c->transport->send(c->conn, buf, len, deadline_us);
     if (buf != small)
         free(buf);
-    return sent;
+    if (rc == IPCQ_OK || rc == IPCQ_ETIMEDOUT || rc == IPCQ_ETOOBIG)
+        return rc == IPCQ_OK ? IPCQ_OK : IPCQ_ETIMEDOUT;
+    return send_failed(c);
 }
 
 static void
@@ -328,7 +413,7 @@ client_send_oneway(ipcq_client *c, Ipcqwire__Request *req)
     if (client_connect(c) == IPCQ_OK) {
         req->version = IPCQ_PROTOCOL_VERSION;
         req->id = ++c->next_id;
-        if (send_request(c, req, clock_now_us()) && req->op == IPCQWIRE__OP__OP_CONFIRM)
+        if (send_request(c, req, clock_now_us()) == IPCQ_OK && req->op == IPCQWIRE__OP__OP_CONFIRM)
             c->confirm_id = req->id;
     }
     client_unlock(c);
@@ -374,31 +459,6 @@ cancel_request(ipcq_client *c, uint64_t id)
     cancel.has_pending_id = 1;
     cancel.pending_id = id;
     send_request(c, &cancel, clock_now_us());
-}
-
-/* Reads one message, waiting up to wait_ms for it; NULL if none came or it
- * was unreadable. A blocking receive with ZMQ_RCVTIMEO costs fewer system
- * calls than zmq_poll() and a receive, and most waits are a round trip. */
-static Ipcqwire__Reply *
-receive_reply(ipcq_client *c, int wait_ms)
-{
-    if (c->timeout_sock != c->sock || c->timeout_ms != wait_ms) {
-        if (zmq_setsockopt(c->sock, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms) != 0)
-            return NULL;
-        c->timeout_sock = c->sock;
-        c->timeout_ms = wait_ms;
-    }
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, c->sock, 0) < 0) {
-        zmq_msg_close(&m);
-        return NULL;
-    }
-    Ipcqwire__Reply *r = ipcqwire__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-    zmq_msg_close(&m);
-    if (r != NULL && r->id > c->answered_id && r->id <= c->next_id)
-        c->answered_id = r->id;
-    return r;
 }
 
 static bool
@@ -470,19 +530,27 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
             ping.pending_id = asked;
             ping_id = ping.id;
             ping_sent = now;
-            if (!send_request(c, &ping, now))
+            int rc = send_request(c, &ping, now);
+            if (rc == IPCQ_ETIMEDOUT)
                 return unavailable(c, "connection lost");
+            if (rc != IPCQ_OK)
+                return rc;
         }
         int64_t wake =
             ping_id ? ping_sent + PING_TIMEOUT_MS * 1000 : last_heard + HEARTBEAT_MS * 1000;
         if (deadline < wake)
             wake = deadline;
         int64_t wait_ms = (wake - now + 999) / 1000;
-        Ipcqwire__Reply *r = receive_reply(c, wait_ms <= 0        ? 0
-                                              : wait_ms > INT_MAX ? INT_MAX
-                                                                  : (int)wait_ms);
-        for (; r != NULL; r = receive_reply(c, 0)) {
+        int rc;
+        Ipcqwire__Reply *r = receive_reply(c,
+                                           wait_ms <= 0        ? 0
+                                           : wait_ms > INT_MAX ? INT_MAX
+                                                               : (int)wait_ms,
+                                           &rc);
+        for (; r != NULL; r = receive_reply(c, 0, &rc)) {
             last_heard = clock_now_us();
+            if (r->id == 0 && r->status != IPCQ_OK)
+                return refused(c, r);
             if (want_id != 0 && r->id == want_id) {
                 *reply = r;
                 return IPCQ_OK;
@@ -502,6 +570,8 @@ await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t dea
             if (want_id == 0 && c->inflight_items <= async_target)
                 return IPCQ_OK;
         }
+        if (rc != IPCQ_OK && rc != IPCQ_ETIMEDOUT)
+            return connection_lost(c, rc);
     }
 }
 
@@ -522,8 +592,11 @@ call_locked(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__R
         connect_deadline = deadline;
     req->version = IPCQ_PROTOCOL_VERSION;
     req->id = ++c->next_id;
-    if (!send_request(c, req, connect_deadline))
+    rc = send_request(c, req, connect_deadline);
+    if (rc == IPCQ_ETIMEDOUT)
         return unavailable(c, "no connection");
+    if (rc != IPCQ_OK)
+        return rc;
     return await_replies(c, req->id, 0, deadline, reply);
 }
 
@@ -549,11 +622,18 @@ void
 client_settle_arrived(ipcq_client *c)
 {
     Ipcqwire__Reply *r;
-    while (c->ninflight > 0 && c->sock != NULL && (r = receive_reply(c, 0)) != NULL) {
+    int rc = IPCQ_OK;
+    while (c->ninflight > 0 && c->conn != NULL && (r = receive_reply(c, 0, &rc)) != NULL) {
+        if (r->id == 0 && r->status != IPCQ_OK) {
+            refused(c, r); /* the puts' loss is reported by the next call */
+            return;
+        }
         if (!settle_async(c, r))
             client_release_items(c, r);
         ipcqwire__reply__free_unpacked(r, NULL);
     }
+    if (rc != IPCQ_OK && rc != IPCQ_ETIMEDOUT)
+        connection_lost(c, rc);
 }
 
 int
@@ -572,8 +652,11 @@ client_send_async(ipcq_client *c, Ipcqwire__Request *req, size_t nitems)
     }
     req->version = IPCQ_PROTOCOL_VERSION;
     req->id = ++c->next_id;
-    if (!send_request(c, req, clock_deadline_us(clock_now_us(), CONNECT_TIMEOUT_MS)))
+    rc = send_request(c, req, clock_deadline_us(clock_now_us(), CONNECT_TIMEOUT_MS));
+    if (rc == IPCQ_ETIMEDOUT)
         return unavailable(c, "no connection");
+    if (rc != IPCQ_OK)
+        return rc;
     c->inflight[c->ninflight++] = (inflight_put){req->id, nitems};
     c->inflight_items += nitems;
     return IPCQ_OK;

@@ -24,10 +24,9 @@ struct ipcq_client {
      * caller's thread, only the batch's flusher thread takes it. */
     pthread_mutex_t lock;
     char *endpoint;
-    pid_t pid;          /* the process that owns ctx and sock */
-    void *ctx, *sock;   /* NULL until first use in this process */
-    void *timeout_sock; /* the socket whose ZMQ_RCVTIMEO is timeout_ms */
-    int timeout_ms;
+    pid_t pid;                             /* the process that owns conn */
+    const struct transport_ops *transport; /* chosen by the endpoint's scheme */
+    struct transport_conn *conn;           /* NULL until first use in this process */
     uint64_t next_id;
     uint64_t confirm_id;      /* the last one-way CONFIRM sent */
     uint64_t answered_id;     /* the highest request id answered */
@@ -65,8 +64,9 @@ void client_unlock(ipcq_client *c);
  * puts in flight belong to the parent). */
 int client_connect(ipcq_client *c);
 
-/* Closes the handle's connection (and stops its ZeroMQ threads) but keeps
- * the handle: the next call reconnects. Called before the library forks. */
+/* Closes the handle's connection (and stops its transport's threads, if
+ * any) but keeps the handle: the next call reconnects. Called before the
+ * library forks. */
 void client_disconnect(ipcq_client *c);
 
 /* Starts a request of type op on queue (NULL: none): checks the handle, the

@@ -80,10 +80,25 @@ spawn(test_broker *tb)
             tb->pid = 0;
             fail_msg("ipcqd exited during start-up (status %d)", status);
         }
+        /* unix:// fails at once while nothing listens: do not spin. */
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
     ipcq_client_close(&c);
     if (rc != IPCQ_OK)
         fail_msg("ipcqd did not answer within %d ms", START_TIMEOUT_MS);
+}
+
+const char *
+test_transport(void)
+{
+    const char *t = getenv("IPCQ_TEST_TRANSPORT");
+    if (t == NULL || t[0] == '\0' || strcmp(t, "ipc") == 0)
+        return "ipc";
+    if (strcmp(t, "unix") == 0)
+        return "unix";
+    fail_msg("IPCQ_TEST_TRANSPORT=%s: want ipc or unix", t);
+    return NULL;
 }
 
 static void
@@ -92,7 +107,8 @@ start(test_broker *tb, bool lane, va_list ap)
     memset(tb, 0, sizeof *tb);
     snprintf(tb->dir, sizeof tb->dir, "/tmp/ipcq-test-XXXXXX");
     assert_non_null(mkdtemp(tb->dir));
-    snprintf(tb->endpoint, sizeof tb->endpoint, "ipc://%s/broker.sock", tb->dir);
+    snprintf(tb->path, sizeof tb->path, "%s/broker.sock", tb->dir);
+    snprintf(tb->endpoint, sizeof tb->endpoint, "%s://%s", test_transport(), tb->path);
     if (lane)
         snprintf(tb->lane, sizeof tb->lane, "unix://%s/lane.sock", tb->dir);
     const char *arg;

@@ -1,8 +1,8 @@
 /*
  * Test harness for the end-to-end suites: a real ipcqd on a fresh ipc://
- * endpoint under mkdtemp, forked helper processes that are always reaped,
- * programs run with their output captured (program.c), and waits on broker
- * state with deadlines instead of sleeps.
+ * endpoint under mkdtemp (unix:// with IPCQ_TEST_TRANSPORT=unix), forked helper processes that are
+ * always reaped, programs run with their output captured (program.c), and waits on broker state
+ * with deadlines instead of sleeps.
  *
  * Include after <cmocka.h>'s prerequisites; every helper fails the running
  * test on error.
@@ -32,12 +32,18 @@
 
 typedef struct test_broker {
     char dir[256];      /* temporary directory holding the socket */
-    char endpoint[300]; /* ipc://DIR/broker.sock */
+    char endpoint[300]; /* ipc://DIR/broker.sock, or unix:// (IPCQ_TEST_TRANSPORT) */
+    char path[280];     /* DIR/broker.sock */
     char lane[300];     /* unix://DIR/lane.sock when started with one, else "" */
     pid_t pid;          /* 0 when not running */
     char extra[8][64];  /* extra ipcqd arguments, kept for restarts */
     int nextra;
 } test_broker;
+
+/* The scheme the suites' brokers bind: $IPCQ_TEST_TRANSPORT, "ipc" (ZeroMQ,
+ * the default) or "unix" (the native local lane); anything else fails the
+ * test. */
+const char *test_transport(void);
 
 /* Starts ipcqd on a fresh endpoint with optional extra arguments (NULL
  * ended) and waits until it answers a ping. With $IPCQ_TEST_BROKER_WRAPPER

@@ -2,7 +2,10 @@
  * Fuzz target: the client library's reply decoding (SPEC B1), through the
  * public API only. A fake broker, a ZeroMQ ROUTER on a temporary ipc://
  * endpoint in a thread of this process, answers each request the client
- * sends with the fuzz input's bytes.
+ * sends with the fuzz input's bytes. Built with FUZZ_LANE (the target
+ * fuzz_client_lane), the fake broker is a lane server on a unix://
+ * endpoint (../lane_fake.c) instead, and the client's lane framing is
+ * fuzzed as well.
  *
  * An input is: op (1 byte) | flags (1 byte) | reply bytes. op picks the API
  * call (get, get_many, get_leased, stat, qsize, put, put_many, ping, the
@@ -14,7 +17,10 @@
  * error reply, so no call waits for a timeout. Flag PROBE sends a probe
  * (id 0) first, flag LATE the bytes unchanged first (a reply to nobody,
  * whose items the client hands back). Bits 3-5 of flags are an argument of
- * the call (how many items, which status-only call).
+ * the call (how many items, which status-only call). On the lane, flag RAW
+ * sends the bytes as they are on the stream, unframed (lengths, truncated
+ * frames, garbage), and closes the connection after them, so that no call
+ * waits for a timeout.
  *
  * The fake broker ignores one-way requests (confirm, release, cancel). The
  * client handles live for the whole run, as an application's would; they
@@ -28,16 +34,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "fuzz.h"
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
+#ifdef FUZZ_LANE
+#include "lane_fake.h"
+typedef lane_peer *fake_peer;
+#else
+#include <zmq.h>
+typedef const zmq_msg_t *fake_peer;
+#endif
 
 enum {
     NO_REWRITE = 1, /* send the bytes unchanged, then an error reply */
     PROBE = 2,      /* a probe (id 0) first */
     LATE = 4,       /* the bytes unchanged first, as a reply to nobody */
+    RAW = 64,       /* lane: the bytes unframed, then the connection closed */
 };
 
 #define REPLY_MAX (1u << 20)
@@ -52,11 +65,28 @@ static struct {
     uint8_t bytes[REPLY_MAX];
 } script = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static char dir[96], sock_path[128], endpoint[160];
+static char endpoint[200];
+static ipcq_client *client, *prefetching;
+#ifdef FUZZ_LANE
+static lane_fake *fake;
+
+static void
+fail(const char *what)
+{
+    fprintf(stderr, "fuzz_client_lane: %s\n", what);
+    abort();
+}
+
+static void
+send_reply(fake_peer peer, const void *data, size_t len)
+{
+    lane_peer_frame(peer, data, len);
+}
+#else
+static char dir[96], sock_path[128];
 static void *ctx, *router;
 static pthread_t broker_thread;
 static atomic_bool stopping;
-static ipcq_client *client, *prefetching;
 
 static void
 fail(const char *what)
@@ -66,16 +96,29 @@ fail(const char *what)
 }
 
 static void
-send_reply(const zmq_msg_t *peer, const void *data, size_t len)
+send_reply(fake_peer peer, const void *data, size_t len)
 {
     if (zmq_send(router, zmq_msg_data((zmq_msg_t *)peer), zmq_msg_size((zmq_msg_t *)peer),
                  ZMQ_SNDMORE) < 0 ||
         zmq_send(router, data, len, 0) < 0)
         fail("fake broker send");
 }
+#endif
+
+static void cleanup(void);
+
+/* The handles the inputs use, open for the whole run; closed at exit. */
+static void
+open_clients(void)
+{
+    if (ipcq_client_open(&client, endpoint) != IPCQ_OK ||
+        ipcq_client_open(&prefetching, endpoint) != IPCQ_OK)
+        fail("ipcq_client_open");
+    atexit(cleanup);
+}
 
 static void
-send_status(const zmq_msg_t *peer, uint64_t id, int status)
+send_status(fake_peer peer, uint64_t id, int status)
 {
     Ipcqwire__Reply r = IPCQWIRE__REPLY__INIT;
     r.id = id;
@@ -86,7 +129,7 @@ send_status(const zmq_msg_t *peer, uint64_t id, int status)
 
 /* Answers request id as the script says. */
 static void
-answer(const zmq_msg_t *peer, uint64_t id)
+answer(fake_peer peer, uint64_t id)
 {
     static uint8_t bytes[REPLY_MAX];
     pthread_mutex_lock(&script.lock);
@@ -100,6 +143,13 @@ answer(const zmq_msg_t *peer, uint64_t id)
         send_status(peer, id, IPCQ_EPROTO);
         return;
     }
+#ifdef FUZZ_LANE
+    if (flags & RAW) {
+        lane_peer_raw(peer, bytes, len);
+        lane_peer_close(peer);
+        return;
+    }
+#endif
     if (flags & PROBE)
         send_status(peer, 0, IPCQ_OK);
     if (flags & LATE)
@@ -128,6 +178,45 @@ answer(const zmq_msg_t *peer, uint64_t id)
     free(out);
 }
 
+#ifdef FUZZ_LANE
+static bool
+one_way(const Ipcqwire__Request *req)
+{
+    return req->op == IPCQWIRE__OP__OP_CONFIRM || req->op == IPCQWIRE__OP__OP_HAND_BACK ||
+           req->op == IPCQWIRE__OP__OP_CANCEL;
+}
+
+static void
+on_event(lane_fake *f, lane_peer *p, lane_event ev, const Ipcqwire__Request *req, void *arg)
+{
+    (void)f;
+    (void)arg;
+    if (ev == LANE_REQUEST && !one_way(req))
+        answer(p, req->id);
+}
+
+static void
+cleanup(void)
+{
+    ipcq_client_close(&prefetching);
+    ipcq_client_close(&client);
+    int bad = lane_fake_bad_frames(fake);
+    lane_fake_stop(&fake);
+    if (bad != 0)
+        fail("the client sent something that is not a Request");
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fake = lane_fake_start(on_event, NULL);
+    snprintf(endpoint, sizeof endpoint, "%s", lane_fake_endpoint(fake));
+    open_clients();
+    return 0;
+}
+#else
 static void
 serve_one(void)
 {
@@ -194,12 +283,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         fail("fake broker bind");
     if (pthread_create(&broker_thread, NULL, fake_broker, NULL) != 0)
         fail("pthread_create");
-    if (ipcq_client_open(&client, endpoint) != IPCQ_OK ||
-        ipcq_client_open(&prefetching, endpoint) != IPCQ_OK)
-        fail("ipcq_client_open");
-    atexit(cleanup);
+    open_clients();
     return 0;
 }
+#endif
 
 /* The error text is always terminated, within the handle's buffer. */
 static void
@@ -386,6 +473,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pthread_mutex_unlock(&script.lock);
     int rc = call(op, (flags >> 3) & 7);
     check_error_text(rc);
+#ifdef FUZZ_LANE
+    FUZZ_CHECK(lane_fake_bad_frames(fake) == 0); /* the client sent only Requests */
+#endif
     pthread_mutex_lock(&script.lock);
     script.armed = false;
     pthread_mutex_unlock(&script.lock);

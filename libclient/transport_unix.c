@@ -1,0 +1,256 @@
+/*
+ * The native local lane (transport.h), unix://PATH: a unix-domain stream
+ * socket that the calling thread drives itself, with no transport thread in
+ * between. Each message is a 4-byte little-endian length N and N bytes of
+ * protobuf (Request out, Reply in).
+ *
+ * - A send is one sendmsg() of the length and the bytes (MSG_NOSIGNAL: a
+ *   broker gone is EPIPE, never SIGPIPE); a receive is a poll() for the
+ *   wait and reads into the connection's buffer until a whole frame is
+ *   there. A synchronous call costs one write, one poll and one read.
+ * - EOF, ECONNRESET and EPIPE mean the broker is gone: IPCQ_EUNAVAILABLE at
+ *   once, and client.c closes the connection so that its next call
+ *   connects again.
+ * - A frame over the caller's limit is a protocol error: nothing of it is
+ *   allocated, and the connection is of no further use.
+ * - A frame is never left half sent: once its first byte is out, the rest
+ *   follows, or the connection is given up.
+ * - The socket is close-on-exec; a child that inherited it through fork()
+ *   only closes its own copy, which leaves the parent's connection as it
+ *   was.
+ */
+#include "transport.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "ipcq.h"
+
+#define SCHEME "unix://"
+#define CONNECT_BUSY_MS 2000       /* how long a full listen backlog is retried */
+#define SEND_STALL_MS 5000         /* how long the rest of a frame begun may take */
+#define BUF_MIN ((size_t)64 << 10) /* the receive buffer kept between frames */
+
+struct transport_conn {
+    int fd;
+    unsigned char *buf; /* received bytes not consumed yet: buf[start..end) */
+    size_t cap, start, end;
+    size_t taken; /* the frame handed out last, consumed at the next receive */
+};
+
+static int
+unix_connect(const char *endpoint, client_keys *keys, transport_conn **out, char *why,
+             size_t why_cap)
+{
+    (void)keys; /* the broker checks this process's credentials (SO_PEERCRED) */
+    const char *path = endpoint + strlen(SCHEME);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strncmp(endpoint, SCHEME, strlen(SCHEME)) != 0 || path[0] == '\0' ||
+        strlen(path) >= sizeof addr.sun_path) {
+        snprintf(why, why_cap, "%s: cannot connect: not a unix socket path that fits", endpoint);
+        return IPCQ_EINVAL;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    transport_conn *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        snprintf(why, why_cap, "%s", ipcq_strerror(IPCQ_ENOMEM));
+        return IPCQ_ENOMEM;
+    }
+    t->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int rc = t->fd < 0 ? -1 : 0;
+    int64_t busy_until = clock_deadline_us(clock_now_us(), CONNECT_BUSY_MS);
+    while (rc == 0 && connect(t->fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        /* EAGAIN: the broker's listen backlog is full; it drains it soon. */
+        if (errno == EINTR || (errno == EAGAIN && clock_now_us() < busy_until)) {
+            if (errno == EAGAIN)
+                poll(NULL, 0, 1);
+            continue;
+        }
+        rc = -1;
+    }
+    if (rc == 0) {
+        *out = t;
+        return IPCQ_OK;
+    }
+    int err = errno, status = IPCQ_EUNAVAILABLE;
+    if (err == EACCES || err == EPERM) {
+        snprintf(why, why_cap, "%s: permission denied: %s", endpoint, strerror(err));
+        status = IPCQ_EACCESS;
+    } else if (t->fd < 0) {
+        snprintf(why, why_cap, "%s: cannot make a socket: %s", endpoint, strerror(err));
+        status = IPCQ_ESYSTEM;
+    } else {
+        snprintf(why, why_cap, "cannot connect: %s", strerror(err));
+    }
+    if (t->fd >= 0)
+        close(t->fd);
+    free(t);
+    return status;
+}
+
+static void
+unix_close(transport_conn *t)
+{
+    close(t->fd);
+    free(t->buf);
+    free(t);
+}
+
+static int
+unix_send(transport_conn *t, const void *data, size_t len, int64_t deadline_us)
+{
+    if (len > UINT32_MAX)
+        return IPCQ_ETOOBIG;
+    unsigned char head[4] = {(unsigned char)len, (unsigned char)(len >> 8),
+                             (unsigned char)(len >> 16), (unsigned char)(len >> 24)};
+    struct iovec iov[2] = {{head, sizeof head}, {(void *)data, len}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+    size_t left = sizeof head + len;
+    bool begun = false;
+    int64_t stall_until = 0;
+    while (left > 0) {
+        ssize_t n = sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            left -= (size_t)n;
+            begun = true;
+            while (mh.msg_iovlen > 0 && (size_t)n >= mh.msg_iov[0].iov_len) {
+                n -= (ssize_t)mh.msg_iov[0].iov_len;
+                mh.msg_iov++;
+                mh.msg_iovlen--;
+            }
+            if (mh.msg_iovlen > 0) {
+                mh.msg_iov[0].iov_base = (char *)mh.msg_iov[0].iov_base + n;
+                mh.msg_iov[0].iov_len -= (size_t)n;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || errno != EAGAIN)
+            return IPCQ_EUNAVAILABLE; /* EPIPE, ECONNRESET: the broker is gone */
+        int64_t now = clock_now_us();
+        if (begun && stall_until == 0)
+            stall_until = clock_deadline_us(now, SEND_STALL_MS);
+        int64_t until = begun && stall_until > deadline_us ? stall_until : deadline_us;
+        if (now >= until)
+            return begun ? IPCQ_EUNAVAILABLE : IPCQ_ETIMEDOUT; /* half a frame ends the stream */
+        struct pollfd p = {.fd = t->fd, .events = POLLOUT};
+        int64_t ms = (until - now + 999) / 1000;
+        poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
+    }
+    return IPCQ_OK;
+}
+
+/* Makes room in the buffer for need bytes from start; false without memory. */
+static bool
+make_room(transport_conn *t, size_t need)
+{
+    if (t->start > 0 && t->cap - t->start < need) {
+        memmove(t->buf, t->buf + t->start, t->end - t->start);
+        t->end -= t->start;
+        t->start = 0;
+    }
+    if (t->cap - t->start >= need)
+        return true;
+    size_t cap = need < BUF_MIN ? BUF_MIN : need;
+    unsigned char *grown = realloc(t->buf, cap);
+    if (grown == NULL)
+        return false;
+    t->buf = grown;
+    t->cap = cap;
+    return true;
+}
+
+/* Drops the frame handed out last; a buffer grown for a large frame is
+ * given back once it is empty. */
+static void
+consume(transport_conn *t)
+{
+    t->start += t->taken;
+    t->taken = 0;
+    if (t->start == t->end) {
+        t->start = t->end = 0;
+        if (t->cap > BUF_MIN) {
+            free(t->buf);
+            t->buf = NULL;
+            t->cap = 0;
+        }
+    }
+}
+
+static int
+unix_receive(transport_conn *t, int wait_ms, size_t max_len, const void **data, size_t *len)
+{
+    consume(t);
+    int64_t deadline = clock_deadline_us(clock_now_us(), wait_ms);
+    bool waited = wait_ms == 0; /* no wait: read what is there, without a poll */
+    for (;;) {
+        size_t have = t->end - t->start, need = 4;
+        if (have >= 4) {
+            const unsigned char *h = t->buf + t->start;
+            size_t n = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
+            if (n > max_len)
+                return IPCQ_EPROTO;
+            if (have >= 4 + n) {
+                *data = h + 4;
+                *len = n;
+                t->taken = 4 + n;
+                return IPCQ_OK;
+            }
+            need = 4 + n;
+        }
+        if (!waited) {
+            int64_t left_us = deadline - clock_now_us();
+            struct pollfd p = {.fd = t->fd, .events = POLLIN};
+            int ms = left_us <= 0             ? 0
+                     : left_us / 1000 > 60000 ? 60000
+                                              : (int)((left_us + 999) / 1000);
+            int ready = poll(&p, 1, ms);
+            if (ready == 0 && clock_now_us() >= deadline)
+                return IPCQ_ETIMEDOUT;
+            if (ready <= 0)
+                continue; /* EINTR, or a wait longer than one poll */
+        }
+        if (!make_room(t, need < BUF_MIN ? BUF_MIN : need))
+            return IPCQ_ENOMEM;
+        ssize_t got = read(t->fd, t->buf + t->end, t->cap - t->end);
+        if (got > 0) {
+            t->end += (size_t)got;
+            continue;
+        }
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && errno == EAGAIN) {
+            if (wait_ms == 0 || clock_now_us() >= deadline)
+                return IPCQ_ETIMEDOUT;
+            waited = false;
+            continue;
+        }
+        return IPCQ_EUNAVAILABLE; /* EOF or ECONNRESET: the broker is gone */
+    }
+}
+
+static bool
+unix_hung_up(transport_conn *t)
+{
+    struct pollfd p = {.fd = t->fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+const transport_ops transport_unix = {
+    .connect = unix_connect,
+    .close = unix_close,
+    .abandon = unix_close, /* the child's copy of the socket; the parent's stays */
+    .send = unix_send,
+    .receive = unix_receive,
+    .hung_up = unix_hung_up,
+};
