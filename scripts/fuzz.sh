@@ -9,19 +9,19 @@
 # bug, then add the input to tests/fuzz/regressions/TARGET/ so that every
 # CI run replays it.
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: broker, client, cli
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: broker, client, client_lane, lane, cli
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/fuzz.sh [SECONDS] [broker|client|cli ...]" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh [SECONDS] [broker|client|client_lane|lane|cli ...]" >&2; exit 2; }
 [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ] && { sed -n '2,13p' "$0" | cut -c3-; exit 0; }
 seconds=600
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then seconds=$1; shift; fi
 [ "$seconds" -gt 0 ] || usage
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(broker client cli)
+[ ${#targets[@]} -gt 0 ] || targets=(broker client client_lane lane cli)
 for t in "${targets[@]}"; do
-    case $t in broker | client | cli) ;; *) echo "scripts/fuzz.sh: unknown target '$t'" >&2; usage ;; esac
+    case $t in broker | client | client_lane | lane | cli) ;; *) echo "scripts/fuzz.sh: unknown target '$t'" >&2; usage ;; esac
 done
 
 bash scripts/deps.sh
@@ -32,11 +32,13 @@ cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 work=build/fuzz-long
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The corpus of each target: fuzz_client_lane shares fuzz_client's.
+corpus_of() { [ "$1" = client_lane ] && echo client || echo "$1"; }
 pids=()
 for t in "${targets[@]}"; do
     rm -rf "${work:?}/$t"
     mkdir -p "$work/$t/corpus"
-    cp tests/fuzz/corpus/"$t"/* "$work/$t/corpus/"
+    cp tests/fuzz/corpus/"$(corpus_of "$t")"/* "$work/$t/corpus/"
     flags=(-timeout=10 -rss_limit_mb=2048 -detect_leaks=1 -artifact_prefix="$work/$t/"
            -max_total_time="$seconds" -print_final_stats=1)
     [ "$t" != cli ] || flags+=(-dict=tests/fuzz/cli.dict)
@@ -50,11 +52,12 @@ failed=()
 for i in "${!targets[@]}"; do
     t=${targets[$i]}
     if wait "${pids[$i]}"; then
-        before=$(ls tests/fuzz/corpus/"$t" | wc -l)
-        "$build/tests/fuzz/fuzz_$t" -merge=1 tests/fuzz/corpus/"$t" "$work/$t/corpus" \
+        corpus=tests/fuzz/corpus/$(corpus_of "$t")
+        before=$(ls "$corpus" | wc -l)
+        "$build/tests/fuzz/fuzz_$t" -merge=1 "$corpus" "$work/$t/corpus" \
             >>"$work/$t/log" 2>&1
-        after=$(ls tests/fuzz/corpus/"$t" | wc -l)
-        echo "fuzz: $t: nothing found; $((after - before)) new inputs merged into tests/fuzz/corpus/$t"
+        after=$(ls "$corpus" | wc -l)
+        echo "fuzz: $t: nothing found; $((after - before)) new inputs merged into $corpus"
         grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "$work/$t/log" | sed "s/^/fuzz: $t: /"
     else
         failed+=("$t")
