@@ -12,9 +12,10 @@ lane_frame_header(unsigned char out[LANE_FRAME_HEADER], uint32_t n)
     out[3] = (unsigned char)(n >> 24);
 }
 
-static uint32_t
-header_value(const unsigned char *p)
+uint32_t
+lane_frame_length(const unsigned char header[LANE_FRAME_HEADER])
 {
+    const unsigned char *p = header;
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
@@ -45,7 +46,7 @@ frame_size(const frame_reader *r, const unsigned char *p, size_t avail, bool *to
 {
     if (avail < LANE_FRAME_HEADER)
         return 0;
-    uint32_t n = header_value(p);
+    uint32_t n = lane_frame_length(p);
     if (n > r->max_body) {
         *too_big = true;
         return 0;

@@ -17,6 +17,8 @@
 
 /* Writes the header of an n-byte message. */
 void lane_frame_header(unsigned char out[LANE_FRAME_HEADER], uint32_t n);
+/* The length N that a header says. */
+uint32_t lane_frame_length(const unsigned char header[LANE_FRAME_HEADER]);
 
 /* Called with each whole message (body only; len may be 0, which the lane
  * treats as malformed). Returns false to stop the reader at once: the rest

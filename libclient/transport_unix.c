@@ -34,6 +34,7 @@
 
 #include "clock.h"
 #include "ipcq.h"
+#include "lane_frame.h"
 
 #define SCHEME "unix://"
 #define CONNECT_BUSY_MS 2000       /* how long a full listen backlog is retried */
@@ -110,8 +111,8 @@ unix_send(transport_conn *t, const void *data, size_t len, int64_t deadline_us)
 {
     if (len > UINT32_MAX)
         return IPCQ_ETOOBIG;
-    unsigned char head[4] = {(unsigned char)len, (unsigned char)(len >> 8),
-                             (unsigned char)(len >> 16), (unsigned char)(len >> 24)};
+    unsigned char head[LANE_FRAME_HEADER];
+    lane_frame_header(head, (uint32_t)len);
     struct iovec iov[2] = {{head, sizeof head}, {(void *)data, len}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
     size_t left = sizeof head + len;
@@ -197,7 +198,7 @@ unix_receive(transport_conn *t, int wait_ms, size_t max_len, const void **data, 
         size_t have = t->end - t->start, need = 4;
         if (have >= 4) {
             const unsigned char *h = t->buf + t->start;
-            size_t n = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
+            size_t n = lane_frame_length(h);
             if (n > max_len)
                 return IPCQ_EPROTO;
             if (have >= 4 + n) {
