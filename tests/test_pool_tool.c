@@ -194,7 +194,7 @@ ledger_forgives_only_a_killed_consumers_unacked_item(void **state)
     ledger_with_every_item(&l);
     pool_record last = record_of(1, 0), other = record_of(0, 2);
     pool_ledger_add(&l, &last); /* redelivered to another consumer */
-    pool_ledger_allow_redelivery(&l, &last);
+    assert_true(pool_ledger_allow_redelivery(&l, &last));
     pool_verdict v;
     assert_true(pool_ledger_verdict(&l, &v));
     assert_int_equal(v.redelivered, 1);
@@ -206,6 +206,36 @@ ledger_forgives_only_a_killed_consumers_unacked_item(void **state)
     assert_int_equal(v.redelivered, 1);
     assert_int_equal(v.duplicated, 2);
     assert_int_equal(v.lost, 0);
+    pool_ledger_free(&l);
+}
+
+/* A consumer killed while it held a leased batch may have recorded every
+ * item of it unacked: each of those may come once more, and nothing else. */
+static void
+ledger_forgives_a_killed_consumers_unacked_batch(void **state)
+{
+    pool_ledger l;
+    ledger_with_every_item(&l);
+    pool_record batch[3] = {record_of(0, 0), record_of(0, 1), record_of(1, 1)};
+    for (int i = 0; i < 3; i++) {
+        assert_true(pool_ledger_allow_redelivery(&l, &batch[i]));
+        pool_ledger_add(&l, &batch[i]); /* the whole batch came back and was recorded again */
+    }
+    pool_verdict v;
+    assert_true(pool_ledger_verdict(&l, &v));
+    assert_int_equal(v.redelivered, 3);
+    assert_int_equal(v.duplicated, 0);
+
+    pool_record outside = record_of(0, 2), wrong_hash = record_of(1, 0);
+    wrong_hash.hash ^= 1;
+    assert_true(pool_ledger_allow_redelivery(&l, &wrong_hash)); /* forgives nothing */
+    pool_ledger_add(&l, &outside);                              /* not in the batch */
+    pool_record again = record_of(1, 0);
+    pool_ledger_add(&l, &again);
+    assert_false(pool_ledger_verdict(&l, &v));
+    assert_int_equal(v.redelivered, 3);
+    assert_int_equal(v.duplicated, 2);
+    assert_int_equal(v.bad, 0);
     pool_ledger_free(&l);
 }
 
@@ -230,44 +260,63 @@ ledger_rejects_records_of_items_never_put(void **state)
 
 /* ---- prodcons ------------------------------------------------------------ */
 
+/* The line that says which way the children moved the items. */
+#define BATCHED_MODE "(batched: async puts in a window of 256, leased batches of up to 64)"
+#define STRICT_MODE "(strict: one put, one leased get, one ack a call)"
+
+/* By default (async puts, leased batches) and with --strict (one item a call). */
 static void
 prodcons_reports_every_child_and_verifies(void **state)
 {
-    program_run r;
-    RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "2000");
-    expect_exit(&r, 0);
-    expect_out_has(&r, "verified: each of the 2000 items arrived exactly once");
-    expect_out_has(&r, "items/s");
-    expect_out_has(&r, "MB/s");
-    expect_no_progress(&r);
-    children ch;
-    parse_children(r.out.data, &ch);
-    assert_int_equal(ch.producers, 2);
-    assert_int_equal(ch.consumers, 2);
-    assert_int_equal(ch.n, 4);
-    expect_parent(&ch, r.pid);
-    assert_true(ch.broker > 0);
-    expect_all_gone(&ch);
-    program_free(&r);
+    for (int strict = 0; strict < 2; strict++) {
+        program_run r;
+        tool_start_argv(&r, false,
+                        (const char *const[]){"prodcons", "--producers", "2", "--consumers", "2",
+                                              "--items", "2000", strict ? "--strict" : NULL, NULL});
+        program_finish(&r, RUN_TIMEOUT_MS);
+        expect_exit(&r, 0);
+        expect_out_has(&r, "verified: each of the 2000 items arrived exactly once");
+        expect_out_has(&r, "items/s");
+        expect_out_has(&r, "MB/s");
+        expect_out_has(&r, strict ? STRICT_MODE : BATCHED_MODE);
+        expect_no_progress(&r);
+        children ch;
+        parse_children(r.out.data, &ch);
+        assert_int_equal(ch.producers, 2);
+        assert_int_equal(ch.consumers, 2);
+        assert_int_equal(ch.n, 4);
+        expect_parent(&ch, r.pid);
+        assert_true(ch.broker > 0);
+        expect_all_gone(&ch);
+        program_free(&r);
+    }
 }
 
+/* The killed consumer's unacked items — one, or its whole leased batch —
+ * come back (D1, D2) and the run still checks out exactly once. */
 static void
 prodcons_survives_a_killed_consumer(void **state)
 {
-    program_run r;
-    RUN(&r, "prodcons", "--producers", "2", "--consumers", "2", "--items", "5000", "--maxsize",
-        "16", "--size", "200", "--kill-one");
-    expect_exit(&r, 0);
-    expect_out_has(&r, "killed consumer");
-    expect_out_has(&r, "verified: each of the 5000 items arrived exactly once");
-    expect_no_progress(&r);
-    children ch;
-    parse_children(r.out.data, &ch);
-    assert_int_equal(ch.producers, 2);
-    assert_int_equal(ch.consumers, 3); /* two, and the one that replaced the killed one */
-    expect_parent(&ch, r.pid);
-    expect_all_gone(&ch);
-    program_free(&r);
+    for (int strict = 0; strict < 2; strict++) {
+        program_run r;
+        tool_start_argv(&r, false,
+                        (const char *const[]){"prodcons", "--producers", "2", "--consumers", "2",
+                                              "--items", "5000", "--maxsize", "16", "--size", "200",
+                                              "--kill-one", strict ? "--strict" : NULL, NULL});
+        program_finish(&r, RUN_TIMEOUT_MS);
+        expect_exit(&r, 0);
+        expect_out_has(&r, "killed consumer");
+        expect_out_has(&r, "verified: each of the 5000 items arrived exactly once");
+        expect_out_has(&r, strict ? "(strict: " : "(batched: ");
+        expect_no_progress(&r);
+        children ch;
+        parse_children(r.out.data, &ch);
+        assert_int_equal(ch.producers, 2);
+        assert_int_equal(ch.consumers, 3); /* two, and the one that replaced the killed one */
+        expect_parent(&ch, r.pid);
+        expect_all_gone(&ch);
+        program_free(&r);
+    }
 }
 
 static void
@@ -484,6 +533,9 @@ help_and_usage_errors(void **state)
     RUN(&r, "prodcons", "--help");
     expect_exit(&r, 0);
     expect_out_has(&r, "--kill-one");
+    expect_out_has(&r, "--strict");
+    expect_out_has(&r, "ipcq_put_async");
+    expect_out_has(&r, "ipcq_get_leased_many");
     program_free(&r);
     RUN(&r, "primes", "--help");
     expect_exit(&r, 0);
@@ -497,6 +549,15 @@ help_and_usage_errors(void **state)
     RUN(&r, "prodcons", "--producers", "2", "--consumers", "2");
     expect_exit(&r, 2);
     expect_err_has(&r, "ipcq-pool: prodcons: missing --items");
+    program_free(&r);
+    RUN(&r, "prodcons", "--producers", "1", "--consumers", "1", "--items", "10", "--strict",
+        "--batch", "8");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "ipcq-pool: prodcons: --strict moves one item a call: it takes no --batch");
+    program_free(&r);
+    RUN(&r, "prodcons", "--producers", "1", "--consumers", "1", "--items", "10", "--batch", "0");
+    expect_exit(&r, 2);
+    expect_err_has(&r, "ipcq-pool: prodcons: invalid --batch '0'");
     program_free(&r);
     RUN(&r, "primes", "--limit", "-5", "--workers", "2");
     expect_exit(&r, 2);
@@ -547,6 +608,7 @@ main(void)
         cmocka_unit_test(ledger_counts_every_item_once),
         cmocka_unit_test(ledger_reports_lost_and_duplicated_items),
         cmocka_unit_test(ledger_forgives_only_a_killed_consumers_unacked_item),
+        cmocka_unit_test(ledger_forgives_a_killed_consumers_unacked_batch),
         cmocka_unit_test(ledger_rejects_records_of_items_never_put),
         T(prodcons_reports_every_child_and_verifies),
         T(prodcons_survives_a_killed_consumer),

@@ -37,6 +37,7 @@ pool_ledger_free(pool_ledger *l)
     free(l->first);
     free(l->count);
     free(l->item);
+    free(l->allowed);
     memset(l, 0, sizeof *l);
 }
 
@@ -49,16 +50,24 @@ index_of(const pool_ledger *l, const pool_record *r)
     return (int64_t)(l->first[r->producer] + r->seq);
 }
 
-void
-pool_ledger_add(pool_ledger *l, const pool_record *r)
+/* The same, and -1 also when the record's hash is not that item's. */
+static int64_t
+checked_index_of(pool_ledger *l, const pool_record *r)
 {
-    l->records++;
     int64_t i = index_of(l, r);
     if (i >= 0) {
         tool_item_build(l->item, l->item_size, r->producer, r->seq);
         if (tool_item_hash(l->item, l->item_size) != r->hash)
             i = -1;
     }
+    return i;
+}
+
+void
+pool_ledger_add(pool_ledger *l, const pool_record *r)
+{
+    l->records++;
+    int64_t i = checked_index_of(l, r);
     if (i < 0) {
         l->bad++;
         return;
@@ -75,12 +84,22 @@ pool_ledger_complete(const pool_ledger *l)
     return l->distinct == l->total;
 }
 
-void
-pool_ledger_allow_redelivery(pool_ledger *l, const pool_record *last)
+bool
+pool_ledger_allow_redelivery(pool_ledger *l, const pool_record *rec)
 {
-    int64_t i = index_of(l, last);
-    if (i >= 0 && l->nallowed < POOL_LEDGER_MAX_KILLED)
-        l->allowed[l->nallowed++] = (uint64_t)i;
+    int64_t i = checked_index_of(l, rec);
+    if (i < 0)
+        return true; /* a bad record: counted as bad, never forgiven */
+    if (l->nallowed == l->allowed_cap) {
+        size_t cap = l->allowed_cap ? 2 * l->allowed_cap : 64;
+        uint64_t *a = realloc(l->allowed, cap * sizeof *a);
+        if (a == NULL)
+            return false;
+        l->allowed = a;
+        l->allowed_cap = cap;
+    }
+    l->allowed[l->nallowed++] = (uint64_t)i;
+    return true;
 }
 
 /* How many extra records of item i the kills explain. */
@@ -88,7 +107,7 @@ static uint64_t
 allowance(const pool_ledger *l, uint64_t i)
 {
     uint64_t n = 0;
-    for (int k = 0; k < l->nallowed; k++)
+    for (size_t k = 0; k < l->nallowed; k++)
         n += l->allowed[k] == i;
     return n;
 }

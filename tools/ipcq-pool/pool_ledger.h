@@ -3,19 +3,23 @@
  * against what the producers put, to prove that every item arrived exactly
  * once at the application level.
  *
- * Why a duplicate can be legitimate. A consumer takes each item on a lease,
- * writes its record to the parent (one atomic write() on its own pipe: once
- * written, the record survives the consumer), and only then acks. Killed
+ * Why a duplicate can be legitimate. A consumer takes items on a lease,
+ * writes their records to the parent (atomic write()s on its own pipe:
+ * once written, a record survives the consumer), and only then acks. Killed
  * before the write, it leaves no record and the broker gives the item to
  * another consumer: recorded once. Killed after the ack: recorded once.
  * Killed between the write and the ack, the item was recorded, but never
- * acked, so the broker rightly hands it out again (D2) and a second
+ * acked, so the broker rightly hands it out again (D1, D2) and a second
  * consumer records it too. That is a redelivery of an unacked item, not a
- * duplicate put, and it can only be the last record a killed consumer
- * wrote (a consumer holds one lease at a time). So pool_ledger_verdict()
- * allows each killed consumer's last record to appear once more, and
- * counts every other repeat as a duplicate and every missing item as lost.
- * Recording after the ack instead would turn the same kill into a loss.
+ * duplicate put, and it can only be one of the records the killed consumer
+ * wrote since its last ack: its last record when it takes one item a call
+ * (--strict: one lease at a time), the records after its last ack mark
+ * when it takes leased batches (one batch at a time, marked once acked:
+ * pool_record.h). The parent passes exactly those to
+ * pool_ledger_allow_redelivery(); pool_ledger_verdict() lets each appear
+ * once more, and counts every other repeat as a duplicate and every
+ * missing item as lost. Recording after the ack instead would turn the
+ * same kill into a loss.
  */
 #ifndef IPCQ_POOL_LEDGER_H
 #define IPCQ_POOL_LEDGER_H
@@ -25,8 +29,6 @@
 #include <stdint.h>
 
 #include "pool_record.h"
-
-#define POOL_LEDGER_MAX_KILLED 16
 
 typedef struct pool_ledger {
     uint64_t total;      /* items the producers put */
@@ -38,8 +40,8 @@ typedef struct pool_ledger {
     uint64_t distinct;   /* items recorded at least once */
     uint64_t records;    /* every record, repeats included */
     uint64_t bad;        /* records of no item put, or with the wrong hash */
-    uint64_t allowed[POOL_LEDGER_MAX_KILLED]; /* items a killed consumer may have left unacked */
-    int nallowed;
+    uint64_t *allowed;   /* items a killed consumer may have left unacked */
+    size_t nallowed, allowed_cap;
 } pool_ledger;
 
 typedef struct pool_verdict {
@@ -63,9 +65,10 @@ void pool_ledger_add(pool_ledger *l, const pool_record *r);
 /* Every item was recorded at least once. */
 bool pool_ledger_complete(const pool_ledger *l);
 
-/* Consumer last, killed on purpose, may have recorded its last record
- * without acking it: that item may be recorded once more. */
-void pool_ledger_allow_redelivery(pool_ledger *l, const pool_record *last);
+/* A consumer killed on purpose may have written rec without acking its
+ * item: that item may be recorded once more (once per call). false when
+ * out of memory. */
+bool pool_ledger_allow_redelivery(pool_ledger *l, const pool_record *rec);
 
 /* The final count; true if every item arrived exactly once. */
 bool pool_ledger_verdict(const pool_ledger *l, pool_verdict *v);

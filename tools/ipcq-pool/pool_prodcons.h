@@ -19,8 +19,9 @@
 
 typedef struct prodcons_opts {
     int64_t producers, consumers, items, maxsize, size;
+    int64_t batch, window; /* 0: not given (the defaults, or 1 with --strict) */
     const char *broker;
-    bool kill_one;
+    bool kill_one, strict;
 } prodcons_opts;
 
 typedef struct consumer {
@@ -29,7 +30,12 @@ typedef struct consumer {
     uint32_t index;
     bool killed; /* by --kill-one */
     uint64_t records;
-    pool_record last; /* its last record, valid if records > 0 */
+    /* Its records since its last ack mark: the ones that may stand for
+     * unacked items (pool_ledger.h). A ring of the last role.batch of
+     * them; a strict consumer writes no marks, and its last record is the
+     * one. */
+    pool_record *unacked;
+    uint64_t nunacked; /* records since the last mark; the ring holds the last of them */
     unsigned char partial[sizeof(pool_record)];
     size_t npartial;
 } consumer;
@@ -43,7 +49,8 @@ typedef struct prodcons {
     bool created;     /* the queue was created: removed at the end from a given broker */
     pid_t *producers; /* 0 once reaped */
     int64_t producers_done;
-    consumer *consumers; /* o.consumers, and room for one replacement */
+    consumer *consumers; /* o.consumers, and room for one replacement; each one's
+                            unacked ring is freed by prodcons_run */
     int nconsumers;
     pool_ledger ledger;
     tool_progress progress;

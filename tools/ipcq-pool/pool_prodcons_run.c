@@ -73,9 +73,16 @@ close_parent_fds(prodcons *pc)
 static bool
 spawn_consumer(prodcons *pc, uint32_t index)
 {
+    pool_record *unacked = calloc(pc->role.batch, sizeof *unacked);
     int fds[2];
-    if (pipe(fds) != 0)
+    if (unacked == NULL) {
+        errno = ENOMEM;
         return false;
+    }
+    if (pipe(fds) != 0) {
+        free(unacked);
+        return false;
+    }
     pid_t pid = fork_child(pc);
     if (pid == 0) {
         close_parent_fds(pc);
@@ -85,6 +92,7 @@ spawn_consumer(prodcons *pc, uint32_t index)
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
+        free(unacked);
         return false;
     }
     consumer *k = &pc->consumers[pc->nconsumers++];
@@ -92,6 +100,7 @@ spawn_consumer(prodcons *pc, uint32_t index)
     k->pid = pid;
     k->fd = fds[0];
     k->index = index;
+    k->unacked = unacked;
     return true;
 }
 
@@ -138,9 +147,13 @@ pool_prodcons_stop(prodcons *pc)
 static void
 take_record(prodcons *pc, consumer *k, const pool_record *rec)
 {
+    if (rec->producer == POOL_RECORD_ACKED) { /* every record before it is acked */
+        k->nunacked = 0;
+        return;
+    }
     pool_ledger_add(&pc->ledger, rec);
     k->records++;
-    k->last = *rec;
+    k->unacked[k->nunacked++ % pc->role.batch] = *rec;
 }
 
 /* Reads what consumer k wrote; closes its pipe at end of file. */
