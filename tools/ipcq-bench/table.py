@@ -8,11 +8,15 @@ RESULTS.jsonl holds one JSON object a line: ipcq-bench --json reports
 {"peer": ..., "mode": ..., "error": ...} stands for a run that failed.
 Lines with a "label" are the scale and memory runs (ipcq-bench --scenario,
 --idle-queues, 100 processes), by label: async-idle-0, async-idle-10000,
-async-100-procs, fill, queues, waiters.
-A (peer, mode) run, or a label, more than once counts with its best run.
-Prints the table, each figure with its ratio to ipcq strict and to ipcq
-batch, then ipcq's latencies and broker figures, issue 4's targets, and
-the "Scale and memory" table: each target, the figure, met or not. With
+async-100-procs, fill, queues, waiters. A line's "transport" (unix, ipc;
+else the scheme of its endpoint) says which of the broker's endpoints it
+used; a line with "skipped" stands for a run that was not made, and why.
+A (peer, mode, transport) run, or a label, more than once counts with its
+best run. Prints the table, each figure with its ratio to ipcq strict and
+to ipcq batch (on unix://, the broker's native lane, when measured), then
+ipcq's latencies and broker figures, issue 4's targets, issue 11's targets
+(each with its ratio, met or not), and the "Scale and memory" table: each
+target, the figure, met or not. With
 --docs, writes the same, with the machine and the date, between the markers
 <!-- compare:begin --> and <!-- compare:end --> of that file.
 """
@@ -42,22 +46,41 @@ def load(path):
     return rows
 
 
+def transport(r):
+    """unix, ipc, tcp, or None: the line's "transport", else the scheme of
+    its endpoint (ipcq-bench's broker's, or the peer's own)."""
+    if r.get("transport"):
+        return r["transport"]
+    ep = r.get("endpoint") or (r.get("broker") or {}).get("endpoint") or ""
+    return ep.split("://", 1)[0] if "://" in ep else None
+
+
+def failed(r):
+    return "error" in r or "skipped" in r
+
+
 def best_of(rows):
-    """One row per (peer, mode), in first-seen order: the run with the most
-    items/s (each peer at its best), or a failure if every run failed."""
+    """One row per (peer, mode, transport), in first-seen order: the run with
+    the most items/s (each peer at its best), or a failure if every run
+    failed."""
     best, order = {}, []
     for r in rows:
-        key = ("ipcq", r["mode"]) if r.get("tool") == "ipcq-bench" else (r.get("peer"),
-                                                                          r.get("mode"))
+        key = (("ipcq", r["mode"]) if r.get("tool") == "ipcq-bench" else
+               (r.get("peer"), r.get("mode"))) + (transport(r),)
         if key not in best:
             order.append(key)
             best[key] = r
             continue
         old = best[key]
-        if "error" in old or ("error" not in r and
-                              r.get("items_per_s", 0) > old.get("items_per_s", 0)):
+        if failed(old) or (not failed(r) and
+                           r.get("items_per_s", 0) > old.get("items_per_s", 0)):
             best[key] = r
     return [best[k] for k in order]
+
+
+def on(mode, t):
+    """mode, with the transport it ran on."""
+    return f"{mode} ({t}://)" if t else mode
 
 
 def ipcq_row(r):
@@ -70,8 +93,9 @@ def ipcq_row(r):
                      f"ipcq_get_many, {r['batch']} per call",
             "prefetch": f"prefetch: ipcq_put_async, {r.get('window')} in flight / "
                         f"ipcq_get, {r['batch']} prefetched"}.get(mode, mode)
-    return {"peer": "ipcq", "mode": what, "key": mode, "items_per_s": r["items_per_s"],
-            "unit": "items/s", "raw": r}
+    t = transport(r)
+    return {"peer": "ipcq", "mode": on(what, t), "key": mode, "transport": t,
+            "items_per_s": r["items_per_s"], "unit": "items/s", "raw": r}
 
 
 def fmt_rate(v):
@@ -89,35 +113,54 @@ def fmt_ratio(v, base):
     return f"{x:.2f}×" if x < 10 else f"{x:.0f}×"
 
 
-def find(rows, peer, mode_prefix):
-    for r in rows:
-        if (r.get("peer") == peer and r.get("mode", "").startswith(mode_prefix)
-                and "error" not in r):
-            return r
-    return None
+def find_all(rows, peer, mode, exact=False, transports=None):
+    """The runs of peer whose mode is mode (exact) or starts with it, on one
+    of transports (None: any), that did not fail."""
+    return [r for r in rows
+            if r.get("peer") == peer and not failed(r)
+            and (r.get("mode", "") == mode if exact else r.get("mode", "").startswith(mode))
+            and (transports is None or transport(r) in transports)]
+
+
+def find(rows, peer, mode, exact=False, transports=None):
+    """The run find_all() finds with the most items/s, or None."""
+    found = find_all(rows, peer, mode, exact, transports)
+    return max(found, key=lambda r: r.get("items_per_s", 0)) if found else None
+
+
+def baseline(out, key):
+    """ipcq-bench's run of mode key on unix:// (the native lane), else on
+    ipc://, else on any."""
+    runs = [r for r in out if r["key"] == key and r["items_per_s"]]
+    for t in ("unix", "ipc"):
+        for r in runs:
+            if r["transport"] == t:
+                return r
+    return runs[0] if runs else None
 
 
 def build(rows):
     """The table rows, ipcq's baselines and the target lines."""
     out = []
     for r in rows:
-        row = ipcq_row(r) or {"peer": r.get("peer", "?"), "mode": r.get("mode", "?"),
-                              "key": None, "items_per_s": r.get("items_per_s"),
+        t = transport(r)
+        row = ipcq_row(r) or {"peer": r.get("peer", "?"), "mode": on(r.get("mode", "?"), t),
+                              "key": None, "transport": t, "items_per_s": r.get("items_per_s"),
                               "unit": r.get("unit", "items/s"), "raw": r}
-        if "error" in r:
+        if failed(r):
             row["items_per_s"] = None
         out.append(row)
-    strict = next((r for r in out if r["key"] == "strict" and r["items_per_s"]), None)
-    batch = next((r for r in out if r["key"] == "batch" and r["items_per_s"]), None)
-    return out, strict, batch
+    return out, baseline(out, "strict"), baseline(out, "batch")
 
 
 def table_lines(out, strict, batch, markdown):
     s = strict["items_per_s"] if strict else None
     b = batch["items_per_s"] if batch else None
     head = ["peer", "what is measured (1 producer, 1 consumer, 100-byte items)", "figure",
-            "unit", "÷ ipcq strict", "÷ ipcq batch"]
-    body = [[r["peer"], r["mode"], fmt_rate(r["items_per_s"]), r["unit"],
+            "unit", on("÷ ipcq strict", strict and strict["transport"]),
+            on("÷ ipcq batch", batch and batch["transport"])]
+    body = [[r["peer"], r["mode"],
+             "not run" if "skipped" in r["raw"] else fmt_rate(r["items_per_s"]), r["unit"],
              fmt_ratio(r["items_per_s"], s), fmt_ratio(r["items_per_s"], b)] for r in out]
     return render(head, body, markdown, right=(2, 4, 5))
 
@@ -156,21 +199,32 @@ def ipcq_detail_lines(out, markdown):
         share = "–" if br["cpu_s"] is None or not raw["seconds"] else \
             f"{br['cpu_s'] / raw['seconds']:.2f}"
         rss = "–" if br["peak_rss_kib"] is None else f"{br['peak_rss_kib'] / 1024:.1f}"
-        body.append([r["key"], fmt_rate(r["items_per_s"]), lat("put_latency_us"),
+        body.append([on(r["key"], r["transport"]), fmt_rate(r["items_per_s"]),
+                     lat("put_latency_us"),
                      lat("get_latency_us"), cpu, share, rss])
-    return render(head, body, markdown, right=(1, 4, 5, 6))
+    lines = render(head, body, markdown, right=(1, 4, 5, 6))
+    if any(r["raw"].get("broker", {}).get("kind") == "shared" for r in out if r["key"]):
+        lines += ["", "Against a shared ipcqd (one a round, on both endpoints), a run's peak "
+                  "RSS is that ipcqd's VmHWM since it started: it carries the peaks of the "
+                  "runs before it in the round."]
+    return lines
 
 
-def target_lines(rows, out, strict, markdown):
-    """Issue 4's targets that these runs can speak to. The throughput modes
-    are async put + get_many ("async") and async put + prefetch: the better
-    of the two is held against the targets."""
+def target_lines(rows, out, markdown):
+    """Issue 4's targets that these runs can speak to. Those against the
+    bare ZeroMQ echo take ipcq's runs on ipc:// (ZeroMQ's transport, as the
+    echo's) when there are any. The throughput modes are async put +
+    get_many ("async") and async put + prefetch: the better of the two, on
+    the better transport, is held against the targets."""
     zmq2 = find(rows, "zeromq", "DEALER/ROUTER echo, sync, 2")
     zmq1 = find(rows, "zeromq", "DEALER/ROUTER echo, sync, 1")
-    mgr = find(rows, "python-manager", "producer-consumer")
+    mgr = find(rows, "python-manager", "producer-consumer", exact=True)
     redis = find(rows, "redis", "RPUSH/BLPOP pipelined")
     mq = find(rows, "posix-mq", "mq_send")
     res = []
+    zt = ["ipc"] if any(r["transport"] == "ipc" for r in out) else None
+    strict = next((r for r in out if r["key"] == "strict" and r["items_per_s"]
+                   and (zt is None or r["transport"] in zt)), None)
 
     def add(what, target, value):
         if value is None:
@@ -178,31 +232,33 @@ def target_lines(rows, out, strict, markdown):
         else:
             res.append([what, target, f"{value:.2f}×" + ("" if value >= float(
                 target.strip("≥ ×")) else "  (behind)")])
+    st = on("strict", strict and strict["transport"])
     if strict and zmq2:
         # Strict 1P/1C is two clients making one synchronous request each
         # per item: requests/s = 2 × items/s, beside two sync echo clients.
-        add("strict requests/s (2 × items/s) ÷ bare ZeroMQ echo, 2 sync clients", "≥ 0.9×",
+        add(f"{st} requests/s (2 × items/s) ÷ bare ZeroMQ echo, 2 sync clients", "≥ 0.9×",
             2 * strict["items_per_s"] / zmq2["items_per_s"])
     else:
-        add("strict requests/s ÷ bare ZeroMQ echo, 2 sync clients", "≥ 0.9×", None)
+        add(f"{st} requests/s ÷ bare ZeroMQ echo, 2 sync clients", "≥ 0.9×", None)
     if strict and zmq1:
         # Not like for like (the put competes with a consumer for the two
         # cores): shown for information; the one-client rows are the target.
         put = strict["raw"]["put_latency_us"]["mean"]
         if put:
             res.append(["bare ZeroMQ echo round trip (1 client) ÷ ipcq put mean latency in "
-                        "strict 1P/1C (the put competes with a consumer: information only)",
+                        f"{st} 1P/1C (the put competes with a consumer: information only)",
                         "–", f"{zmq1['mean_rtt_us'] / put:.2f}×"])
-    put1 = find(rows, "ipcq", "strict put, 1 client")
-    putget1 = find(rows, "ipcq", "strict put + get, 1 client")
-    for r, what in ((put1, "ipcq strict put, 1 client (requests/s)"),
-                    (putget1, "ipcq strict put + get, 1 client (requests/s; the get's D1 "
-                              "receipt is a third message)")):
-        add(f"{what} ÷ bare ZeroMQ echo, 1 sync client", "≥ 0.9×",
+    put1 = find(rows, "ipcq", "strict put, 1 client", transports=zt)
+    putget1 = find(rows, "ipcq", "strict put + get, 1 client", transports=zt)
+    for r, what, note in ((put1, "strict put, 1 client", ""),
+                          (putget1, "strict put + get, 1 client",
+                           "; the get's D1 receipt is a third message")):
+        add(f"ipcq {on(what, r and transport(r))} (requests/s{note}) ÷ bare ZeroMQ echo, "
+            "1 sync client", "≥ 0.9×",
             r["items_per_s"] / zmq1["items_per_s"] if r and zmq1 else None)
     fast = [r for r in out if r["key"] in ("async", "prefetch") and r["items_per_s"]]
     best = max(fast, key=lambda r: r["items_per_s"]) if fast else None
-    label = f"ipcq {best['key']}" if best else "ipcq async/prefetch"
+    label = f"ipcq {on(best['key'], best['transport'])}" if best else "ipcq async/prefetch"
     for peer, name, target in ((mgr, "Python Manager().Queue() producer→consumer", "≥ 20×"),
                                (redis, "Redis pipelined by 100", "≥ 1×"),
                                (mq, "POSIX mq, 10 slots", "≥ 1×")):
@@ -212,9 +268,78 @@ def target_lines(rows, out, strict, markdown):
         add(f"{label} ÷ 2,000,000 items/s (the aim)", "≥ 1×", best["items_per_s"] / 2e6)
     pool = find(rows, "ipcq", "pool apply_async")
     pypool = find(rows, "python-pool", "apply_async")
-    add("ipcq pool tiny tasks/s ÷ multiprocessing.Pool.apply_async (2 workers each)", "≥ 2×",
+    add(f"ipcq {on('pool', pool and transport(pool))} tiny tasks/s ÷ "
+        "multiprocessing.Pool.apply_async (2 workers each)", "≥ 2×",
         pool["items_per_s"] / pypool["items_per_s"] if pool and pypool else None)
     return render(["issue 4 target", "wanted", "measured"], res, markdown)
+
+
+def issue11_lines(rows, out, markdown):
+    """Issue 11's targets, each ratio on unix:// and on ipc:// side by side.
+    Those the issue states for strict requests are judged on unix:// (the
+    lane); the throughput ones on the better of the two transports."""
+    res = []
+
+    def ipcq_bench(key):
+        return lambda t: next((r["raw"] for r in out if r["key"] == key and r["items_per_s"]
+                               and r["transport"] == t), None)
+
+    def peer_run(peer, mode, exact=False):
+        return lambda t: find(rows, peer, mode, exact=exact, transports=[t])
+
+    def add(what, wanted, at_least, ipcq_of, base, judged_on):
+        """ipcq_of(transport) ÷ base, met when at_least on one of judged_on."""
+        if base is None or not base.get("items_per_s"):
+            res.append([what, wanted, "not measured (the peer's run failed or was not made)",
+                        "–"])
+            return
+        ratios = {}
+        for t in ("unix", "ipc"):
+            r = ipcq_of(t)
+            if r is not None and r.get("items_per_s"):
+                ratios[t] = (r["items_per_s"] / base["items_per_s"], r["items_per_s"])
+        if not ratios:
+            res.append([what, wanted, "not measured", "–"])
+            return
+        judged = {t: x for t, x in ratios.items() if t in judged_on}
+        measured = ", ".join(f"{t}:// {x:.2f}×" for t, (x, _) in ratios.items())
+        if not judged:
+            res.append([what, wanted, measured, "not measured on " +
+                        " or ".join(f"{t}://" for t in judged_on)])
+            return
+        t, (x, v) = max(judged.items(), key=lambda kv: kv[1][0])
+        measured += f" ({fmt_rate(v)} ÷ {fmt_rate(base['items_per_s'])})"
+        verdict = "met" if x >= at_least else "not met"
+        if len(judged_on) > 1:
+            verdict += f" (on {t}://)"
+        res.append([what, wanted, measured, verdict])
+
+    mgr = find(rows, "python-manager", "producer-consumer", exact=True)
+    mgr22 = find(rows, "python-manager", "producer-consumer, 2P/2C", exact=True)
+    redis = find(rows, "redis", "RPUSH/BLPOP one per round trip")
+    pingpong = find(rows, "unix-socket", "socketpair ping-pong")
+    mq = find(rows, "posix-mq", "mq_send")
+    pypool = find(rows, "python-pool", "apply_async")
+    both, lane = ("unix", "ipc"), ("unix",)
+    add("ipcq strict 1P/1C items/s ÷ Python Manager().Queue() producer→consumer (1P/1C)",
+        "≥ 2× on unix://", 2, ipcq_bench("strict"), mgr, lane)
+    add("ipcq strict 1P/1C items/s ÷ Redis RPUSH/BLPOP, one per round trip", "≥ 1× on unix://",
+        1, ipcq_bench("strict"), redis, lane)
+    add("one client's strict ipcq_put requests/s ÷ raw unix-socket ping-pong round trips/s",
+        "≥ 0.5× on unix://", 0.5, peer_run("ipcq", "strict put, 1 client", exact=True),
+        pingpong, lane)
+    add("ipcq-pool prodcons 2P/2C (default) items/s ÷ Python Manager producer→consumer, 2P/2C",
+        "≥ 5×", 5, peer_run("ipcq-pool", "prodcons 2P/2C, default", exact=True), mgr22, both)
+    strict_pc = peer_run("ipcq-pool", "prodcons 2P/2C, --strict", exact=True)
+    if any(strict_pc(t) for t in both):
+        add("ipcq-pool prodcons 2P/2C --strict items/s ÷ Python Manager producer→consumer, "
+            "2P/2C (one item a call: information only)", "–", 0, strict_pc, mgr22, both)
+        res[-1][3] = "–"
+    add("ipcq async (ipcq_put_async / ipcq_get_many) items/s ÷ POSIX mq, 10 slots", "≥ 1.5×",
+        1.5, ipcq_bench("async"), mq, both)
+    add("ipcq pool tiny tasks/s ÷ multiprocessing.Pool.apply_async (2 workers each)", "≥ 10×",
+        10, peer_run("ipcq", "pool apply_async"), pypool, both)
+    return render(["issue 11 target", "wanted", "measured", "met?"], res, markdown)
 
 
 MB = 1e6  # issue 4's MB: bytes / 10^6 (stricter than MiB)
@@ -341,15 +466,18 @@ def report(all_rows, markdown, env):
         lines += [f"machine: {m['nproc']} × {m['cpu']}, Linux {m['kernel']}, {m['date']}", ""]
     lines += table_lines(out, strict, batch, markdown)
     lines += [""] + ipcq_detail_lines(out, markdown)
-    lines += [""] + target_lines(rows, out, strict, markdown)
+    lines += [""] + target_lines(rows, out, markdown)
+    lines += [""] + issue11_lines(rows, out, markdown)
     if scale:
         lines += ["", "Scale and memory (each ipcq-bench run against an ipcqd of its own, "
                   "started with --ipcqd; MB = 10^6 bytes):", ""]
         lines += scale_lines(scale, markdown)
-    errors = [r for r in all_rows if "error" in r]
+    errors = [r for r in all_rows if failed(r)]
     if errors:
         lines.append("")
-        lines += [f"- failed: {r.get('peer')} {r.get('mode')}: {r['error']}" for r in errors]
+        lines += [f"- {'failed' if 'error' in r else 'not run'}: {r.get('peer')} "
+                  f"{on(r.get('mode'), transport(r))}: {r.get('error') or r.get('skipped')}"
+                  for r in errors]
     return lines
 
 

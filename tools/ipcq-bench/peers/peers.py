@@ -2,6 +2,8 @@
 """The Python peers of ipcq-bench (issue 4), each at its best and kept small.
 
     peers.py manager-pc    multiprocessing.Manager().Queue(): producer process -> consumer
+                           (--producers P --consumers C: P producer processes -> C
+                           consumer processes, one queue)
     peers.py manager-local Manager().Queue(): one process, put then get, in a loop
     peers.py mp-queue      multiprocessing.Queue(maxsize 1000): producer process -> consumer
     peers.py pool          multiprocessing.Pool.apply_async: tiny tasks per second
@@ -83,11 +85,84 @@ def producer_consumer(q, ctx, args):
     return got, seconds
 
 
+def many_producer(q, done, ready, go, seconds, size):
+    """Puts items of size bytes for seconds, then says how many on done."""
+    item = b"x" * size
+    ready.release()
+    go.wait()
+    stop = time.monotonic() + seconds
+    n = 0
+    put = q.put
+    while True:
+        for _ in range(CHECK_EVERY):
+            put(item)
+        n += CHECK_EVERY
+        if time.monotonic() >= stop:
+            break
+    done.put(("put", n, time.monotonic()))
+
+
+def many_consumer(q, done, ready, go):
+    """Gets items until a None; says how many, and when it got the last."""
+    ready.release()
+    go.wait()
+    got, last = 0, time.monotonic()
+    get = q.get
+    while get() is not None:
+        got += 1
+        last = time.monotonic()
+    done.put(("got", got, last))
+
+
+def many_producers_consumers(q, ctx, args):
+    """P producer processes and C consumer processes around q. When every
+    producer is done (each put returns once the Manager holds the item),
+    C Nones go in behind the items: one stop for each consumer. The time is
+    from the go until the last consumer got its last item."""
+    done, ready, go = ctx.Queue(), ctx.Semaphore(0), ctx.Event()
+    procs = [ctx.Process(target=many_producer, daemon=True,
+                         args=(q, done, ready, go, args.seconds, args.size))
+             for _ in range(args.producers)]
+    procs += [ctx.Process(target=many_consumer, args=(q, done, ready, go), daemon=True)
+              for _ in range(args.consumers)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    t0 = time.monotonic()
+    go.set()
+    put, got, last = 0, 0, t0
+    for _ in range(args.producers):
+        what, n, _when = done.get()
+        if what != "put":
+            sys.exit("peers.py: a consumer stopped before the producers were done")
+        put += n
+    for _ in range(args.consumers):
+        q.put(None)
+    for _ in range(args.consumers):
+        what, n, when = done.get()
+        got += n
+        last = max(last, when)
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            sys.exit(f"peers.py: a child exited with {p.exitcode}")
+    if got != put:
+        sys.exit(f"peers.py: lost or duplicated items: put {put}, got {got}")
+    return got, last - t0
+
+
 def cmd_manager_pc(args):
     ctx = mp.get_context("fork")
     with ctx.Manager() as m:
-        got, seconds = producer_consumer(m.Queue(), ctx, args)
-    report("python-manager", "producer-consumer", got, seconds)
+        if args.producers == 1 and args.consumers == 1:
+            got, seconds = producer_consumer(m.Queue(), ctx, args)
+            mode = "producer-consumer"
+        else:
+            got, seconds = many_producers_consumers(m.Queue(), ctx, args)
+            mode = f"producer-consumer, {args.producers}P/{args.consumers}C"
+    report("python-manager", mode, got, seconds, producers=args.producers,
+           consumers=args.consumers)
 
 
 def cmd_manager_local(args):
@@ -162,6 +237,9 @@ def main():
         p = sub.add_parser(name)
         p.add_argument("--seconds", type=float, default=3.0)
         p.add_argument("--size", type=int, default=100)
+        if name == "manager-pc":
+            p.add_argument("--producers", type=int, default=1)
+            p.add_argument("--consumers", type=int, default=1)
         if name == "mp-queue":
             p.add_argument("--maxsize", type=int, default=1000)
         if name == "pool":
@@ -171,6 +249,8 @@ def main():
     args = ap.parse_args()
     if args.seconds <= 0 or args.size < 1:
         ap.error("--seconds and --size must be positive")
+    if args.cmd == "manager-pc" and (args.producers < 1 or args.consumers < 1):
+        ap.error("--producers and --consumers must be positive")
     cmds[args.cmd](args)
 
 
