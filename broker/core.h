@@ -90,6 +90,7 @@ typedef struct delivery {
 struct session {
     list_link waiters;
     list_link deliveries;
+    uint64_t handle; /* the client handle's id, if it sent one (D8); 0: none */
     size_t id_len;
     unsigned char id[]; /* the routing id */
 };
@@ -169,6 +170,11 @@ void session_lost(broker *b, session *s);
 bool session_deliver(broker *b, session *s, queue *q, item *it, int64_t lease_ms, uint64_t *tag);
 /* The delivery of s with this tag, or NULL (gone back, acked, unknown). */
 delivery *session_find_delivery(session *s, uint64_t tag);
+/* The delivery with this tag held by a session other than own of the same
+ * client handle (D8: each thread of a handle has its own connection), or
+ * NULL; handle 0 matches none. */
+delivery *session_find_handle_delivery(broker *b, const session *own, uint64_t handle,
+                                       uint64_t tag);
 /* The client is done with the item: it is gone for good. */
 void delivery_done(broker *b, delivery *d);
 /* The item goes back to the head of its queue, or, past the queue's

@@ -65,6 +65,8 @@ static waiter *
 wait_here(request *r, wait_kind kind)
 {
     session *s = session_get(r->b, r->peer, r->peer_len, true);
+    if (s != NULL && r->msg->has_handle)
+        s->handle = r->msg->handle; /* its leases may be settled by the handle's other threads */
     waiter *w = s ? waiter_new(r->b, kind, s, r->q, r->msg->id, deadline_of(r)) : NULL;
     if (w == NULL) {
         if (s)
@@ -312,25 +314,39 @@ handle_stat(request *r)
     free(stats), free(ptrs);
 }
 
-/* Applies done or return to each of the request's tags the session holds;
- * unknown tags (already returned, or never handed out) are skipped and
- * counted: the count is returned. */
+/* The delivery with this tag held by the requesting session or, when the
+ * request names its client handle, by another session of that handle (D8). */
+static delivery *
+request_delivery(request *r, session *own, uint64_t tag)
+{
+    delivery *d = own != NULL ? session_find_delivery(own, tag) : NULL;
+    if (d == NULL && r->msg->has_handle)
+        d = session_find_handle_delivery(r->b, own, r->msg->handle, tag);
+    return d;
+}
+
+/* Applies done or return to each of the request's tags held (see
+ * request_delivery); unknown tags (already returned, or never handed out)
+ * are skipped and counted: the count is returned. */
 static size_t
 for_each_tag(request *r, void (*apply)(broker *, delivery *), bool newest_first)
 {
     size_t n = r->msg->n_tags;
-    session *s = session_get(r->b, r->peer, r->peer_len, false);
-    if (s == NULL)
-        return n;
+    session *own = session_get(r->b, r->peer, r->peer_len, false);
     size_t unknown = 0;
     for (size_t k = 0; k < n; k++) {
-        delivery *d = session_find_delivery(s, r->msg->tags[newest_first ? n - 1 - k : k]);
-        if (d != NULL)
-            apply(r->b, d);
-        else
+        delivery *d = request_delivery(r, own, r->msg->tags[newest_first ? n - 1 - k : k]);
+        if (d == NULL) {
             unknown++;
+            continue;
+        }
+        session *holder = d->session;
+        apply(r->b, d);
+        if (holder != own)
+            session_release_if_idle(r->b, holder);
     }
-    session_release_if_idle(r->b, s);
+    if (own != NULL)
+        session_release_if_idle(r->b, own);
     return unknown;
 }
 
@@ -352,8 +368,9 @@ handle_hand_back(request *r)
 static delivery *
 held_lease(request *r, session **s)
 {
-    *s = session_get(r->b, r->peer, r->peer_len, false);
-    delivery *d = *s && r->msg->n_tags == 1 ? session_find_delivery(*s, r->msg->tags[0]) : NULL;
+    session *own = session_get(r->b, r->peer, r->peer_len, false);
+    delivery *d = r->msg->n_tags == 1 ? request_delivery(r, own, r->msg->tags[0]) : NULL;
+    *s = d != NULL ? d->session : NULL;
     if (d == NULL)
         fail(r, IPCQ_ELEASE, "lease %llu is not held: it expired, or was acked or released",
              r->msg->n_tags ? (unsigned long long)r->msg->tags[0] : 0ULL);

@@ -23,6 +23,7 @@ session_get(broker *b, const void *id, size_t id_len, bool create)
         return NULL;
     list_init(&s->waiters);
     list_init(&s->deliveries);
+    s->handle = 0;
     s->id_len = id_len;
     memcpy(s->id, id, id_len);
     if (!table_put(&b->sessions, s->id, s->id_len, s)) {
@@ -124,6 +125,21 @@ session_find_delivery(session *s, uint64_t tag)
     for (list_link *l = s->deliveries.next; l != &s->deliveries; l = l->next) {
         delivery *d = LIST_ENTRY(l, delivery, in_session);
         if (d->tag == tag)
+            return d;
+    }
+    return NULL;
+}
+
+delivery *
+session_find_handle_delivery(broker *b, const session *own, uint64_t handle, uint64_t tag)
+{
+    if (handle == 0)
+        return NULL;
+    void *v;
+    for (size_t i = 0; table_next(&b->sessions, &i, &v);) {
+        session *s = v;
+        delivery *d = s != own && s->handle == handle ? session_find_delivery(s, tag) : NULL;
+        if (d != NULL)
             return d;
     }
     return NULL;

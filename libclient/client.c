@@ -72,6 +72,7 @@ client_process_pid(void)
     return process_pid;
 }
 
+static int flush_locked(ipcq_client *c, int64_t timeout_ms);
 static int await_replies(ipcq_client *c, uint64_t want_id, size_t async_target, int64_t deadline,
                          Ipcqwire__Reply **reply);
 static int send_request(ipcq_client *c, Ipcqwire__Request *req, int64_t deadline_us);
@@ -132,6 +133,35 @@ client_fail(ipcq_client *c, const char *queue, int status, const char *detail)
     return status;
 }
 
+/* A session with no connection yet (see client.h). */
+static ipcq_client *
+session_alloc(const char *endpoint, size_t window)
+{
+    ipcq_client *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->endpoint = strdup(endpoint)) == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->pid = client_process_pid();
+    c->transport = transport_for(endpoint);
+    c->window = window;
+    init_lock(c);
+    return c;
+}
+
+ipcq_client *
+client_session_new(ipcq_client *root)
+{
+    ipcq_client *c = session_alloc(root->endpoint, root->default_window);
+    if (c == NULL)
+        return NULL;
+    c->root = root;
+    /* Out of memory for the buffer, this thread's gets still work, one
+     * request each. */
+    (void)client_prefetch_setup(c, root->default_prefetch, root->default_prefetch_lease_ms);
+    return c;
+}
+
 ipcq_status
 ipcq_client_open(ipcq_client **out, const char *endpoint)
 {
@@ -144,15 +174,11 @@ ipcq_client_open(ipcq_client **out, const char *endpoint)
     }
     if (endpoint[0] == '\0')
         return IPCQ_EINVAL;
-    ipcq_client *c = calloc(1, sizeof *c);
-    if (c == NULL || (c->endpoint = strdup(endpoint)) == NULL) {
-        free(c);
+    ipcq_client *c = session_alloc(endpoint, DEFAULT_PUT_WINDOW);
+    if (c == NULL)
         return IPCQ_ENOMEM;
-    }
-    c->pid = client_process_pid();
-    c->transport = transport_for(endpoint);
-    c->window = DEFAULT_PUT_WINDOW;
-    init_lock(c);
+    c->default_window = DEFAULT_PUT_WINDOW;
+    client_threads_init_root(c);
     *out = c;
     return IPCQ_OK;
 }
@@ -175,16 +201,17 @@ settle_confirms(ipcq_client *c)
         ipcqwire__reply__free_unpacked(r, NULL);
 }
 
-void
-ipcq_client_close(ipcq_client **cp)
+/* Flushes and closes one session and frees it. */
+static void
+close_session(ipcq_client *c)
 {
-    if (cp == NULL || *cp == NULL)
-        return;
-    ipcq_client *c = *cp;
     client_lock(c); /* an inherited handle drops the parent's state here */
     client_unlock(c);
     client_batch_stop(c);
-    ipcq_flush(c, CLOSE_FLUSH_MS); /* as multiprocessing.Queue's close + join_thread */
+    c->error[0] = '\0';
+    client_lock(c);
+    flush_locked(c, CLOSE_FLUSH_MS); /* as multiprocessing.Queue's close + join_thread */
+    client_unlock(c);
     settle_confirms(c);
     client_prefetch_free(c);
     client_batch_free(c);
@@ -194,6 +221,21 @@ ipcq_client_close(ipcq_client **cp)
         c->transport->close(c->conn);
     free(c->endpoint);
     free(c);
+}
+
+void
+ipcq_client_close(ipcq_client **cp)
+{
+    if (cp == NULL || *cp == NULL)
+        return;
+    ipcq_client *root = (*cp)->root;
+    ipcq_client *others = client_sessions_detach(root);
+    while (others != NULL) {
+        ipcq_client *next = others->next_session;
+        close_session(others);
+        others = next;
+    }
+    close_session(root);
     *cp = NULL;
 }
 
@@ -215,7 +257,8 @@ client_disconnect(ipcq_client *c)
 const char *
 ipcq_client_error(const ipcq_client *c)
 {
-    return c ? c->error : "";
+    const ipcq_client *s = client_session_found(c);
+    return s ? s->error : "";
 }
 
 /* Async puts still in flight may or may not have been taken: say so,
@@ -691,6 +734,7 @@ ipcq_flush(ipcq_client *c, int64_t timeout_ms)
 {
     if (c == NULL || timeout_ms < IPCQ_FOREVER)
         return IPCQ_EINVAL;
+    c = client_session(c);
     c->error[0] = '\0';
     client_lock(c);
     int rc = flush_locked(c, timeout_ms);
@@ -703,6 +747,7 @@ ipcq_set_put_window(ipcq_client *c, size_t window)
 {
     if (c == NULL || window == 0 || window > IPCQ_MAX_WINDOW)
         return IPCQ_EINVAL;
-    c->window = window;
+    c->root->default_window = window; /* for threads that start using it later */
+    client_session(c)->window = window;
     return IPCQ_OK;
 }

@@ -3,6 +3,7 @@
 #ifndef IPCQ_CLIENT_INTERNAL_H
 #define IPCQ_CLIENT_INTERNAL_H
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,10 +20,25 @@ typedef struct inflight_put {
     size_t items;
 } inflight_put;
 
+struct client_thread;
+
+/* A session: one thread's use of a handle (thread_session.c, D8). The
+ * handle the user opened is the root session; every other thread that
+ * calls on it gets a session of its own, so each has its own connection. */
 struct ipcq_client {
     /* Held by every call that uses the socket or the batch; besides the
-     * caller's thread, only the batch's flusher thread takes it. */
+     * owner thread, only the batch's flusher thread takes it (and any
+     * thread, if memory ran out for a session of its own). */
     pthread_mutex_t lock;
+    ipcq_client *root;                     /* the handle the user opened */
+    ipcq_client *next_session;             /* root: the other sessions */
+    _Atomic(struct client_thread *) owner; /* the thread using it; NULL: free */
+    ipcq_client *next_owned;               /* in the owner thread's list */
+    uint64_t serial;                       /* root: unique, tells a reused address apart */
+    uint64_t nonce;                        /* root: with the pid, the handle's id on the wire */
+    /* root: the settings sessions opened later start with */
+    _Atomic size_t default_window, default_prefetch;
+    _Atomic int64_t default_prefetch_lease_ms;
     char *endpoint;
     pid_t pid;                             /* the process that owns conn */
     const struct transport_ops *transport; /* chosen by the endpoint's scheme */
@@ -49,6 +65,25 @@ struct ipcq_client {
  * still holds the request. On IPCQ_OK *reply holds the broker's answer,
  * whatever its status; free it with ipcqwire__reply__free_unpacked(). */
 int client_call(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__Reply **reply);
+
+/* The calling thread's session of handle c (c itself for the thread that
+ * owns it; made or adopted on a thread's first call), or NULL for NULL.
+ * Every public call starts here. */
+ipcq_client *client_session(ipcq_client *c);
+/* The calling thread's session of c if it has one, else NULL; never makes one. */
+const ipcq_client *client_session_found(const ipcq_client *c);
+/* Makes root the first session of a new handle, owned by the calling thread. */
+int client_threads_init_root(ipcq_client *root);
+/* A new session of root with root's endpoint and settings (client.c). */
+ipcq_client *client_session_new(ipcq_client *root);
+/* Unlinks every session of root from its thread and returns the list of
+ * those other than root (linked by next_session), for close. */
+ipcq_client *client_sessions_detach(ipcq_client *root);
+/* The handle's id sent with lease requests: sessions of one handle in one
+ * process share it, so that any of them may settle another's leases. */
+uint64_t client_handle_id(const ipcq_client *c);
+/* Turns prefetch on (max > 1) or off for session c (prefetch.c). */
+int client_prefetch_setup(ipcq_client *c, size_t max, int64_t lease_ms);
 
 /* This process's pid, without a system call (refreshed after fork()). */
 pid_t client_process_pid(void);

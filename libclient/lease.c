@@ -18,6 +18,7 @@ ipcq_status
 ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data, size_t *len,
                 uint64_t *lease, uint32_t *deliveries, int64_t timeout_ms)
 {
+    c = client_session(c); /* D8 */
     if (lease != NULL)
         *lease = 0;
     if (deliveries != NULL)
@@ -36,6 +37,7 @@ ipcq_status
 ipcq_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms, size_t max, void **items,
                      size_t *lens, uint64_t *leases, size_t *got, int64_t timeout_ms)
 {
+    c = client_session(c); /* D8 */
     if (got != NULL)
         *got = 0;
     if (c == NULL)
@@ -57,6 +59,8 @@ lease_request(ipcq_client *c, Ipcqwire__Op op, const uint64_t *leases, size_t n,
     if (rc != IPCQ_OK)
         return rc;
     req.n_tags = n;
+    req.has_handle = 1; /* a lease another thread of this handle took (D8) */
+    req.handle = client_handle_id(c);
     req.tags = (uint64_t *)leases;
     if (lease_ms > 0) {
         req.has_lease_ms = 1;
@@ -68,12 +72,14 @@ lease_request(ipcq_client *c, Ipcqwire__Op op, const uint64_t *leases, size_t n,
 ipcq_status
 ipcq_ack(ipcq_client *c, uint64_t lease)
 {
+    c = client_session(c); /* D8 */
     return lease_request(c, IPCQWIRE__OP__OP_ACK, &lease, 1, 0);
 }
 
 ipcq_status
 ipcq_ack_many(ipcq_client *c, size_t n, const uint64_t *leases)
 {
+    c = client_session(c); /* D8 */
     if (c != NULL && (leases == NULL || n == 0))
         return client_fail(c, NULL, IPCQ_EINVAL, "ack of no lease");
     return lease_request(c, IPCQWIRE__OP__OP_ACK, leases, n, 0);
@@ -82,12 +88,14 @@ ipcq_ack_many(ipcq_client *c, size_t n, const uint64_t *leases)
 ipcq_status
 ipcq_release(ipcq_client *c, uint64_t lease)
 {
+    c = client_session(c); /* D8 */
     return lease_request(c, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0);
 }
 
 ipcq_status
 ipcq_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms)
 {
+    c = client_session(c); /* D8 */
     if (c != NULL && lease_ms <= 0)
         return client_fail(c, NULL, IPCQ_EINVAL, "a lease must be longer than 0 ms");
     return lease_request(c, IPCQWIRE__OP__OP_EXTEND, &lease, 1, lease_ms);

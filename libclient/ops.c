@@ -120,6 +120,7 @@ begin_put(ipcq_client *c, Ipcqwire__Request *req, ProtobufCBinaryData *item, con
 ipcq_status
 ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
 {
+    c = client_session(c); /* D8 */
     Ipcqwire__Request req;
     ProtobufCBinaryData item;
     int rc = begin_put(c, &req, &item, queue, data, len, timeout_ms);
@@ -141,6 +142,7 @@ client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t time
 ipcq_status
 ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
 {
+    c = client_session(c); /* D8 */
     if (c != NULL && c->prefetch != NULL && data != NULL && len != NULL && queue != NULL &&
         timeout_ms >= IPCQ_FOREVER && c->pid == client_process_pid())
         return client_prefetch_get(c, queue, timeout_ms, data, len);
@@ -150,6 +152,7 @@ ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t ti
 ipcq_status
 ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
 {
+    c = client_session(c); /* D8 */
     Ipcqwire__Request req;
     ProtobufCBinaryData item;
     int rc = begin_put(c, &req, &item, queue, data, len, IPCQ_FOREVER);
@@ -160,6 +163,7 @@ ipcq_status
 ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
               const size_t *lens, int64_t timeout_ms)
 {
+    c = client_session(c); /* D8 */
     Ipcqwire__Request req;
     int rc = client_begin(c, &req, IPCQWIRE__OP__OP_PUT, queue, timeout_ms);
     if (rc != IPCQ_OK)
@@ -204,6 +208,8 @@ client_get_batch(ipcq_client *c, const char *queue, size_t max, int64_t lease_ms
     if (lease_ms > 0) {
         req.has_lease_ms = 1;
         req.lease_ms = lease_ms;
+        req.has_handle = 1; /* the handle's other threads may settle these leases */
+        req.handle = client_handle_id(c);
     }
     Ipcqwire__Reply *r = NULL;
     rc = client_finish(c, &req, queue, timeout_ms, &r);
@@ -243,6 +249,7 @@ ipcq_status
 ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
               size_t *got, int64_t timeout_ms)
 {
+    c = client_session(c); /* D8 */
     if (got != NULL)
         *got = 0;
     if (max == 0 || max > UINT32_MAX || items == NULL || lens == NULL || got == NULL)
@@ -259,6 +266,7 @@ ipcq_free(void *p)
 ipcq_status
 ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize)
 {
+    c = client_session(c); /* D8 */
     Ipcqwire__Request req;
     int rc = client_begin(c, &req, IPCQWIRE__OP__OP_CREATE, queue, IPCQ_NOWAIT);
     if (rc != IPCQ_OK)
@@ -286,6 +294,7 @@ configure(ipcq_client *c, const char *queue, const Ipcqwire__Request *want)
 ipcq_status
 ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
 {
+    c = client_session(c); /* D8 */
     Ipcqwire__Request want = {.has_maxsize = 1, .maxsize = maxsize > 0 ? maxsize : 0};
     return configure(c, queue, &want);
 }
@@ -293,6 +302,7 @@ ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
 ipcq_status
 ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries)
 {
+    c = client_session(c); /* D8 */
     Ipcqwire__Request want = {.has_max_deliveries = 1, .max_deliveries = max_deliveries};
     return configure(c, queue, &want);
 }
@@ -300,24 +310,28 @@ ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveri
 ipcq_status
 ipcq_delete(ipcq_client *c, const char *queue)
 {
+    c = client_session(c); /* D8 */
     return simple(c, IPCQWIRE__OP__OP_DELETE, queue, IPCQ_NOWAIT);
 }
 
 ipcq_status
 ipcq_task_done(ipcq_client *c, const char *queue)
 {
+    c = client_session(c); /* D8 */
     return simple(c, IPCQWIRE__OP__OP_TASK_DONE, queue, IPCQ_NOWAIT);
 }
 
 ipcq_status
 ipcq_join(ipcq_client *c, const char *queue, int64_t timeout_ms)
 {
+    c = client_session(c); /* D8 */
     return simple(c, IPCQWIRE__OP__OP_JOIN, queue, timeout_ms);
 }
 
 ipcq_status
 ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
 {
+    c = client_session(c); /* D8 */
     Ipcqwire__Request req;
     int rc = client_begin(c, &req, IPCQWIRE__OP__OP_SHUTDOWN, queue, IPCQ_NOWAIT);
     if (rc != IPCQ_OK)
@@ -330,6 +344,7 @@ ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
 ipcq_status
 ipcq_ping(ipcq_client *c)
 {
+    c = client_session(c); /* D8 */
     Ipcqwire__Request req;
     Ipcqwire__Reply *r = NULL;
     int rc = client_begin(c, &req, IPCQWIRE__OP__OP_PING, NULL, IPCQ_NOWAIT);

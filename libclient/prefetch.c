@@ -57,6 +57,15 @@ ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms)
 {
     if (c == NULL || (max > 1 && lease_ms <= 0) || max > IPCQ_MAX_WINDOW)
         return IPCQ_EINVAL;
+    /* for threads that start using the handle later (D8) */
+    c->root->default_prefetch = max;
+    c->root->default_prefetch_lease_ms = lease_ms;
+    return client_prefetch_setup(client_session(c), max, lease_ms);
+}
+
+int
+client_prefetch_setup(ipcq_client *c, size_t max, int64_t lease_ms)
+{
     client_prefetch_free(c);
     if (max <= 1)
         return IPCQ_OK; /* off: every get is one request again */

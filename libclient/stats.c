@@ -62,6 +62,7 @@ fill_broker(int64_t *f, const Ipcqwire__BrokerStat *b)
 ipcq_status
 ipcq_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
 {
+    c = client_session(c); /* D8 */
     if (out == NULL)
         return IPCQ_EINVAL;
     *out = NULL;
@@ -151,6 +152,7 @@ queue_figure(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t *val
 ipcq_status
 ipcq_qsize(ipcq_client *c, const char *queue, size_t *size)
 {
+    c = client_session(c); /* D8 */
     int64_t v = 0;
     int rc = size ? queue_figure(c, queue, IPCQ_QUEUE_SIZE, &v) : IPCQ_EINVAL;
     if (size)
@@ -161,6 +163,7 @@ ipcq_qsize(ipcq_client *c, const char *queue, size_t *size)
 ipcq_status
 ipcq_empty(ipcq_client *c, const char *queue, bool *empty)
 {
+    c = client_session(c); /* D8 */
     size_t n;
     int rc = empty ? ipcq_qsize(c, queue, &n) : IPCQ_EINVAL;
     if (empty)
@@ -171,6 +174,7 @@ ipcq_empty(ipcq_client *c, const char *queue, bool *empty)
 ipcq_status
 ipcq_full(ipcq_client *c, const char *queue, bool *full)
 {
+    c = client_session(c); /* D8 */
     if (full == NULL)
         return IPCQ_EINVAL;
     *full = false;

@@ -14,7 +14,8 @@
  *
  * Conventions:
  * - Every fallible call returns an ipcq_status; ipcq_strerror() names it and
- *   ipcq_client_error() gives the one-line detail of the handle's last error.
+ *   ipcq_client_error() gives the one-line detail of the calling thread's
+ *   last error on the handle.
  * - Timeouts are milliseconds: IPCQ_FOREVER, IPCQ_NOWAIT or a positive bound;
  *   any other negative value is IPCQ_EINVAL.
  * - A count comes before the array it counts (n, items); a text buffer is
@@ -23,10 +24,16 @@
  *   (ipcq_client_close, ipcq_broker_stop, ipcq_pool_free, ipcq_stats_free,
  *   ipcq_pool_task_free) take the handle's address and set it to NULL.
  *
- * Threads: a handle serves one thread at a time (SPEC D8, handles shared by
- * threads, is not implemented yet): two threads that share one must take
- * turns, or open a handle each. A handle that has made an async put runs a
- * flusher thread of its own until it is closed (see ipcq_put_async).
+ * Threads (SPEC D8): any number of threads may call on one handle at once.
+ * Each thread that uses a handle gets a connection of its own on its first
+ * call, so one thread blocked in ipcq_get() never delays another's call;
+ * a thread's calls keep their order, its error text is its own, and so are
+ * its async puts, window and prefetch buffer. A lease taken in one thread
+ * may be acked, extended or released in another. When a thread ends, its
+ * connection stays open for the next thread that starts using the handle;
+ * all are closed by ipcq_client_close(), which must not race with calls.
+ * Each thread's connection that has made an async put runs a flusher thread
+ * until the handle is closed (see ipcq_put_async).
  *
  * fork(): a handle inherited through fork() works in the child, which opens
  * a connection of its own on first use and never touches the parent's
@@ -129,8 +136,9 @@ IPCQ_API ipcq_status ipcq_client_open(ipcq_client **out, const char *endpoint);
  * Waits at most a short linger for unsent confirmations. */
 IPCQ_API void ipcq_client_close(ipcq_client **c);
 
-/* One line saying what the handle's last failed call failed on and why
- * ("jobs: queue is full"); "" after a success. Valid until the next call. */
+/* One line saying what the calling thread's last failed call on the handle
+ * failed on and why ("jobs: queue is full"); "" after a success, or if this
+ * thread made no call on it. Valid until the thread's next call. */
 IPCQ_API const char *ipcq_client_error(const ipcq_client *c);
 
 /* Puts one item; borrows data[0..len). The queue is created, unbounded, if it
@@ -172,12 +180,15 @@ IPCQ_API ipcq_status ipcq_get_many(ipcq_client *c, const char *queue, size_t max
 IPCQ_API ipcq_status ipcq_put_async(ipcq_client *c, const char *queue, const void *data,
                                     size_t len);
 
-/* Waits until every async put was answered; returns the first failure among
+/* Waits until every async put the calling thread made on the handle was
+ * answered (another thread's are its own to flush; close flushes all);
+ * returns the first failure among
  * them (IPCQ_OK if none), IPCQ_ETIMEDOUT if some still wait (for room) when
  * timeout_ms passes, or IPCQ_EUNAVAILABLE if the broker went away. */
 IPCQ_API ipcq_status ipcq_flush(ipcq_client *c, int64_t timeout_ms);
 
-/* How many async puts may be in flight at once (1 to 65536). */
+/* How many async puts may be in flight at once (1 to 65536), for the calling
+ * thread and threads that start using the handle after this call. */
 IPCQ_API ipcq_status ipcq_set_put_window(ipcq_client *c, size_t window);
 
 /* Consumer prefetch, opt-in: with max > 1 (at most 65536), ipcq_get() takes up to max
@@ -186,8 +197,10 @@ IPCQ_API ipcq_status ipcq_set_put_window(ipcq_client *c, size_t window);
  * items are reserved for this handle (other getters do not see them) but
  * stay safe: they return to the head of their queue if the process dies or
  * the lease runs out, and are handed back at once on close, on a get from
- * another queue, or when prefetch is turned off (max <= 1). A child forked
- * with a handle inherits neither the buffer nor the setting. */
+ * another queue, or when prefetch is turned off (max <= 1). The setting
+ * applies to the calling thread and threads that start using the handle
+ * after this call; each has a buffer of its own. A child forked with a
+ * handle inherits neither the buffer nor the setting. */
 IPCQ_API ipcq_status ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms);
 
 /* Frees what ipcq_get() returned. NULL is a no-op. */
