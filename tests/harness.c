@@ -251,15 +251,19 @@ field_or_zero(ipcq_client *c, const char *queue, ipcq_queue_field f)
     return v;
 }
 
+static void print_children_stacks(void);
+
 void
 wait_queue_field(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t want,
                  int64_t timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms, v;
     while ((v = field_or_zero(c, queue, f)) != want) {
-        if (now_ms() > deadline)
+        if (now_ms() > deadline) {
+            print_children_stacks(); /* a child that never got there: where is it? */
             fail_msg("queue %s field %d is %lld, want %lld after %lld ms", queue, (int)f,
                      (long long)v, (long long)want, (long long)timeout_ms);
+        }
         struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL); /* polling interval, not a wait for the outcome */
     }
@@ -295,6 +299,16 @@ void
 track_child(pid_t pid)
 {
     remember_child(pid, true);
+}
+
+static void
+print_children_stacks(void)
+{
+    for (size_t i = 0; i < sizeof live_children / sizeof live_children[0]; i++)
+        if (live_children[i] > 0) {
+            fprintf(stderr, "child %d:\n", (int)live_children[i]);
+            print_stack(live_children[i]);
+        }
 }
 
 void

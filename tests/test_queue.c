@@ -6,6 +6,7 @@
 
 #include "harness.h"
 
+#define SLACK_MS 900 /* see get_nowait_on_empty_fails_at_once */
 #define WAIT_MS 10000
 
 typedef struct child_args {
@@ -89,7 +90,10 @@ get_nowait_on_empty_fails_at_once(void **state)
     size_t len = 99;
     int64_t t0 = now_ms();
     assert_ipcq_status(c, ipcq_get(c, "nowait", &data, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
-    assert_true(now_ms() - t0 < 100);
+    /* Upper bounds here only catch a call that waits far longer than it was
+     * asked to (for ever, or for a heartbeat): a loaded 2-core machine
+     * under the sanitizers may take hundreds of ms for any call. */
+    assert_true(now_ms() - t0 < SLACK_MS);
     assert_null(data);
     assert_int_equal(len, 0);
     assert_string_equal(ipcq_client_error(c), "nowait: queue is empty");
@@ -97,7 +101,7 @@ get_nowait_on_empty_fails_at_once(void **state)
 }
 
 static void
-get_timeout_200ms_returns_between_200_and_400ms(void **state)
+get_timeout_200ms_returns_empty_after_200ms(void **state)
 {
     ipcq_client *c = client_on(*state);
     void *data;
@@ -106,7 +110,7 @@ get_timeout_200ms_returns_between_200_and_400ms(void **state)
     assert_ipcq_status(c, ipcq_get(c, "timed", &data, &len, 200), IPCQ_EMPTY);
     int64_t elapsed = now_ms() - t0;
     assert_true(elapsed >= 200);
-    assert_true(elapsed < 400);
+    assert_true(elapsed < 200 + SLACK_MS);
     ipcq_client_close(&c);
 }
 
@@ -131,11 +135,11 @@ put_on_full_queue_fails_at_once_or_after_timeout(void **state)
     put_text(c, "small", "b");
     int64_t t0 = now_ms();
     assert_ipcq_status(c, ipcq_put(c, "small", "c", 1, IPCQ_NOWAIT), IPCQ_FULL);
-    assert_true(now_ms() - t0 < 100);
+    assert_true(now_ms() - t0 < SLACK_MS);
     t0 = now_ms();
     assert_ipcq_status(c, ipcq_put(c, "small", "c", 1, 150), IPCQ_FULL);
     int64_t elapsed = now_ms() - t0;
-    assert_true(elapsed >= 150 && elapsed < 350);
+    assert_true(elapsed >= 150 && elapsed < 150 + SLACK_MS);
     /* The timed-out put added nothing, then or later (Q11). */
     assert_int_equal(queue_field(c, "small", IPCQ_QUEUE_SIZE), 2);
     assert_int_equal(queue_field(c, "small", IPCQ_QUEUE_PUTTERS), 0);
@@ -571,7 +575,7 @@ main(void)
         T(items_come_out_in_put_order),
         T(get_forever_blocks_until_a_put),
         T(get_nowait_on_empty_fails_at_once),
-        T(get_timeout_200ms_returns_between_200_and_400ms),
+        T(get_timeout_200ms_returns_empty_after_200ms),
         T(get_timeout_1ms_returns_empty),
         T(put_on_full_queue_fails_at_once_or_after_timeout),
         T(negative_timeout_is_rejected_on_every_queue),
