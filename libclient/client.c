@@ -269,7 +269,7 @@ forget_in_flight(ipcq_client *c, int status, const char *what)
     c->broker_max_item = 0; /* the next broker may have another limit */
     if (c->inflight_items > 0 && c->async_status == IPCQ_OK) {
         c->async_status = status;
-        snprintf(c->async_error, sizeof c->async_error, "%zu async puts unconfirmed %s",
+        snprintf(c->async_error, sizeof c->async_error, "%zu async puts unconfirmed %.440s",
                  c->inflight_items, what);
     }
     c->ninflight = c->inflight_items = 0;
