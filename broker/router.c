@@ -271,20 +271,28 @@ sleep_ms(loop *lp, int64_t until_us)
 }
 
 /* Passes of the loop until SIGINT/SIGTERM (with watch_signals; without, they
- * are read and ignored) or until until_us. Each pass reads the ROUTER until
- * it is empty (ZMQ_FD is edge-triggered: it is re-armed only by a receive
- * that finds nothing, or a ZMQ_EVENTS read), runs the core's clock, settles
- * the lane (closes what must go, writes replies), then sleeps in
- * epoll_wait and handles what woke it. Returns 0, or 1 after a failed wait. */
+ * are read and ignored) or until until_us. Each pass reads the ROUTER, when
+ * it may hold messages, until it is empty (ZMQ_FD is edge-triggered: it is re-armed only by a
+ * receive that finds nothing, or a ZMQ_EVENTS read), runs the core's clock, settles the lane
+ * (closes what must go, writes replies), then sleeps in epoll_wait and handles what woke it.
+ * Returns 0, or 1 after a failed wait. */
 static int
 serve(loop *lp, int64_t until_us, bool watch_signals)
 {
     struct epoll_event events[EVENTS_PER_WAIT];
+    /* Whether the ROUTER must be read this pass: its fd fired, the last pass
+     * stopped before it was empty, or a reply went out through it since it
+     * was last found empty (a send may swallow the fd's wake-up). Reading it
+     * otherwise costs libzmq two system calls a pass, which the lane's
+     * passes do not need. */
+    bool zmq_due = true;
+    uint64_t sent_seen = lp->out->sent;
     for (;;) {
         int read_now = 0;
-        while (read_now < MESSAGES_PER_PASS && receive_one(lp->sock, lp->b))
-            read_now++;
-        uint64_t sent_after_read = lp->out->sent;
+        if (zmq_due || lp->out->sent != sent_seen)
+            while (read_now < MESSAGES_PER_PASS && receive_one(lp->sock, lp->b))
+                read_now++;
+        uint64_t sent_after_read = sent_seen = lp->out->sent;
         if (lp->monitor_due) {
             read_monitor(lp->mon, lp->b);
             lp->monitor_due = false;
@@ -297,6 +305,8 @@ serve(loop *lp, int64_t until_us, bool watch_signals)
          * taken the socket's wake-up with it: look, but do not sleep. */
         bool busy = read_now == MESSAGES_PER_PASS ||
                     (lp->out->sent != sent_after_read && has_message(lp->sock));
+        sent_seen = lp->out->sent;
+        zmq_due = busy;
         if (busy && !lane_listening(lp->lane))
             continue; /* ZeroMQ alone: no system call between passes */
         int n = epoll_wait(lp->epfd, events, EVENTS_PER_WAIT, busy ? 0 : sleep_ms(lp, until_us));
@@ -309,7 +319,7 @@ serve(loop *lp, int64_t until_us, bool watch_signals)
             void *mark = events[i].data.ptr;
             struct signalfd_siginfo si;
             if (mark == &zmq_mark) {
-                continue; /* read at the top of every pass */
+                zmq_due = true; /* read at the top of the next pass */
             } else if (mark == &monitor_mark) {
                 lp->monitor_due = true;
             } else if (mark == &signal_mark) {

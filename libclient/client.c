@@ -40,6 +40,7 @@
 #define LINGER_MS 500           /* close: time to flush confirmations */
 #define DEFAULT_PUT_WINDOW 256  /* async puts in flight before put_async waits */
 #define CLOSE_FLUSH_MS 2000     /* close: how long async puts may take to settle */
+#define HUNG_UP_QUIET_US 1000   /* see drop_if_hung_up */
 
 /* The broker's default max item size. A reply may be as large as this or
  * the broker's own limit (learned by ping), if larger, plus
@@ -331,11 +332,15 @@ static bool settle_async(ipcq_client *c, const Ipcqwire__Reply *r);
 /* A connection the broker closed while the handle was idle (a restart,
  * D7) is dropped before the next call, after reading what the broker sent
  * before it went, so that the call goes out on a new connection instead of
- * failing on the old one. */
+ * failing on the old one. A connection that had a reply within the last
+ * HUNG_UP_QUIET_US is not asked (that costs a system call a request): a
+ * broker that went away so recently fails the call EUNAVAILABLE, as it
+ * would a call made a moment earlier. */
 static void
 drop_if_hung_up(ipcq_client *c)
 {
-    if (c->conn == NULL || c->transport->hung_up == NULL || !c->transport->hung_up(c->conn))
+    if (c->conn == NULL || c->transport->hung_up == NULL ||
+        clock_now_us() - c->last_reply_us < HUNG_UP_QUIET_US || !c->transport->hung_up(c->conn))
         return;
     int rc;
     Ipcqwire__Reply *r;
@@ -399,6 +404,8 @@ receive_reply(ipcq_client *c, int wait_ms, int *rc)
     Ipcqwire__Reply *r = ipcqwire__reply__unpack(NULL, len, data);
     if (r != NULL && r->id > c->answered_id && r->id <= c->next_id)
         c->answered_id = r->id;
+    if (c->transport->hung_up != NULL)
+        c->last_reply_us = clock_now_us();
     return r;
 }
 

@@ -47,6 +47,7 @@ struct ipcq_client {
     uint64_t confirm_id;      /* the last one-way CONFIRM sent */
     uint64_t answered_id;     /* the highest request id answered */
     uint64_t broker_max_item; /* learned by ping; 0 until known on this connection */
+    int64_t last_reply_us;    /* when the last reply came (transports with hung_up) */
     inflight_put *inflight;   /* async put requests not answered yet */
     size_t ninflight, inflight_cap;
     size_t inflight_items;     /* the items they carry */

@@ -5,9 +5,13 @@
  * protobuf (Request out, Reply in).
  *
  * - A send is one sendmsg() of the length and the bytes (MSG_NOSIGNAL: a
- *   broker gone is EPIPE, never SIGPIPE); a receive is a poll() for the
- *   wait and reads into the connection's buffer until a whole frame is
- *   there. A synchronous call costs one write, one poll and one read.
+ *   broker gone is EPIPE, never SIGPIPE; MSG_DONTWAIT: a full socket waits
+ *   in poll() until the deadline); a receive reads into the connection's
+ *   buffer until a whole frame is there. The socket blocks on reads, for
+ *   the wait set as its SO_RCVTIMEO (changed only when the wait differs
+ *   from the last one; client.c's waits are nearly always its heartbeat
+ *   interval), so a synchronous call costs one sendmsg() and one recv():
+ *   the least a socket allows.
  * - EOF, ECONNRESET and EPIPE mean the broker is gone: IPCQ_EUNAVAILABLE at
  *   once, and client.c closes the connection so that its next call
  *   connects again.
@@ -22,6 +26,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,6 +48,7 @@
 
 struct transport_conn {
     int fd;
+    int read_wait_ms;   /* the socket's SO_RCVTIMEO; 0: not set (blocks for ever) */
     unsigned char *buf; /* received bytes not consumed yet: buf[start..end) */
     size_t cap, start, end;
     size_t taken; /* the frame handed out last, consumed at the next receive */
@@ -78,7 +84,8 @@ unix_connect(const char *endpoint, client_keys *keys, transport_conn **out, char
         }
         rc = -1;
     }
-    if (rc == 0) {
+    /* Connected: reads block (for their SO_RCVTIMEO), sends never do. */
+    if (rc == 0 && fcntl(t->fd, F_SETFL, fcntl(t->fd, F_GETFL) & ~O_NONBLOCK) == 0) {
         *out = t;
         return IPCQ_OK;
     }
@@ -188,12 +195,24 @@ consume(transport_conn *t)
     }
 }
 
+/* Makes the socket's reads wait at most ms (> 0) for data. */
+static bool
+set_read_wait(transport_conn *t, int ms)
+{
+    if (t->read_wait_ms == ms)
+        return true;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        return false;
+    t->read_wait_ms = ms;
+    return true;
+}
+
 static int
 unix_receive(transport_conn *t, int wait_ms, size_t max_len, const void **data, size_t *len)
 {
     consume(t);
     int64_t deadline = clock_deadline_us(clock_now_us(), wait_ms);
-    bool waited = wait_ms == 0; /* no wait: read what is there, without a poll */
     for (;;) {
         size_t have = t->end - t->start, need = 4;
         if (have >= 4) {
@@ -209,32 +228,30 @@ unix_receive(transport_conn *t, int wait_ms, size_t max_len, const void **data, 
             }
             need = 4 + n;
         }
-        if (!waited) {
+        int flags = 0;
+        if (wait_ms == 0) {
+            flags = MSG_DONTWAIT; /* only what has arrived */
+        } else {
             int64_t left_us = deadline - clock_now_us();
-            struct pollfd p = {.fd = t->fd, .events = POLLIN};
-            int ms = left_us <= 0             ? 0
-                     : left_us / 1000 > 60000 ? 60000
-                                              : (int)((left_us + 999) / 1000);
-            int ready = poll(&p, 1, ms);
-            if (ready == 0 && clock_now_us() >= deadline)
+            if (left_us <= 0)
                 return IPCQ_ETIMEDOUT;
-            if (ready <= 0)
-                continue; /* EINTR, or a wait longer than one poll */
+            int ms = left_us / 1000 >= 60000 ? 60000 : (int)((left_us + 999) / 1000);
+            if (!set_read_wait(t, ms))
+                return IPCQ_EUNAVAILABLE;
         }
         if (!make_room(t, need < BUF_MIN ? BUF_MIN : need))
             return IPCQ_ENOMEM;
-        ssize_t got = read(t->fd, t->buf + t->end, t->cap - t->end);
+        ssize_t got = recv(t->fd, t->buf + t->end, t->cap - t->end, flags);
         if (got > 0) {
             t->end += (size_t)got;
             continue;
         }
         if (got < 0 && errno == EINTR)
             continue;
-        if (got < 0 && errno == EAGAIN) {
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (wait_ms == 0 || clock_now_us() >= deadline)
                 return IPCQ_ETIMEDOUT;
-            waited = false;
-            continue;
+            continue; /* a wait longer than one SO_RCVTIMEO */
         }
         return IPCQ_EUNAVAILABLE; /* EOF or ECONNRESET: the broker is gone */
     }
