@@ -25,6 +25,9 @@
 #define ACCEPTS_PER_EVENT 64
 /* An output buffer this small is kept while empty; a larger one is freed. */
 #define KEEP_OUTPUT 1024
+/* A connection's record as --max-memory counts it: the struct, its slot in
+ * the table, malloc's share. */
+#define CONN_RECORD (sizeof(conn) + 64)
 
 typedef enum watch_kind { WATCH_LISTENER, WATCH_CONN } watch_kind;
 
@@ -45,6 +48,7 @@ typedef struct conn {
     list_link pending; /* in lane->pending: output to write at the end of the pass */
     list_link doomed;  /* in lane->doomed: to close at the end of the pass */
     bool watching_out; /* EPOLLOUT on: the socket was full */
+    size_t charged;    /* what the core counts for it (B2): record and buffers */
 } conn;
 
 struct lane {
@@ -177,6 +181,25 @@ is_doomed(const conn *c)
     return list_linked(&c->doomed);
 }
 
+/* Tells the core what c holds now: its record, its unfinished input, its
+ * output buffer. They count against --max-memory (B2). */
+static void
+charge(lane *l, conn *c)
+{
+    size_t held = CONN_RECORD + c->in.cap + c->out_cap;
+    if (held != c->charged && l->b != NULL)
+        broker_transport_held(l->b, c->charged, held);
+    c->charged = held;
+}
+
+/* Past --max-memory by more than one message (room for one large request
+ * or reply in flight): a connection must not hold more. */
+static bool
+over_memory(const lane *l)
+{
+    return l->b != NULL && broker_memory_over(l->b, l->max_message);
+}
+
 /* B3: the broker's user, root, or with --group a member of that group (its
  * primary group, or one of its supplementary groups). */
 static bool
@@ -260,7 +283,9 @@ add_conn(lane *l, int fd)
         table_remove(&l->conns, c->id, LANE_PEER_ID_LEN);
         close(fd);
         free(c);
+        return;
     }
+    charge(l, c);
 }
 
 static void
@@ -320,8 +345,15 @@ read_some(lane *l, conn *c)
         return;
     }
     void *pair[2] = {l, c};
-    switch (frame_reader_feed(&c->in, l->scratch, (size_t)n, on_frame, pair)) {
+    size_t held_before = c->in.cap;
+    frame_status st = frame_reader_feed(&c->in, l->scratch, (size_t)n, on_frame, pair);
+    charge(l, c);
+    switch (st) {
     case FRAME_OK:
+        /* B2: an unfinished message may not grow past the memory limit. */
+        if (c->in.cap > held_before && over_memory(l))
+            doom(l, c, "its unfinished message would pass the memory limit (ipcqd --max-memory)");
+        break;
     case FRAME_STOPPED:
         break;
     case FRAME_TOO_BIG:
@@ -347,6 +379,12 @@ lane_send(lane *l, const void *peer, size_t peer_len, const void *data, size_t l
         doom(l, c, "slow reader: too many replies unread");
         return IPCQ_EUNAVAILABLE;
     }
+    /* B2: replies pile up for a peer that does not read them (its socket
+     * is full) while the broker is past its memory limit. */
+    if (c->watching_out && over_memory(l)) {
+        doom(l, c, "slow reader: replies unread past the memory limit (ipcqd --max-memory)");
+        return IPCQ_EUNAVAILABLE;
+    }
     size_t need = unsent + LANE_FRAME_HEADER + len;
     if (c->out_off > 0 && c->out_len + LANE_FRAME_HEADER + len > c->out_cap) {
         memmove(c->out, c->out + c->out_off, unsent);
@@ -364,6 +402,7 @@ lane_send(lane *l, const void *peer, size_t peer_len, const void *data, size_t l
         }
         c->out = grown;
         c->out_cap = cap;
+        charge(l, c);
     }
     lane_frame_header(c->out + c->out_len, (uint32_t)len);
     memcpy(c->out + c->out_len + LANE_FRAME_HEADER, data, len);
@@ -398,7 +437,9 @@ write_out(conn *c)
 static void
 flush(lane *l, conn *c)
 {
-    if (!write_out(c)) {
+    bool ok = write_out(c);
+    charge(l, c); /* a large output buffer is freed once all is out */
+    if (!ok) {
         doom(l, c, strerror(errno));
         return;
     }
@@ -427,8 +468,10 @@ lane_event(lane *l, void *data, uint32_t events)
 /* ---- closing ------------------------------------------------------------ */
 
 static void
-conn_free(conn *c)
+conn_free(lane *l, conn *c)
 {
+    if (l->b != NULL)
+        broker_transport_held(l->b, c->charged, 0);
     close(c->fd);
     frame_reader_free(&c->in);
     free(c->out);
@@ -450,7 +493,7 @@ lane_settle(lane *l)
              * its waiters are forgotten (D3), which may queue replies to
              * other connections. */
             broker_peer_lost(l->b, c->id, LANE_PEER_ID_LEN, clock_now_us());
-            conn_free(c);
+            conn_free(l, c);
             resume_listeners(l);
         }
         while ((link = list_first(&l->pending)) != NULL) {
@@ -471,7 +514,7 @@ lane_free(lane *l)
         conn *c = v;
         if (write_out(c) && c->out_off < c->out_len)
             log_msg(LOG_LEVEL_DEBUG, "unix connection %d closed with replies unsent", c->fd);
-        conn_free(c);
+        conn_free(l, c);
     }
     table_free(&l->conns);
     while (l->listeners != NULL) {
