@@ -25,6 +25,9 @@
 #define ACCEPTS_PER_EVENT 64
 /* An output buffer this small is kept while empty; a larger one is freed. */
 #define KEEP_OUTPUT 1024
+/* How long a listener that ran out of descriptors waits before it tries
+ * again, if no connection of the lane closed first (another may have). */
+#define ACCEPT_RETRY_US (100 * 1000)
 /* A connection's record as --max-memory counts it: the struct, its slot in
  * the table, malloc's share. */
 #define CONN_RECORD (sizeof(conn) + 64)
@@ -34,7 +37,11 @@ typedef enum watch_kind { WATCH_LISTENER, WATCH_CONN } watch_kind;
 typedef struct listener {
     watch_kind kind; /* first: epoll's data points here */
     int fd;
-    bool paused; /* out of descriptors: not watched until a connection closes */
+    /* Out of descriptors: not watched until a connection closes, or until
+     * ACCEPT_RETRY_US have passed. */
+    bool paused;
+    bool warned; /* said so, once until an accept succeeds again */
+    int64_t paused_us;
     struct listener *next;
 } listener;
 
@@ -294,26 +301,47 @@ accept_some(lane *l, listener *ls)
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
         int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            ls->warned = false;
             add_conn(l, fd);
             continue;
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Level-triggered, the listener would wake the loop at once
-             * again: it sleeps until a connection closes. */
-            log_msg(LOG_LEVEL_WARN, "cannot accept a unix connection: %s", strerror(errno));
-            if (watch(l, EPOLL_CTL_MOD, ls->fd, ls, 0) == 0)
+             * again: it sleeps until a connection closes, or a while. */
+            if (!ls->warned)
+                log_msg(LOG_LEVEL_WARN,
+                        "cannot accept a unix connection: %s; the others wait until one closes "
+                        "(or %d ms)",
+                        strerror(errno), ACCEPT_RETRY_US / 1000);
+            ls->warned = true;
+            if (watch(l, EPOLL_CTL_MOD, ls->fd, ls, 0) == 0) {
                 ls->paused = true;
+                ls->paused_us = clock_now_us();
+            }
         }
         return; /* EAGAIN, or the connection went before it was taken */
     }
 }
 
+/* Watches the paused listeners again: with now_us INT64_MAX all of them
+ * (a descriptor was freed), else those paused ACCEPT_RETRY_US ago. */
 static void
-resume_listeners(lane *l)
+resume_listeners(lane *l, int64_t now_us)
 {
     for (listener *ls = l->listeners; ls != NULL; ls = ls->next)
-        if (ls->paused && watch(l, EPOLL_CTL_MOD, ls->fd, ls, EPOLLIN) == 0)
+        if (ls->paused && now_us - ls->paused_us >= ACCEPT_RETRY_US &&
+            watch(l, EPOLL_CTL_MOD, ls->fd, ls, EPOLLIN) == 0)
             ls->paused = false;
+}
+
+int64_t
+lane_next_wakeup_us(const lane *l)
+{
+    int64_t wake = INT64_MAX;
+    for (const listener *ls = l->listeners; ls != NULL; ls = ls->next)
+        if (ls->paused && ls->paused_us + ACCEPT_RETRY_US < wake)
+            wake = ls->paused_us + ACCEPT_RETRY_US;
+    return wake;
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -481,6 +509,8 @@ conn_free(lane *l, conn *c)
 void
 lane_settle(lane *l)
 {
+    if (lane_next_wakeup_us(l) != INT64_MAX)
+        resume_listeners(l, clock_now_us());
     while (!list_empty(&l->doomed) || !list_empty(&l->pending)) {
         list_link *link;
         while ((link = list_first(&l->doomed)) != NULL) {
@@ -494,7 +524,7 @@ lane_settle(lane *l)
              * other connections. */
             broker_peer_lost(l->b, c->id, LANE_PEER_ID_LEN, clock_now_us());
             conn_free(l, c);
-            resume_listeners(l);
+            resume_listeners(l, INT64_MAX);
         }
         while ((link = list_first(&l->pending)) != NULL) {
             conn *c = LIST_ENTRY(link, conn, pending);

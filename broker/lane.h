@@ -67,5 +67,9 @@ void lane_event(lane *l, void *data, uint32_t events);
 void lane_settle(lane *l);
 /* True when the lane listens on some endpoint (and so has sockets to watch). */
 bool lane_listening(const lane *l);
+/* The monotonic µs by which lane_settle() must run again (INT64_MAX: no
+ * need): a listener that ran out of descriptors (EMFILE) is not watched,
+ * so that it cannot wake the loop in vain, and tries again then. */
+int64_t lane_next_wakeup_us(const lane *l);
 
 #endif

@@ -16,7 +16,8 @@
  *   and its item returns; what connections hold (unfinished frames,
  *   unread replies) counts against --max-memory: past it puts are
  *   refused, and past it by more than one message the connection that
- *   would hold more is cut off;
+ *   would hold more is cut off; a broker out of descriptors (EMFILE) lets
+ *   the connections it cannot take wait, and takes them as others close;
  * - one broker per path (B5), and a dead broker's socket taken over. */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -826,6 +828,57 @@ unread_replies_count_against_memory(void **state)
     close(other);
 }
 
+/* B1: a broker out of descriptors neither dies nor gives up. Its (soft)
+ * limit of open files is cut to a few more than it holds; of the connections that
+ * come, each sending a ping, those it cannot take in wait in the listen
+ * backlog, and every one is answered as the answered ones close. */
+static void
+out_of_descriptors_waits_for_one_to_close(void **state)
+{
+    lane_ctx *x = *state;
+    enum { CONNS = 24, ROOM = 6 };
+    int probe = lane_open(x);
+    ping(x, probe);
+    struct rlimit was, cut;
+    assert_int_equal(prlimit(x->tb.pid, RLIMIT_NOFILE, NULL, &was), 0);
+    int held = proc_fd_count(x->tb.pid);
+    assert_true(held > 0);
+    cut = was; /* the soft limit only: a hard one cut could not be raised again */
+    cut.rlim_cur = (rlim_t)(held + ROOM);
+    assert_int_equal(prlimit(x->tb.pid, RLIMIT_NOFILE, &cut, NULL), 0);
+    int fds[CONNS];
+    uint64_t ids[CONNS];
+    for (int i = 0; i < CONNS; i++) {
+        fds[i] = lane_open(x); /* the backlog takes it, taken in or not */
+        Ipcqwire__Request req = request(x, IPCQWIRE__OP__OP_PING, NULL);
+        ids[i] = req.id;
+        send_request(fds[i], &req);
+    }
+    /* Each answer read closes its connection, which lets another in. */
+    int answered = 0;
+    int64_t deadline = now_ms() + CALL_MS;
+    while (answered < CONNS && now_ms() < deadline) {
+        for (int i = 0; i < CONNS; i++) {
+            struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+            if (fds[i] < 0 || poll(&pfd, 1, 0) <= 0)
+                continue;
+            ipcqwire__reply__free_unpacked(reply_to(fds[i], ids[i]), NULL);
+            close(fds[i]);
+            fds[i] = -1;
+            answered++;
+        }
+        usleep(1000);
+    }
+    for (int i = 0; i < CONNS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    assert_int_equal(prlimit(x->tb.pid, RLIMIT_NOFILE, &was, NULL), 0);
+    if (answered < CONNS)
+        fail_msg("%d of %d connections answered with room for %d", answered, CONNS, ROOM);
+    ping(x, probe);
+    close(probe);
+}
+
 /* ---- one broker per path (B5) ---- */
 
 static void
@@ -896,6 +949,8 @@ main(void)
         cmocka_unit_test_setup_teardown(unfinished_frames_count_against_memory, lane_mem_up,
                                         lane_down),
         cmocka_unit_test_setup_teardown(unread_replies_count_against_memory, lane_mem_up,
+                                        lane_down),
+        cmocka_unit_test_setup_teardown(out_of_descriptors_waits_for_one_to_close, lane_up,
                                         lane_down),
         cmocka_unit_test_setup_teardown(second_broker_refused_and_stale_socket_taken_over, lane_up,
                                         lane_down),
