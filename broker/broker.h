@@ -9,6 +9,7 @@
  */
 #ifndef IPCQ_BROKER_H
 #define IPCQ_BROKER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,6 +74,15 @@ void broker_tick(broker *b, int64_t now_us);
 /* The memory the broker's queues, items and waiters hold, as --max-memory
  * counts it. */
 size_t broker_memory_held(const broker *b);
+
+/* What the transport holds for its connections (the unix:// lane's records,
+ * unfinished input and unsent replies) counts against --max-memory too (B2):
+ * it says when that changes, from before bytes to after. */
+void broker_transport_held(broker *b, size_t before, size_t after);
+
+/* True when the memory held is past --max-memory by more than slack bytes:
+ * a transport then cuts off the connections that would make it grow. */
+bool broker_memory_over(const broker *b, size_t slack);
 
 /* Answers every blocked caller with IPCQ_ESTOPPING; from then on every
  * request is answered so too (one-way messages are still applied). */

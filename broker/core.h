@@ -115,6 +115,7 @@ struct broker {
     arena decode;       /* the request being handled, decoded */
     unsigned char *out; /* reply encoding buffer */
     size_t out_cap;
+    size_t transport_held; /* the transport's buffers (broker_transport_held) */
 };
 
 /* item.c-like helpers live in queue.c */

@@ -25,13 +25,23 @@
 #define ACCEPTS_PER_EVENT 64
 /* An output buffer this small is kept while empty; a larger one is freed. */
 #define KEEP_OUTPUT 1024
+/* How long a listener that ran out of descriptors waits before it tries
+ * again, if no connection of the lane closed first (another may have). */
+#define ACCEPT_RETRY_US (100 * 1000)
+/* A connection's record as --max-memory counts it: the struct, its slot in
+ * the table, malloc's share. */
+#define CONN_RECORD (sizeof(conn) + 64)
 
 typedef enum watch_kind { WATCH_LISTENER, WATCH_CONN } watch_kind;
 
 typedef struct listener {
     watch_kind kind; /* first: epoll's data points here */
     int fd;
-    bool paused; /* out of descriptors: not watched until a connection closes */
+    /* Out of descriptors: not watched until a connection closes, or until
+     * ACCEPT_RETRY_US have passed. */
+    bool paused;
+    bool warned; /* said so, once until an accept succeeds again */
+    int64_t paused_us;
     struct listener *next;
 } listener;
 
@@ -45,6 +55,7 @@ typedef struct conn {
     list_link pending; /* in lane->pending: output to write at the end of the pass */
     list_link doomed;  /* in lane->doomed: to close at the end of the pass */
     bool watching_out; /* EPOLLOUT on: the socket was full */
+    size_t charged;    /* what the core counts for it (B2): record and buffers */
 } conn;
 
 struct lane {
@@ -177,6 +188,25 @@ is_doomed(const conn *c)
     return list_linked(&c->doomed);
 }
 
+/* Tells the core what c holds now: its record, its unfinished input, its
+ * output buffer. They count against --max-memory (B2). */
+static void
+charge(lane *l, conn *c)
+{
+    size_t held = CONN_RECORD + c->in.cap + c->out_cap;
+    if (held != c->charged && l->b != NULL)
+        broker_transport_held(l->b, c->charged, held);
+    c->charged = held;
+}
+
+/* Past --max-memory by more than one message (room for one large request
+ * or reply in flight): a connection must not hold more. */
+static bool
+over_memory(const lane *l)
+{
+    return l->b != NULL && broker_memory_over(l->b, l->max_message);
+}
+
 /* B3: the broker's user, root, or with --group a member of that group (its
  * primary group, or one of its supplementary groups). */
 static bool
@@ -260,7 +290,9 @@ add_conn(lane *l, int fd)
         table_remove(&l->conns, c->id, LANE_PEER_ID_LEN);
         close(fd);
         free(c);
+        return;
     }
+    charge(l, c);
 }
 
 static void
@@ -269,26 +301,47 @@ accept_some(lane *l, listener *ls)
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
         int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            ls->warned = false;
             add_conn(l, fd);
             continue;
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Level-triggered, the listener would wake the loop at once
-             * again: it sleeps until a connection closes. */
-            log_msg(LOG_LEVEL_WARN, "cannot accept a unix connection: %s", strerror(errno));
-            if (watch(l, EPOLL_CTL_MOD, ls->fd, ls, 0) == 0)
+             * again: it sleeps until a connection closes, or a while. */
+            if (!ls->warned)
+                log_msg(LOG_LEVEL_WARN,
+                        "cannot accept a unix connection: %s; the others wait until one closes "
+                        "(or %d ms)",
+                        strerror(errno), ACCEPT_RETRY_US / 1000);
+            ls->warned = true;
+            if (watch(l, EPOLL_CTL_MOD, ls->fd, ls, 0) == 0) {
                 ls->paused = true;
+                ls->paused_us = clock_now_us();
+            }
         }
         return; /* EAGAIN, or the connection went before it was taken */
     }
 }
 
+/* Watches the paused listeners again: with now_us INT64_MAX all of them
+ * (a descriptor was freed), else those paused ACCEPT_RETRY_US ago. */
 static void
-resume_listeners(lane *l)
+resume_listeners(lane *l, int64_t now_us)
 {
     for (listener *ls = l->listeners; ls != NULL; ls = ls->next)
-        if (ls->paused && watch(l, EPOLL_CTL_MOD, ls->fd, ls, EPOLLIN) == 0)
+        if (ls->paused && now_us - ls->paused_us >= ACCEPT_RETRY_US &&
+            watch(l, EPOLL_CTL_MOD, ls->fd, ls, EPOLLIN) == 0)
             ls->paused = false;
+}
+
+int64_t
+lane_next_wakeup_us(const lane *l)
+{
+    int64_t wake = INT64_MAX;
+    for (const listener *ls = l->listeners; ls != NULL; ls = ls->next)
+        if (ls->paused && ls->paused_us + ACCEPT_RETRY_US < wake)
+            wake = ls->paused_us + ACCEPT_RETRY_US;
+    return wake;
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -320,8 +373,15 @@ read_some(lane *l, conn *c)
         return;
     }
     void *pair[2] = {l, c};
-    switch (frame_reader_feed(&c->in, l->scratch, (size_t)n, on_frame, pair)) {
+    size_t held_before = c->in.cap;
+    frame_status st = frame_reader_feed(&c->in, l->scratch, (size_t)n, on_frame, pair);
+    charge(l, c);
+    switch (st) {
     case FRAME_OK:
+        /* B2: an unfinished message may not grow past the memory limit. */
+        if (c->in.cap > held_before && over_memory(l))
+            doom(l, c, "its unfinished message would pass the memory limit (ipcqd --max-memory)");
+        break;
     case FRAME_STOPPED:
         break;
     case FRAME_TOO_BIG:
@@ -347,6 +407,12 @@ lane_send(lane *l, const void *peer, size_t peer_len, const void *data, size_t l
         doom(l, c, "slow reader: too many replies unread");
         return IPCQ_EUNAVAILABLE;
     }
+    /* B2: replies pile up for a peer that does not read them (its socket
+     * is full) while the broker is past its memory limit. */
+    if (c->watching_out && over_memory(l)) {
+        doom(l, c, "slow reader: replies unread past the memory limit (ipcqd --max-memory)");
+        return IPCQ_EUNAVAILABLE;
+    }
     size_t need = unsent + LANE_FRAME_HEADER + len;
     if (c->out_off > 0 && c->out_len + LANE_FRAME_HEADER + len > c->out_cap) {
         memmove(c->out, c->out + c->out_off, unsent);
@@ -364,6 +430,7 @@ lane_send(lane *l, const void *peer, size_t peer_len, const void *data, size_t l
         }
         c->out = grown;
         c->out_cap = cap;
+        charge(l, c);
     }
     lane_frame_header(c->out + c->out_len, (uint32_t)len);
     memcpy(c->out + c->out_len + LANE_FRAME_HEADER, data, len);
@@ -398,7 +465,9 @@ write_out(conn *c)
 static void
 flush(lane *l, conn *c)
 {
-    if (!write_out(c)) {
+    bool ok = write_out(c);
+    charge(l, c); /* a large output buffer is freed once all is out */
+    if (!ok) {
         doom(l, c, strerror(errno));
         return;
     }
@@ -427,8 +496,10 @@ lane_event(lane *l, void *data, uint32_t events)
 /* ---- closing ------------------------------------------------------------ */
 
 static void
-conn_free(conn *c)
+conn_free(lane *l, conn *c)
 {
+    if (l->b != NULL)
+        broker_transport_held(l->b, c->charged, 0);
     close(c->fd);
     frame_reader_free(&c->in);
     free(c->out);
@@ -438,6 +509,8 @@ conn_free(conn *c)
 void
 lane_settle(lane *l)
 {
+    if (lane_next_wakeup_us(l) != INT64_MAX)
+        resume_listeners(l, clock_now_us());
     while (!list_empty(&l->doomed) || !list_empty(&l->pending)) {
         list_link *link;
         while ((link = list_first(&l->doomed)) != NULL) {
@@ -450,8 +523,8 @@ lane_settle(lane *l)
              * its waiters are forgotten (D3), which may queue replies to
              * other connections. */
             broker_peer_lost(l->b, c->id, LANE_PEER_ID_LEN, clock_now_us());
-            conn_free(c);
-            resume_listeners(l);
+            conn_free(l, c);
+            resume_listeners(l, INT64_MAX);
         }
         while ((link = list_first(&l->pending)) != NULL) {
             conn *c = LIST_ENTRY(link, conn, pending);
@@ -471,7 +544,7 @@ lane_free(lane *l)
         conn *c = v;
         if (write_out(c) && c->out_off < c->out_len)
             log_msg(LOG_LEVEL_DEBUG, "unix connection %d closed with replies unsent", c->fd);
-        conn_free(c);
+        conn_free(l, c);
     }
     table_free(&l->conns);
     while (l->listeners != NULL) {

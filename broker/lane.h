@@ -11,6 +11,10 @@
  * when the socket takes them. A connection is closed, and its peer lost to
  * the core at once (broker_peer_lost), on end of file, a socket error, a
  * length over the limit, or unsent output over the bound (a slow reader).
+ * What a connection holds (its record, unfinished input, unsent replies)
+ * counts against --max-memory (broker_transport_held); past that limit by
+ * more than one message, a connection whose input would grow, or whose
+ * replies pile up unread, is cut off.
  * Connections are closed at the end of a pass (lane_settle), never from
  * inside the core. */
 #ifndef IPCQ_LANE_H
@@ -63,5 +67,9 @@ void lane_event(lane *l, void *data, uint32_t events);
 void lane_settle(lane *l);
 /* True when the lane listens on some endpoint (and so has sockets to watch). */
 bool lane_listening(const lane *l);
+/* The monotonic µs by which lane_settle() must run again (INT64_MAX: no
+ * need): a listener that ran out of descriptors (EMFILE) is not watched,
+ * so that it cannot wake the loop in vain, and tries again then. */
+int64_t lane_next_wakeup_us(const lane *l);
 
 #endif

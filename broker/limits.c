@@ -12,8 +12,10 @@
  * Memory held is an estimate kept exactly up to date: every item alive in
  * the process (queued, out for delivery, or held by a blocked putter) counts
  * its bytes plus a fixed overhead (item_new and item_free charge and release
- * it), every waiter a fixed cost, every queue a fixed cost. Items are counted
- * per process, which is what the RSS the limit protects is. */
+ * it), every waiter a fixed cost, every queue a fixed cost, and what the
+ * transport holds for its connections (the unix:// lane's records, input
+ * tails and unsent replies: broker_transport_held). Items are counted per
+ * process, which is what the RSS the limit protects is. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -53,7 +55,21 @@ limits_release_item(size_t len)
 size_t
 limits_memory_held(const broker *b)
 {
-    return items_held + b->nwaiters * WAITER_COST + b->queues.count * QUEUE_COST + b->out_cap;
+    return items_held + b->nwaiters * WAITER_COST + b->queues.count * QUEUE_COST + b->out_cap +
+           b->transport_held;
+}
+
+void
+broker_transport_held(broker *b, size_t before, size_t after)
+{
+    b->transport_held += after - before; /* modulo 2^N: a release subtracts */
+}
+
+bool
+broker_memory_over(const broker *b, size_t slack)
+{
+    size_t held = limits_memory_held(b), max = b->cfg.max_memory;
+    return held > max && held - max > slack;
 }
 
 /* Answers with status and "NAME: text". */

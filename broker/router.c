@@ -261,6 +261,9 @@ sleep_ms(loop *lp, int64_t until_us)
 {
     trim_if_shrunk(lp->b, &lp->peak_held);
     long ms = poll_timeout_ms(lp->b);
+    int64_t lane_wake = lane_next_wakeup_us(lp->lane);
+    if (lane_wake < until_us)
+        until_us = lane_wake;
     if (until_us != INT64_MAX) {
         int64_t left_us = until_us - clock_now_us();
         long left = left_us <= 0 ? 0 : (long)((left_us + 999) / 1000);

@@ -13,7 +13,11 @@
  * - bad input (B1, B2): a length over the limit closes that connection
  *   only; N = 0, truncated protobuf and random bytes are counted; a half
  *   frame held open blocks nobody; a reader that never reads is cut off
- *   and its item returns;
+ *   and its item returns; what connections hold (unfinished frames,
+ *   unread replies) counts against --max-memory: past it puts are
+ *   refused, and past it by more than one message the connection that
+ *   would hold more is cut off; a broker out of descriptors (EMFILE) lets
+ *   the connections it cannot take wait, and takes them as others close;
  * - one broker per path (B5), and a dead broker's socket taken over. */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -69,6 +74,24 @@ lane_down(void **state)
     int status = test_broker_stop_status(&x->tb);
     free(x);
     assert_int_equal(status, 0); /* no crash, no leak under ASan */
+    return 0;
+}
+
+/* A broker with a small memory limit for the tests of what connections
+ * hold (B2): items of up to 64 KiB, so one message is 128 KiB. */
+#define MEM_LIMIT (1024 * 1024)
+#define MEM_MAX_MESSAGE (65536 + IPCQ_MESSAGE_OVERHEAD)
+
+static int
+lane_mem_up(void **state)
+{
+    lane_ctx *x = calloc(1, sizeof *x);
+    assert_non_null(x);
+    *state = x;
+    test_broker_start_lane(&x->tb, "--max-item-size", "65536", "--max-memory", "1M", "--probe-ms",
+                           "60000", NULL);
+    x->good = client_on(&x->tb);
+    x->next_id = 1;
     return 0;
 }
 
@@ -675,6 +698,187 @@ slow_reader_is_cut_off(void **state)
     close(other);
 }
 
+/* True once the broker has closed fd, on which nothing is owed. */
+static bool
+closed_by_broker(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    return poll(&pfd, 1, 0) > 0;
+}
+
+/* A put of one byte from the client beside the lane. */
+static int
+put_byte(lane_ctx *x)
+{
+    return ipcq_put(x->good, "mem", "x", 1, CALL_MS);
+}
+
+/* Retries the put until the broker has let go of what it held. */
+static void
+wait_put_admitted(lane_ctx *x)
+{
+    int64_t deadline = now_ms() + CALL_MS;
+    int rc;
+    while ((rc = put_byte(x)) == IPCQ_EMEMLIMIT && now_ms() < deadline)
+        usleep(10 * 1000);
+    assert_ipcq_status(x->good, rc, IPCQ_OK);
+}
+
+/* B2: unfinished frames are memory the broker holds. Connections each hold
+ * about 100 KB of a frame that never ends: once they pass the 1 MiB limit
+ * a put is refused with the memory-limit error, and once they pass it by
+ * more than one message the connection whose frame grew is cut off (without
+ * the count, 40 of them would hold 4 MB and more). Closing them gives the
+ * memory back. */
+static void
+unfinished_frames_count_against_memory(void **state)
+{
+    lane_ctx *x = *state;
+    enum { CLAIM = 120000, SENT = 100000, MAX_CONNS = 40 };
+    int probe = lane_open(x), fds[MAX_CONNS], n = 0, cut = -1;
+    ping(x, probe);
+    int64_t disc0 = stat_of(x, IPCQ_BROKER_STAT_DISCONNECTS);
+    uint8_t *body = calloc(1, SENT);
+    assert_non_null(body);
+    unsigned char h[4];
+    put_header(h, CLAIM);
+    bool refused = false;
+    while (cut < 0 && n < MAX_CONNS) {
+        int fd = lane_open(x);
+        fds[n++] = fd;
+        ping(x, probe); /* answered once the broker has taken the connection in */
+        assert_true(write_all(fd, h, 4));
+        assert_true(write_all(fd, body, SENT));
+        /* Answered after a pass that read every byte written before. */
+        ping(x, probe);
+        for (int i = 0; i < n && cut < 0; i++)
+            if (closed_by_broker(fds[i]))
+                cut = i;
+        if (cut < 0 && (int64_t)n * SENT > MEM_LIMIT && !refused) {
+            assert_ipcq_status(x->good, put_byte(x), IPCQ_EMEMLIMIT);
+            refused = true;
+        }
+    }
+    free(body);
+    if (cut < 0)
+        fail_msg("%d connections hold %d unfinished bytes each past a %d-byte limit", n, SENT,
+                 MEM_LIMIT);
+    assert_int_equal(cut, n - 1); /* the one whose frame grew */
+    assert_true((int64_t)(n - 1) * SENT <= MEM_LIMIT + MEM_MAX_MESSAGE);
+    assert_true(refused);
+    wait_broker_stat_field(x->good, IPCQ_BROKER_STAT_DISCONNECTS, disc0 + 1, CALL_MS);
+    /* The others still hold more than the limit. */
+    assert_ipcq_status(x->good, put_byte(x), IPCQ_EMEMLIMIT);
+    if (strstr(ipcq_client_error(x->good), "ipcqd --max-memory") == NULL)
+        fail_msg("error text '%s' does not name the limit", ipcq_client_error(x->good));
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    wait_put_admitted(x);
+    ping(x, probe);
+    close(probe);
+}
+
+/* B2: replies a client does not read are memory the broker holds. A client
+ * that sends pings and never reads the answers is cut off once they pass
+ * the 1 MiB limit by more than one message, long before the 64 MiB bound
+ * of a connection's output; the broker serves on and has the memory back. */
+static void
+unread_replies_count_against_memory(void **state)
+{
+    lane_ctx *x = *state;
+    int hog = lane_open(x), other = lane_open(x);
+    ping(x, other);
+    int64_t disc0 = stat_of(x, IPCQ_BROKER_STAT_DISCONNECTS);
+    /* One ping answered, to learn the size of an answer. */
+    Ipcqwire__Request req = request(x, IPCQWIRE__OP__OP_PING, NULL);
+    size_t len;
+    uint8_t *body = wire_pack(&req, &len);
+    send_frame(hog, body, (uint32_t)len);
+    unsigned char head[4];
+    assert_true(read_exact(hog, head, 4, now_ms() + CALL_MS));
+    size_t answer = 4 + ((size_t)head[0] | (size_t)head[1] << 8 | (size_t)head[2] << 16);
+    unsigned char skip[256];
+    assert_true(answer - 4 <= sizeof skip);
+    assert_true(read_exact(hog, skip, answer - 4, now_ms() + CALL_MS));
+    /* Then pings by the thousand, none answer read: at most 16 MiB of
+     * answers may be asked for. */
+    enum { BATCH = 1000 };
+    size_t frame = 4 + len;
+    unsigned char *batch = malloc(BATCH * frame);
+    assert_non_null(batch);
+    for (int i = 0; i < BATCH; i++) {
+        put_header(batch + i * frame, (uint32_t)len);
+        memcpy(batch + i * frame + 4, body, len);
+    }
+    free(body);
+    size_t asked = 0, most = ((size_t)16 << 20) / answer;
+    bool cut = false;
+    while (!cut && asked < most) {
+        cut = !write_all(hog, batch, BATCH * frame);
+        asked += BATCH;
+    }
+    free(batch);
+    if (!cut)
+        fail_msg("%zu answers of %zu bytes unread, and the connection is still open", asked,
+                 answer);
+    wait_broker_stat_field(x->good, IPCQ_BROKER_STAT_DISCONNECTS, disc0 + 1, CALL_MS);
+    close(hog);
+    ping(x, other);
+    wait_put_admitted(x);
+    close(other);
+}
+
+/* B1: a broker out of descriptors neither dies nor gives up. Its (soft)
+ * limit of open files is cut to a few more than it holds; of the connections that
+ * come, each sending a ping, those it cannot take in wait in the listen
+ * backlog, and every one is answered as the answered ones close. */
+static void
+out_of_descriptors_waits_for_one_to_close(void **state)
+{
+    lane_ctx *x = *state;
+    enum { CONNS = 24, ROOM = 6 };
+    int probe = lane_open(x);
+    ping(x, probe);
+    struct rlimit was, cut;
+    assert_int_equal(prlimit(x->tb.pid, RLIMIT_NOFILE, NULL, &was), 0);
+    int held = proc_fd_count(x->tb.pid);
+    assert_true(held > 0);
+    cut = was; /* the soft limit only: a hard one cut could not be raised again */
+    cut.rlim_cur = (rlim_t)(held + ROOM);
+    assert_int_equal(prlimit(x->tb.pid, RLIMIT_NOFILE, &cut, NULL), 0);
+    int fds[CONNS];
+    uint64_t ids[CONNS];
+    for (int i = 0; i < CONNS; i++) {
+        fds[i] = lane_open(x); /* the backlog takes it, taken in or not */
+        Ipcqwire__Request req = request(x, IPCQWIRE__OP__OP_PING, NULL);
+        ids[i] = req.id;
+        send_request(fds[i], &req);
+    }
+    /* Each answer read closes its connection, which lets another in. */
+    int answered = 0;
+    int64_t deadline = now_ms() + CALL_MS;
+    while (answered < CONNS && now_ms() < deadline) {
+        for (int i = 0; i < CONNS; i++) {
+            struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+            if (fds[i] < 0 || poll(&pfd, 1, 0) <= 0)
+                continue;
+            ipcqwire__reply__free_unpacked(reply_to(fds[i], ids[i]), NULL);
+            close(fds[i]);
+            fds[i] = -1;
+            answered++;
+        }
+        usleep(1000);
+    }
+    for (int i = 0; i < CONNS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    assert_int_equal(prlimit(x->tb.pid, RLIMIT_NOFILE, &was, NULL), 0);
+    if (answered < CONNS)
+        fail_msg("%d of %d connections answered with room for %d", answered, CONNS, ROOM);
+    ping(x, probe);
+    close(probe);
+}
+
 /* ---- one broker per path (B5) ---- */
 
 static void
@@ -742,6 +946,12 @@ main(void)
                                         lane_down),
         cmocka_unit_test_setup_teardown(half_frame_blocks_nobody, lane_up, lane_down),
         cmocka_unit_test_setup_teardown(slow_reader_is_cut_off, lane_up, lane_down),
+        cmocka_unit_test_setup_teardown(unfinished_frames_count_against_memory, lane_mem_up,
+                                        lane_down),
+        cmocka_unit_test_setup_teardown(unread_replies_count_against_memory, lane_mem_up,
+                                        lane_down),
+        cmocka_unit_test_setup_teardown(out_of_descriptors_waits_for_one_to_close, lane_up,
+                                        lane_down),
         cmocka_unit_test_setup_teardown(second_broker_refused_and_stale_socket_taken_over, lane_up,
                                         lane_down),
         cmocka_unit_test(abstract_and_overlong_paths_are_refused),

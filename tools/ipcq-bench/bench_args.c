@@ -18,11 +18,14 @@ _Static_assert((int)BENCH_BAD == (int)TOOL_EXIT_USAGE,
 #define DEFAULT_FILL_ITEMS 1000000
 #define DEFAULT_QUEUES 100000
 #define DEFAULT_WAITERS 10000
+#define DEFAULT_IDLE_CONNECTIONS 10000
+#define DEFAULT_IDLE_ITEMS 300000
 #define MAX_ITEM_SIZE ((int64_t)16 << 20)
 #define MAX_DURATION_S 86400
 
 static const char *const mode_names[] = {"strict", "batch", "async", "prefetch"};
-static const char *const scenario_names[] = {"throughput", "fill", "queues", "waiters"};
+static const char *const scenario_names[] = {"throughput", "fill", "queues", "waiters",
+                                             "idle-lane"};
 
 const char *
 bench_mode_name(bench_mode m)
@@ -50,10 +53,10 @@ static const struct scoped {
     {"--window", FOR(BENCH_THROUGHPUT)},
     {"--maxsize", FOR(BENCH_THROUGHPUT)},
     {"--idle-queues", FOR(BENCH_THROUGHPUT)},
-    {"--items", FOR(BENCH_THROUGHPUT) | FOR(BENCH_FILL)},
+    {"--items", FOR(BENCH_THROUGHPUT) | FOR(BENCH_FILL) | FOR(BENCH_IDLE_LANE)},
     {"--size", FOR(BENCH_THROUGHPUT) | FOR(BENCH_FILL)},
     {"--batch", FOR(BENCH_THROUGHPUT) | FOR(BENCH_FILL)},
-    {"--count", FOR(BENCH_QUEUES) | FOR(BENCH_WAITERS)},
+    {"--count", FOR(BENCH_QUEUES) | FOR(BENCH_WAITERS) | FOR(BENCH_IDLE_LANE)},
 };
 #undef FOR
 #define NSCOPED (sizeof scoped / sizeof scoped[0])
@@ -102,7 +105,18 @@ static const char usage[] =
     "                       200-1000 ms: report how late each answer came after\n"
     "                       its deadline (p50/p99/max) and how many came more than\n"
     "                       10 ms late\n"
-    "  --count N          queues or getters of the queues and waiters scenarios\n"
+    "                     idle-lane: open --count N (default 10000) unix://\n"
+    "                       connections that each send one PING and then stay\n"
+    "                       idle; report the broker's RSS with them and per\n"
+    "                       connection, and the items/s of async runs of --items\n"
+    "                       (default 300000) beside them and with none (none,\n"
+    "                       idle, idle, none); needs --ipcqd PATH (started on a\n"
+    "                       unix:// endpoint) or --broker unix://PATH\n";
+
+/* The rest of the usage: one string would pass what C99 compilers must take. */
+static const char usage_options[] =
+    "  --count N          queues, getters or connections of the queues, waiters\n"
+    "                     and idle-lane scenarios\n"
     "  --broker EP        use the broker at EP instead of a private one\n"
     "  --broker-pid PID   with --broker: the broker's pid, to report its CPU and RSS\n"
     "  --ipcqd PATH       instead of the library's private broker (which keeps\n"
@@ -246,8 +260,8 @@ store(bench_opts *o, seen *given, const char *name, const char *v)
     if (strcmp(name, "--scenario") == 0) {
         int sc = parse_name(v, scenario_names, sizeof scenario_names / sizeof scenario_names[0]);
         if (sc < 0)
-            return usage_error("invalid --scenario '%s': want throughput, fill, queues or "
-                               "waiters",
+            return usage_error("invalid --scenario '%s': want throughput, fill, queues, "
+                               "waiters or idle-lane",
                                v);
         o->scenario = (bench_scenario)sc;
         return BENCH_PARSED;
@@ -319,12 +333,20 @@ check(bench_opts *o, const seen *given)
         if (!given->items)
             o->items = DEFAULT_FILL_ITEMS;
         return check_batch_bytes(o);
+    case BENCH_IDLE_LANE:
+        if (o->ipcqd == NULL && (o->broker == NULL || strncmp(o->broker, "unix://", 7) != 0))
+            return usage_error("--scenario idle-lane needs --ipcqd PATH or --broker unix://PATH");
+        if (!given->items)
+            o->items = DEFAULT_IDLE_ITEMS;
+        break;
     case BENCH_QUEUES:
     case BENCH_WAITERS:
         break;
     }
     if (!given->count)
-        o->count = o->scenario == BENCH_QUEUES ? DEFAULT_QUEUES : DEFAULT_WAITERS;
+        o->count = o->scenario == BENCH_QUEUES      ? DEFAULT_QUEUES
+                   : o->scenario == BENCH_IDLE_LANE ? DEFAULT_IDLE_CONNECTIONS
+                                                    : DEFAULT_WAITERS;
     return BENCH_PARSED;
 }
 
@@ -337,6 +359,7 @@ bench_parse(int argc, char **argv, bench_opts *o)
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             fputs(usage, stdout);
+            fputs(usage_options, stdout);
             return BENCH_HELP;
         }
         if (strcmp(arg, "--version") == 0) {

@@ -24,6 +24,11 @@
  *               few sockets (bench_wire.h), paced by the broker's intake: how
  *               late each answer came after its deadline (p50, p99, max) and
  *               how many came over 10 ms late
+ *   idle-lane   --count N idle unix:// connections (default 10,000), each
+ *               answered one PING: the broker's RSS with them and per
+ *               connection, and async items/s (--items, default 300,000)
+ *               beside them and with none (bench_idle.c); needs an ipcqd
+ *               (--ipcqd, or --broker unix://PATH)
  * The broker of a run is the library's private one, the one at --broker, or
  * (--ipcqd PATH) an ipcqd started for the run with its limits out of the way:
  * the private broker keeps ipcqd's default limits (10,000 queues).
@@ -49,6 +54,7 @@ typedef enum bench_scenario {
     BENCH_FILL,       /* one queue filled, then drained (bench_fill.c) */
     BENCH_QUEUES,     /* many empty queues created, then deleted (bench_queues.c) */
     BENCH_WAITERS,    /* many blocked getters time out (bench_waiters.c) */
+    BENCH_IDLE_LANE,  /* async runs beside many idle unix:// clients (bench_idle.c) */
 } bench_scenario;
 
 #define BENCH_MAX_PROCS 1024 /* producers, and consumers, at most */
@@ -90,7 +96,7 @@ int bench_parse(int argc, char **argv, bench_opts *o);
 /* "strict", "batch", ... */
 const char *bench_mode_name(bench_mode m);
 
-/* "throughput", "fill", "queues", "waiters" */
+/* "throughput", "fill", "queues", "waiters", "idle-lane" */
 const char *bench_scenario_name(bench_scenario s);
 
 #endif

@@ -70,6 +70,8 @@ bench_scale_run(const bench_opts *o, bench_scale_result *r)
 {
     memset(r, 0, sizeof *r);
     r->verified = true;
+    if (o->scenario == BENCH_IDLE_LANE)
+        return bench_idle_lane(o, r); /* its broker serves the unix:// lane */
     bench_broker b;
     int rc = bench_broker_start(o, &b);
     snprintf(r->endpoint, sizeof r->endpoint, "%s", b.endpoint);
@@ -87,7 +89,8 @@ bench_scale_run(const bench_opts *o, bench_scale_result *r)
             rc = bench_waiters(o, &b, r);
             break;
         case BENCH_THROUGHPUT:
-            rc = TOOL_EXIT_ERROR; /* bench_run.h's */
+        case BENCH_IDLE_LANE:
+            rc = TOOL_EXIT_ERROR; /* bench_run.h's; above */
             break;
         }
     }

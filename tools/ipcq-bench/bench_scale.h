@@ -8,6 +8,8 @@
  *   bench_fill.c     one queue filled with items, then drained
  *   bench_queues.c   many empty queues created, then deleted
  *   bench_waiters.c  many blocked getters, answered at their deadlines
+ *   bench_idle.c     async runs beside many idle unix:// connections (it
+ *                    starts its own broker: one that serves the lane)
  */
 #ifndef IPCQ_BENCH_SCALE_H
 #define IPCQ_BENCH_SCALE_H
@@ -65,5 +67,7 @@ __attribute__((format(printf, 2, 3))) void bench_scale_fail(bench_scale_result *
 int bench_fill(const bench_opts *o, const bench_broker *b, bench_scale_result *r);
 int bench_queues(const bench_opts *o, const bench_broker *b, bench_scale_result *r);
 int bench_waiters(const bench_opts *o, const bench_broker *b, bench_scale_result *r);
+/* With the broker of its own: --ipcqd started on unix://, or --broker. */
+int bench_idle_lane(const bench_opts *o, bench_scale_result *r);
 
 #endif

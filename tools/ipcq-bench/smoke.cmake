@@ -13,10 +13,12 @@
 #     waiters  --scenario waiters, 500 getters (timeouts 200-1000 ms)
 #     idle     async mode with 1000 --idle-queues
 #     procs    async mode, 50 producers and 50 consumers
+#     idle-lane --scenario idle-lane, 200 connections, 2000 items a run, with
+#              --ipcqd IPCQD (bound to unix://)
 cmake_minimum_required(VERSION 3.20)
 if(NOT BENCH OR (NOT MODE AND NOT CASE))
   message(FATAL_ERROR "usage: cmake -DBENCH=ipcq-bench -DMODE=strict|batch|async|prefetch "
-                      "| -DCASE=fill|queues|waiters|idle|procs [-DIPCQD=ipcqd] -P smoke.cmake")
+                      "| -DCASE=fill|queues|waiters|idle|procs|idle-lane [-DIPCQD=ipcqd] -P smoke.cmake")
 endif()
 
 # Each key and the value it must have ("" for any value that is not null).
@@ -57,6 +59,15 @@ elseif(CASE STREQUAL "idle")
   set(items 2000)
   set(args --producers 2 --consumers 2 --items ${items} --mode async --idle-queues 1000)
   set(expect ${throughput_keys} "mode=async" "items=${items}" "idle_queues=1000")
+elseif(CASE STREQUAL "idle-lane")
+  if(NOT IPCQD)
+    message(FATAL_ERROR "CASE idle-lane needs -DIPCQD=path/to/ipcqd")
+  endif()
+  set(args --scenario idle-lane --count 200 --items 2000 --ipcqd ${IPCQD})
+  set(expect ${scale_keys} "scenario=idle-lane" "broker.kind=ipcqd" "idle_connections=200"
+             "rss_before_mib=" "open_s=" "rss_idle_mib=" "bytes_per_connection="
+             "rss_idle_after_mib=" "peak_rss_mib=" "items_per_s_none=" "items_per_s_idle="
+             "idle_vs_none_pct=")
 elseif(CASE STREQUAL "procs")
   set(items 5000)
   set(args --producers 50 --consumers 50 --items ${items} --mode async)
