@@ -283,9 +283,10 @@ IPCQ_API ipcq_status ipcq_set_max_deliveries(ipcq_client *c, const char *queue,
 
 /*
  * A private broker, as Python's Manager() starts a server process: a broker
- * process of the caller's own (forked, not exec'd) on a fresh ipc endpoint
- * in a private temporary directory, stopped by ipcq_broker_stop() — or by
- * the death of its starter. Contracts:
+ * process of the caller's own (forked, not exec'd) on a fresh unix://
+ * endpoint (the native lane; ZeroMQ's ipc:// if asked) in a private
+ * temporary directory, stopped by ipcq_broker_stop() — or by the death of
+ * its starter. Contracts:
  * - It dies with the *thread* that started it (Linux's PR_SET_PDEATHSIG
  *   follows the forking thread): start it from a thread that lives as long
  *   as the broker is needed, typically the main thread.
@@ -302,6 +303,10 @@ typedef struct ipcq_broker ipcq_broker;
 
 /* Starts the broker and waits until it answers. On error *out is NULL. */
 IPCQ_API ipcq_status ipcq_broker_start(ipcq_broker **out);
+
+/* The same on the transport scheme names: "unix" (the native lane, what
+ * ipcq_broker_start() uses) or "ipc" (ZeroMQ); anything else is IPCQ_EINVAL. */
+IPCQ_API ipcq_status ipcq_broker_start_on(ipcq_broker **out, const char *scheme);
 
 /* The endpoint to give ipcq_client_open(). */
 IPCQ_API const char *ipcq_broker_endpoint(const ipcq_broker *b);
