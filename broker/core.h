@@ -71,10 +71,11 @@ typedef struct waiter {
     list_link in_queue;
     list_link in_session;
     deadline_entry deadline;
-    uint32_t max_items; /* get */
-    int64_t lease_ms;   /* get: > 0 takes the items on a lease */
-    item_fifo items;    /* put: the items it waits to add */
-    bool admit_each;    /* put: items may enter one by one as room appears */
+    uint32_t max_items;     /* get */
+    int64_t lease_ms;       /* get: > 0 takes the items on a lease */
+    bool redelivered_alone; /* get: an item handed out before comes by itself */
+    item_fifo items;        /* put: the items it waits to add */
+    bool admit_each;        /* put: items may enter one by one as room appears */
 } waiter;
 
 typedef struct delivery {

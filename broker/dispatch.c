@@ -183,6 +183,7 @@ handle_get(request *r)
     w->lease_ms = lease_ms;
     if (r->msg->has_max_items && r->msg->max_items > 1)
         w->max_items = r->msg->max_items;
+    w->redelivered_alone = r->msg->has_redelivered_alone && r->msg->redelivered_alone;
     broker_mark_dirty(r->b, q);
 }
 

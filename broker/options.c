@@ -24,13 +24,19 @@
 static void
 usage(FILE *out)
 {
+    char ep[4200];
+    if (endpoint_default(ep, sizeof ep) != 0)
+        snprintf(ep, sizeof ep, "(none: the path is too long)");
     fprintf(out,
             "Usage: ipcqd [OPTIONS]\n"
             "The ipcq broker: named, bounded FIFO queues for the processes of a machine.\n"
             "\n"
-            "  --bind ENDPOINT      listen on ENDPOINT (ipc://PATH, unix://PATH or\n"
-            "                       tcp://HOST:PORT);\n"
-            "                       repeatable; default: the per-user ipc socket\n"
+            "  --bind ENDPOINT      listen on ENDPOINT (unix://PATH, the native local lane;\n"
+            "                       ipc://PATH, ZeroMQ; or tcp://HOST:PORT); repeatable;\n"
+            "                       default: the per-user unix:// socket,\n"
+            "                       unix://$XDG_RUNTIME_DIR/ipcq/broker.sock, else\n"
+            "                       unix:///tmp/ipcq-$UID/broker.sock; here and now:\n"
+            "                       %s\n"
             "  --max-item-size N    largest item in bytes (default 16M)\n"
             "  --max-memory N       memory the broker may hold for items, waiters and\n"
             "                       queues, estimated; past it puts fail \"over memory\n"
@@ -40,8 +46,9 @@ usage(FILE *out)
             "                       (default %d)\n"
             "  --max-name-length N  bytes of a queue name, 1 to 255 (default 255)\n"
             "                       Sizes take a K, M or G suffix (powers of 1024).\n"
-            "  --group GROUP        let GROUP use the ipc sockets too (socket 0660, the\n"
-            "                       default directory 0710); default: the owner only\n"
+            "  --group GROUP        let GROUP use the local sockets too (unix://, ipc://:\n"
+            "                       socket 0660, the default directory 0710); default:\n"
+            "                       the owner only\n"
             "  --curve-key FILE     the broker's key pair (ipcq keygen): TCP binds use\n"
             "                       CURVE encryption, and let in only clients whose\n"
             "  --allowed-keys DIR   public keys (.pub files) are in DIR\n"
@@ -54,7 +61,7 @@ usage(FILE *out)
             "\n"
             "SIGINT or SIGTERM stops the broker: every blocked client is answered\n"
             "\"broker shutting down\", and ipcqd exits 0.\n",
-            BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS);
+            ep, BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS);
 }
 
 /* Digits first: strtoll alone would skip blanks and take a sign. */

@@ -23,12 +23,17 @@ broker_mark_dirty(broker *b, queue *q)
 /* Hands up to max_items from the head of q to the getter w, each tracked as
  * a delivery (on a lease if the getter asked) before the reply leaves. If
  * the reply cannot be routed, session_lost() returns those deliveries to
- * the head in order, their delivery counts unchanged. */
+ * the head in order, their delivery counts unchanged. A getter that asked
+ * for redelivered items alone gets an item handed out before by itself: a
+ * batch stops before one, so that an item that killed its taker never
+ * takes fresh items down with it again (D6). */
 static void
 hand_to_getter(broker *b, queue *q, waiter *w)
 {
     session *s = w->session;
     size_t n = q->items.count < w->max_items ? q->items.count : w->max_items;
+    if (w->redelivered_alone && q->items.head->deliveries > 0)
+        n = 1;
     Ipcqwire__Item *wire = calloc(n, sizeof *wire);
     Ipcqwire__Item **ptrs = calloc(n, sizeof *ptrs);
     item **handed = calloc(n, sizeof *handed);
@@ -42,6 +47,8 @@ hand_to_getter(broker *b, queue *q, waiter *w)
         /* A batch stops before it would outgrow one item's worth of bytes
          * (it always carries at least one item). */
         if (count > 0 && bytes + q->items.head->len > b->cfg.max_item_size)
+            break;
+        if (count > 0 && w->redelivered_alone && q->items.head->deliveries > 0)
             break;
         item *it = queue_take_head(b, q);
         bytes += it->len;

@@ -28,7 +28,7 @@ endpoint_default(char *buf, size_t cap)
     char dir[4096];
     if (endpoint_default_dir(dir, sizeof dir) != 0)
         return -1;
-    return fits(snprintf(buf, cap, "ipc://%s/broker.sock", dir), cap);
+    return fits(snprintf(buf, cap, "unix://%s/broker.sock", dir), cap);
 }
 
 ipcq_status

@@ -55,6 +55,8 @@ struct ipcq_client {
     client_batch *batch;       /* async puts not sent yet (put_batch.c); NULL: none yet */
     int async_status;          /* first failure of an async put not reported yet */
     client_prefetch *prefetch; /* NULL unless ipcq_set_prefetch turned it on */
+    bool redelivered_alone;    /* batch gets ask for items handed out before by
+                                  themselves (a pool worker's handle, D6) */
     char async_error[512];
     char error[512];
 };

@@ -205,6 +205,8 @@ client_get_batch(ipcq_client *c, const char *queue, size_t max, int64_t lease_ms
         return rc;
     req.has_max_items = 1;
     req.max_items = (uint32_t)max;
+    req.has_redelivered_alone = c->redelivered_alone;
+    req.redelivered_alone = c->redelivered_alone;
     if (lease_ms > 0) {
         req.has_lease_ms = 1;
         req.lease_ms = lease_ms;

@@ -19,6 +19,14 @@
  * worker whose tasks take QUICK_TASK_US or more takes one at a time, so
  * that long tasks spread over every worker.
  *
+ * A worker that dies takes its whole batch down with it: each task of it
+ * comes back with one more delivery, whether it ran or not. Were the batch
+ * handed out whole again, a task that kills its worker would take it down
+ * each time, to the dead-letter limit with it. So a worker's gets ask the
+ * broker to hand out a task that was handed out before by itself
+ * (redelivered_alone): only the task that was running when a worker died
+ * goes on counting deliveries towards MAX_TASK_DELIVERIES (D6).
+ *
  * The parent has no thread of its own: results are collected, callbacks
  * run and dead workers replaced whenever the caller is inside the pool
  * (apply, map, async_wait, poll, join).
@@ -141,19 +149,19 @@ worker_main(ipcq_pool *p)
     ipcq_client *c;
     if (ipcq_client_open(&c, p->endpoint) != IPCQ_OK)
         _exit(1);
+    /* A task that comes back from a dead worker is handed out alone. */
+    c->redelivered_alone = true;
     size_t batch = 1;
     void *msgs[WORKER_BATCH_MAX];
     size_t lens[WORKER_BATCH_MAX], got;
     uint64_t leases[WORKER_BATCH_MAX];
-    uint32_t deliveries[WORKER_BATCH_MAX];
     for (;;) {
         if (client_get_batch(c, p->tasks, batch, TASK_LEASE_MS, IPCQ_FOREVER, msgs, lens, leases,
-                             deliveries, &got) != IPCQ_OK)
+                             NULL, &got) != IPCQ_OK)
             break; /* shut down (closed pool), deleted, or no broker */
         int64_t started = clock_now_us();
-        bool ok = true, redelivered = false;
+        bool ok = true;
         for (size_t i = 0; i < got; i++) {
-            redelivered = redelivered || deliveries[i] > 1;
             ok = ok && run_task(p, c, msgs[i], lens[i]);
             ipcq_free(msgs[i]);
         }
@@ -161,13 +169,8 @@ worker_main(ipcq_pool *p)
         if (!ok || ipcq_flush(c, IPCQ_FOREVER) != IPCQ_OK)
             break;
         client_send_tags(c, IPCQWIRE__OP__OP_CONFIRM, leases, got);
-        /* A task that killed a worker comes back with the others of its
-         * batch: redelivered tasks are taken one at a time, so that it
-         * takes no other task down with it again (D6 counts deliveries). */
         bool quick = clock_now_us() - started < (int64_t)got * QUICK_TASK_US;
-        batch = !quick || redelivered          ? 1
-                : batch * 2 > WORKER_BATCH_MAX ? WORKER_BATCH_MAX
-                                               : batch * 2;
+        batch = !quick ? 1 : batch * 2 > WORKER_BATCH_MAX ? WORKER_BATCH_MAX : batch * 2;
     }
     _exit(0); /* no close: a child must not flush what the parent owns */
 }

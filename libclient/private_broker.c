@@ -1,7 +1,8 @@
 /*
  * A private broker, as Python's Manager() starts a server process:
  * ipcq_broker_start() forks a child of the caller that runs the broker core
- * on a fresh ipc endpoint in a private directory (mode 0700), and
+ * on a fresh unix:// endpoint (the native lane; ipc:// with
+ * ipcq_broker_start_on) in a private directory (mode 0700), and
  * ipcq_broker_stop() ends it.
  *
  * - The child runs router_run() from the core objects linked (hidden) into
@@ -58,7 +59,7 @@ struct ipcq_broker {
     pid_t pid;             /* the broker process */
     pid_t owner;           /* the process that started it, and alone stops it */
     char dir[DIR_MAX + 1]; /* the private directory */
-    char endpoint[sizeof "ipc://" + SOCKET_PATH_MAX]; /* ipc://DIR/broker.sock */
+    char endpoint[sizeof "unix://" + SOCKET_PATH_MAX]; /* unix://DIR/broker.sock */
 };
 
 static void
@@ -68,10 +69,11 @@ sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Creates the private directory under base and names the endpoint in it;
- * -1 if base is unusable or the socket path would not fit. */
+/* Creates the private directory under base and names the endpoint in it,
+ * scheme://DIR/broker.sock; -1 if base is unusable or the socket path would
+ * not fit. */
 static int
-make_dir_under(ipcq_broker *b, const char *base)
+make_dir_under(ipcq_broker *b, const char *base, const char *scheme)
 {
     if (base == NULL || base[0] != '/' || access(base, W_OK | X_OK) != 0)
         return -1;
@@ -84,7 +86,7 @@ make_dir_under(ipcq_broker *b, const char *base)
         rmdir(b->dir);
         return -1;
     }
-    snprintf(b->endpoint, sizeof b->endpoint, "ipc://%s/" SOCKET_NAME, b->dir);
+    snprintf(b->endpoint, sizeof b->endpoint, "%s://%s/" SOCKET_NAME, scheme, b->dir);
     return 0;
 }
 
@@ -212,13 +214,22 @@ wait_until_ready(ipcq_broker *b)
 ipcq_status
 ipcq_broker_start(ipcq_broker **out)
 {
+    return ipcq_broker_start_on(out, "unix");
+}
+
+ipcq_status
+ipcq_broker_start_on(ipcq_broker **out, const char *scheme)
+{
     if (out == NULL)
         return IPCQ_EINVAL;
     *out = NULL;
+    if (scheme == NULL || (strcmp(scheme, "unix") != 0 && strcmp(scheme, "ipc") != 0))
+        return IPCQ_EINVAL;
     ipcq_broker *b = calloc(1, sizeof *b);
     if (b == NULL)
         return IPCQ_ENOMEM;
-    if (make_dir_under(b, getenv("XDG_RUNTIME_DIR")) != 0 && make_dir_under(b, "/tmp") != 0) {
+    if (make_dir_under(b, getenv("XDG_RUNTIME_DIR"), scheme) != 0 &&
+        make_dir_under(b, "/tmp", scheme) != 0) {
         free(b);
         return IPCQ_ESYSTEM;
     }

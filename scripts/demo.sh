@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the demo: a broker on a
-# temporary endpoint, items put and got through it with the ipcq CLI, the
-# broker stopped again; then forked producers and consumers, and a process
-# pool, each surviving kill -9 of one of its processes.
+# Installs what is missing, builds, and runs the demo: a broker on the
+# default endpoint (no flags: the per-user unix:// socket, here under a
+# scratch $XDG_RUNTIME_DIR), items put and got through it with the ipcq CLI,
+# the broker stopped again; then forked producers and consumers, and a
+# process pool, each surviving kill -9 of one of its processes.
 #
 # Every step checks what it shows (its exit status, and its output where the
 # output is the point): the demo exits 0 only if every step did, and names
@@ -55,13 +56,24 @@ step() {
         fail "$(basename "$prog") $* printed something else than expected"
 }
 
-export IPCQ_BROKER="ipc://$dir/broker.sock"
-"$ipcqd" --bind "$IPCQ_BROKER" --log-level warn &
+# No flags anywhere: ipcqd and ipcq meet on the default endpoint,
+# unix://$XDG_RUNTIME_DIR/ipcq/broker.sock (SPEC §1). A scratch
+# $XDG_RUNTIME_DIR keeps the demo off any broker the user runs.
+export XDG_RUNTIME_DIR=$dir
+unset IPCQ_BROKER
+echo '$ ipcqd &'
+"$ipcqd" --log-level warn &
 broker=$!
 
-# Wait for the broker to answer (ping fails fast while it starts).
-for _ in $(seq 1 100); do "$ipcq" ping >/dev/null 2>&1 && break; done
+# Wait for the broker to answer (ping fails at once while nothing listens).
+for _ in $(seq 1 200); do
+    "$ipcq" ping >/dev/null 2>&1 && break
+    kill -0 "$broker" 2>/dev/null || fail "ipcqd exited during start-up"
+    sleep 0.05
+done
 step 0 - "$ipcq" ping
+[ -S "$dir/ipcq/broker.sock" ] || fail "no socket at \$XDG_RUNTIME_DIR/ipcq/broker.sock"
+echo "demo: ipcqd and ipcq met on unix://\$XDG_RUNTIME_DIR/ipcq/broker.sock"
 step 0 "" "$ipcq" create jobs --maxsize 4
 step 0 "" "$ipcq" put jobs "first job" "second job"
 echo '$ printf "line one\nline two\n" | ipcq put jobs --lines'

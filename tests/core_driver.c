@@ -258,6 +258,21 @@ send_get_batch(core_driver *d, unsigned peer, const char *queue_name, uint32_t m
 }
 
 uint64_t
+send_get_redelivered_alone(core_driver *d, unsigned peer, const char *queue_name, uint32_t max,
+                           int64_t lease_ms, int64_t timeout_ms)
+{
+    Ipcqwire__Request req;
+    begin(&req, IPCQWIRE__OP__OP_GET, queue_name, timeout_ms);
+    req.has_max_items = 1;
+    req.max_items = max;
+    req.has_lease_ms = 1;
+    req.lease_ms = lease_ms;
+    req.has_redelivered_alone = 1;
+    req.redelivered_alone = 1;
+    return send_request(d, peer, &req);
+}
+
+uint64_t
 send_get(core_driver *d, unsigned peer, const char *queue_name, int64_t timeout_ms)
 {
     return send_get_batch(d, peer, queue_name, 1, 0, timeout_ms);

@@ -85,6 +85,10 @@ uint64_t send_get(core_driver *d, unsigned peer, const char *queue_name, int64_t
 /* Up to max items; lease_ms > 0 takes them on a lease (D2). */
 uint64_t send_get_batch(core_driver *d, unsigned peer, const char *queue_name, uint32_t max,
                         int64_t lease_ms, int64_t timeout_ms);
+/* ... on a lease, as a pool worker asks: an item handed out before comes
+ * by itself (libclient/pool.c). */
+uint64_t send_get_redelivered_alone(core_driver *d, unsigned peer, const char *queue_name,
+                                    uint32_t max, int64_t lease_ms, int64_t timeout_ms);
 uint64_t send_get_leased(core_driver *d, unsigned peer, const char *queue_name, int64_t lease_ms,
                          int64_t timeout_ms);
 uint64_t send_create(core_driver *d, unsigned peer, const char *queue_name, int64_t maxsize);

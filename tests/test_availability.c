@@ -1,5 +1,5 @@
-/* The broker comes and goes (D7), stops cleanly on a signal, owns its
- * endpoint (B5), and keeps its default socket private (B3). */
+/* The broker comes and goes (D7), stops cleanly on a signal, and owns its
+ * endpoint (B5). Its default endpoint (§1, B3): test_default_endpoint. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,46 +127,6 @@ a_second_broker_on_a_live_endpoint_refuses_to_start(void **state)
     ipcq_client_close(&c);
 }
 
-static void
-default_endpoint_is_private_and_needs_no_flags(void **state)
-{
-    char runtime[] = "/tmp/ipcq-xdg-XXXXXX";
-    assert_non_null(mkdtemp(runtime));
-    assert_int_equal(setenv("XDG_RUNTIME_DIR", runtime, 1), 0);
-    unsetenv(IPCQ_BROKER_ENV);
-    fflush(NULL);
-    pid_t broker = fork();
-    assert_true(broker >= 0);
-    if (broker == 0) {
-        execl(IPCQD_PATH, IPCQD_PATH, "--log-level", "warn", (char *)NULL);
-        _exit(127);
-    }
-    ipcq_client *c;
-    assert_int_equal(ipcq_client_open(&c, NULL), IPCQ_OK); /* the default endpoint */
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (ipcq_ping(c) != IPCQ_OK)
-        assert_true(now_ms() < deadline);
-    assert_ipcq_ok(c, ipcq_put(c, "jobs", "hello", 5, IPCQ_NOWAIT));
-    char path[128];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/ipcq", runtime);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0700);
-    snprintf(path, sizeof path, "%s/ipcq/broker.sock", runtime);
-    assert_int_equal(stat(path, &st), 0);
-    assert_true(S_ISSOCK(st.st_mode));
-    assert_int_equal(st.st_mode & 0777, 0600);
-    ipcq_client_close(&c);
-    kill(broker, SIGTERM);
-    assert_int_equal(reap_child(broker, WAIT_MS), 0);
-    unsetenv("XDG_RUNTIME_DIR");
-    snprintf(path, sizeof path, "%s/ipcq/broker.sock.lock", runtime);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/ipcq", runtime);
-    assert_int_equal(rmdir(path), 0); /* the socket file went with the broker */
-    assert_int_equal(rmdir(runtime), 0);
-}
-
 /* A free loopback port: bound to port 0, read back, released. */
 static int
 free_tcp_port(void)
@@ -215,7 +174,6 @@ main(void)
         T(a_restart_while_blocked_is_noticed),
         T(sigterm_answers_blocked_clients_and_exits_zero),
         T(a_second_broker_on_a_live_endpoint_refuses_to_start),
-        cmocka_unit_test(default_endpoint_is_private_and_needs_no_flags),
         cmocka_unit_test(one_broker_serves_ipc_and_tcp_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

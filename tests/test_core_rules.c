@@ -9,6 +9,7 @@
  * Peer 0 sets queues up and reads their stat; peers 1 to 3 are the clients
  * whose outcomes a test is about.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core_driver.h"
@@ -1046,6 +1047,68 @@ d6_an_item_returned_past_max_deliveries_goes_to_the_dlq(void **state)
     expect_reply(d, 2, send_get(d, 2, JOBS, IPCQ_NOWAIT), IPCQ_EMPTY);
 }
 
+/* The items of reply id to peer, in order, as one comma-joined string. */
+static void
+expect_batch_at(core_driver *d, unsigned peer, uint64_t id, const char *want, int line)
+{
+    const Ipcqwire__Reply *r = expect_reply_at(d, peer, id, IPCQ_OK, __FILE__, line);
+    char got[256] = "";
+    for (size_t i = 0; i < r->n_items; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%.*s", i ? "," : "",
+                 (int)r->items[i]->data.len, (const char *)r->items[i]->data.data);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s:%d: peer %u got items [%s], wanted [%s]", __FILE__, line, peer, got, want);
+}
+#define expect_batch(d, peer, id, want) expect_batch_at(d, peer, id, want, __LINE__)
+
+/* D6, a pool worker's get (redelivered_alone): the batch of a client that
+ * died comes back, and each of its items is handed out by itself, so that
+ * the one that killed its taker takes no other down with it again; a batch
+ * stops before an item handed out before; fresh items still come in
+ * batches, and a getter that did not ask still gets the returned ones
+ * whole. */
+static void
+d6_a_getter_can_take_redelivered_items_alone(void **state)
+{
+    core_driver *d = *state;
+    put_all(d, JOBS, "a", "b", "c", "d", "e", NULL);
+    expect_batch(d, 1, send_get_redelivered_alone(d, 1, JOBS, 3, 1000, 0), "a,b,c");
+    lose_peer(d, 1); /* the worker dies holding a, b and c */
+    notice_lost_peers(d);
+    assert_int_equal(stat_of(d, JOBS)->size, 5);
+    const char *alone[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        uint64_t id = send_get_redelivered_alone(d, 2, JOBS, 4, 1000, 0);
+        const Ipcqwire__Reply *r = expect_reply(d, 2, id, IPCQ_OK);
+        assert_int_equal(r->n_items, 1);
+        expect_batch(d, 2, id, alone[i]);
+        assert_int_equal(r->items[0]->deliveries, 2);
+        uint64_t lease = r->items[0]->tag;
+        expect_reply(d, 2, send_lease_op(d, 2, IPCQWIRE__OP__OP_ACK, &lease, 1, 0), IPCQ_OK);
+    }
+    expect_batch(d, 2, send_get_redelivered_alone(d, 2, JOBS, 4, 1000, 0), "d,e");
+
+    /* Without the flag, the returned batch comes whole, as before. */
+    put_all(d, "plain", "x", "y", NULL);
+    expect_batch(d, 3, send_get_batch(d, 3, "plain", 2, 1000, 0), "x,y");
+    lose_peer(d, 3);
+    notice_lost_peers(d);
+    expect_batch(d, 2, send_get_batch(d, 2, "plain", 2, 1000, 0), "x,y");
+
+    /* A dead-letter queue holds a fresh item before one handed out before:
+     * the batch stops before the second. */
+    put_all(d, "poisoned", "p", NULL);
+    expect_reply(d, 0, send_set_max_deliveries(d, 0, "poisoned", 1), IPCQ_OK);
+    put_all(d, "poisoned.dlq", "fresh", NULL);
+    uint64_t id = send_get_leased(d, 0, "poisoned", 1000, 0);
+    const Ipcqwire__Reply *r = expect_reply(d, 0, id, IPCQ_OK);
+    uint64_t lease = r->items[0]->tag;
+    expect_reply(d, 0, send_lease_op(d, 0, IPCQWIRE__OP__OP_RELEASE, &lease, 1, 0), IPCQ_OK);
+    assert_int_equal(stat_of(d, "poisoned.dlq")->size, 2);
+    expect_batch(d, 0, send_get_redelivered_alone(d, 0, "poisoned.dlq", 2, 1000, 0), "fresh");
+    expect_batch(d, 0, send_get_redelivered_alone(d, 0, "poisoned.dlq", 2, 1000, 0), "p");
+}
+
 /* D6: without a configured limit, IPCQ_DEFAULT_MAX_DELIVERIES applies,
  * whichever way the item came back (release, lease run out, client lost). */
 static void
@@ -1129,6 +1192,7 @@ main(void)
         RULE(d3_a_lost_getter_never_swallows_a_later_item),
         RULE(d3_a_lost_putter_never_adds_its_item),
         RULE(d6_an_item_returned_past_max_deliveries_goes_to_the_dlq),
+        RULE(d6_a_getter_can_take_redelivered_items_alone),
         RULE(d6_the_default_limit_is_ipcq_default_max_deliveries),
     };
 #undef RULE

@@ -1,6 +1,8 @@
 /* The private broker (ipcq_broker_start/stop), as Python's Manager() starts
- * a server process: a broker of the caller's own on a fresh private ipc
- * endpoint, stopped by its starter or by its starter's death. */
+ * a server process: a broker of the caller's own on a fresh private
+ * endpoint, stopped by its starter or by its starter's death. It listens on
+ * the unix:// lane unless asked for ipc:// (ipcq_broker_start_on); the
+ * suite's tests start theirs on the transport under test (test_transport()). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,25 +27,30 @@ sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* The socket path of an ipc:// endpoint, and its directory. */
+/* The socket path of a unix:// or ipc:// endpoint, and its directory. */
 static void
 split_endpoint(const char *endpoint, char *sock, char *dir, size_t cap)
 {
-    assert_int_equal(strncmp(endpoint, "ipc://", 6), 0);
-    snprintf(sock, cap, "%s", endpoint + 6);
-    snprintf(dir, cap, "%s", endpoint + 6);
+    const char *path = strncmp(endpoint, "unix://", 7) == 0  ? endpoint + 7
+                       : strncmp(endpoint, "ipc://", 6) == 0 ? endpoint + 6
+                                                             : NULL;
+    if (path == NULL)
+        fail_msg("not a local endpoint: %s", endpoint);
+    snprintf(sock, cap, "%s", path);
+    snprintf(dir, cap, "%s", path);
     char *slash = strrchr(dir, '/');
     assert_non_null(slash);
     *slash = '\0';
 }
 
+/* A private broker on the transport under test. */
 static ipcq_broker *
 start_private(void)
 {
     ipcq_broker *b = NULL;
-    int rc = ipcq_broker_start(&b);
+    int rc = ipcq_broker_start_on(&b, test_transport());
     if (rc != IPCQ_OK)
-        fail_msg("ipcq_broker_start: %s", ipcq_strerror(rc));
+        fail_msg("ipcq_broker_start_on(%s): %s", test_transport(), ipcq_strerror(rc));
     assert_non_null(b);
     assert_true(ipcq_broker_pid(b) > 0);
     return b;
@@ -123,6 +130,31 @@ serves_on_a_private_endpoint_and_stops_cleanly(void **state)
     (void)state;
 }
 
+/* With no transport named, the lane; a transport it does not know is an
+ * invalid argument. */
+static void
+the_lane_unless_told_otherwise(void **state)
+{
+    ipcq_broker *b = NULL;
+    assert_int_equal(ipcq_broker_start(&b), IPCQ_OK);
+    assert_int_equal(strncmp(ipcq_broker_endpoint(b), "unix://", 7), 0);
+    ipcq_client *c = client_of(b);
+    put_get(c, "jobs", "over the lane");
+    ipcq_client_close(&c);
+    assert_int_equal(ipcq_broker_stop(&b), IPCQ_OK);
+    assert_int_equal(ipcq_broker_start_on(&b, "ipc"), IPCQ_OK);
+    assert_int_equal(strncmp(ipcq_broker_endpoint(b), "ipc://", 6), 0);
+    c = client_of(b);
+    put_get(c, "jobs", "over zeromq");
+    ipcq_client_close(&c);
+    assert_int_equal(ipcq_broker_stop(&b), IPCQ_OK);
+    assert_int_equal(ipcq_broker_start_on(&b, "tcp"), IPCQ_EINVAL);
+    assert_null(b);
+    assert_int_equal(ipcq_broker_start_on(&b, NULL), IPCQ_EINVAL);
+    assert_int_equal(ipcq_broker_start_on(NULL, "unix"), IPCQ_EINVAL);
+    (void)state;
+}
+
 static void
 null_handles(void **state)
 {
@@ -177,15 +209,17 @@ directory_under_xdg_runtime_dir_or_tmp(void **state)
     setenv("XDG_RUNTIME_DIR", xdg, 1);
     ipcq_broker *b = start_private();
     char want[128];
-    snprintf(want, sizeof want, "ipc://%s/ipcq-private-", xdg);
+    snprintf(want, sizeof want, "%s://%s/ipcq-private-", test_transport(), xdg);
     assert_int_equal(strncmp(ipcq_broker_endpoint(b), want, strlen(want)), 0);
     assert_int_equal(ipcq_broker_stop(&b), IPCQ_OK);
 
     /* Not writable: /tmp instead. */
     assert_int_equal(chmod(xdg, 0500), 0);
+    char in_tmp[64];
+    snprintf(in_tmp, sizeof in_tmp, "%s:///tmp/ipcq-private-", test_transport());
     if (access(xdg, W_OK) != 0) { /* root may write anyway */
         b = start_private();
-        assert_int_equal(strncmp(ipcq_broker_endpoint(b), "ipc:///tmp/ipcq-private-", 24), 0);
+        assert_int_equal(strncmp(ipcq_broker_endpoint(b), in_tmp, strlen(in_tmp)), 0);
         assert_int_equal(ipcq_broker_stop(&b), IPCQ_OK);
     }
     /* Too long for a unix socket path: /tmp instead. */
@@ -195,7 +229,7 @@ directory_under_xdg_runtime_dir_or_tmp(void **state)
     assert_int_equal(mkdir(deep, 0700), 0);
     setenv("XDG_RUNTIME_DIR", deep, 1);
     b = start_private();
-    assert_int_equal(strncmp(ipcq_broker_endpoint(b), "ipc:///tmp/ipcq-private-", 24), 0);
+    assert_int_equal(strncmp(ipcq_broker_endpoint(b), in_tmp, strlen(in_tmp)), 0);
     ipcq_client *c = client_of(b);
     assert_ipcq_ok(c, ipcq_ping(c));
     ipcq_client_close(&c);
@@ -334,6 +368,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(serves_on_a_private_endpoint_and_stops_cleanly),
+        T(the_lane_unless_told_otherwise),
         T(null_handles),
         T(two_private_brokers_are_independent),
         T(directory_under_xdg_runtime_dir_or_tmp),

@@ -101,16 +101,17 @@ IPCQ_API const char *ipcq_strerror(ipcq_status status);
 IPCQ_API const char *ipcq_version(void);
 
 /*
- * Who may connect (SPEC B3). An ipc socket is open to its owner only, or to
- * a group the broker names (ipcqd --group); another user's calls fail with
- * IPCQ_EACCESS. A TCP endpoint of a broker started with --curve-key is
- * reached with CURVE: the client encrypts to the broker's public key and
- * proves its own key pair, which must be among the broker's --allowed-keys.
+ * Who may connect (SPEC B3). A local socket (unix://, ipc://) is open to its
+ * owner only, or to a group the broker names (ipcqd --group); another user's
+ * calls fail with IPCQ_EACCESS. A TCP endpoint of a broker started with
+ * --curve-key is reached with CURVE: the client encrypts to the broker's
+ * public key and proves its own key pair, which must be among the broker's
+ * --allowed-keys.
  * A handle reads both from the environment when it connects: the broker's
  * public key (its .pub file, or the key itself) and the client's key pair
  * file. Without the client's key pair it uses an anonymous one, which the
  * broker refuses; a refused client sees IPCQ_EUNAVAILABLE, as for an absent
- * broker (ZeroMQ does not tell why). ipc endpoints ignore both.
+ * broker (ZeroMQ does not tell why). Local endpoints ignore both.
  */
 #define IPCQ_CURVE_SERVER_ENV "IPCQ_CURVE_SERVER"
 #define IPCQ_CURVE_KEY_ENV "IPCQ_CURVE_KEY"
@@ -121,8 +122,11 @@ IPCQ_API const char *ipcq_version(void);
 IPCQ_API ipcq_status ipcq_curve_keygen(const char *prefix, char *why, size_t why_cap);
 
 /* The endpoint a client uses when given none: $IPCQ_BROKER if set, else the
- * default ipc socket of SPEC §1. Writes at most cap bytes (NUL included) and
- * returns IPCQ_EINVAL, writing nothing, if it does not fit. */
+ * default of SPEC §1, the broker's unix:// lane in a per-user directory:
+ * unix://$XDG_RUNTIME_DIR/ipcq/broker.sock, or without $XDG_RUNTIME_DIR
+ * unix:///tmp/ipcq-$UID/broker.sock (where ipcqd with no --bind listens).
+ * Writes at most cap bytes (NUL included) and returns IPCQ_EINVAL, writing
+ * nothing, if it does not fit. */
 IPCQ_API ipcq_status ipcq_default_endpoint(char *buf, size_t cap);
 
 typedef struct ipcq_client ipcq_client;
@@ -292,9 +296,10 @@ IPCQ_API ipcq_status ipcq_set_max_deliveries(ipcq_client *c, const char *queue,
 
 /*
  * A private broker, as Python's Manager() starts a server process: a broker
- * process of the caller's own (forked, not exec'd) on a fresh ipc endpoint
- * in a private temporary directory, stopped by ipcq_broker_stop() — or by
- * the death of its starter. Contracts:
+ * process of the caller's own (forked, not exec'd) on a fresh unix://
+ * endpoint (the native lane; ZeroMQ's ipc:// if asked) in a private
+ * temporary directory, stopped by ipcq_broker_stop() — or by the death of
+ * its starter. Contracts:
  * - It dies with the *thread* that started it (Linux's PR_SET_PDEATHSIG
  *   follows the forking thread): start it from a thread that lives as long
  *   as the broker is needed, typically the main thread.
@@ -311,6 +316,10 @@ typedef struct ipcq_broker ipcq_broker;
 
 /* Starts the broker and waits until it answers. On error *out is NULL. */
 IPCQ_API ipcq_status ipcq_broker_start(ipcq_broker **out);
+
+/* The same on the transport scheme names: "unix" (the native lane, what
+ * ipcq_broker_start() uses) or "ipc" (ZeroMQ); anything else is IPCQ_EINVAL. */
+IPCQ_API ipcq_status ipcq_broker_start_on(ipcq_broker **out, const char *scheme);
 
 /* The endpoint to give ipcq_client_open(). */
 IPCQ_API const char *ipcq_broker_endpoint(const ipcq_broker *b);

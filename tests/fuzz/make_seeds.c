@@ -376,6 +376,18 @@ broker_script_seeds(void)
     send(&s, PEER(2), get("r", 0, 0, 0));
     write_seed("broker", "peer-lost", s.buf, s.len);
 
+    begin(&s, 0); /* a pool worker lost: its batch comes back one by one (D6) */
+    Ipcqwire__Request alone = get("q", 0, 3, 1000);
+    alone.has_redelivered_alone = 1;
+    alone.redelivered_alone = 1;
+    send(&s, PEER(0), put("q", 4, -1));
+    send(&s, PEER(1), alone);
+    event(&s, PEER(1), EV_PEER_LOST);
+    send(&s, PEER(2), alone);
+    send(&s, PEER(2), alone);
+    send(&s, PEER(2), alone);
+    write_seed("broker", "redelivered-alone", s.buf, s.len);
+
     begin(&s, 0); /* release hands items back in order */
     send(&s, PEER(0), put("q", 3, -1));
     send(&s, PEER(1), get("q", 0, 2, 0));

@@ -112,7 +112,9 @@ bench_broker_start(const bench_opts *o, bench_broker *b)
     raise_fd_limit();
     if (o->ipcqd != NULL)
         return start_ipcqd(o, b);
-    int rc = ipcq_broker_start(&b->lib);
+    /* On ipc://, not the library's default unix:// lane: the scenarios that
+     * speak the wire themselves (bench_wire.c) speak ZeroMQ. */
+    int rc = ipcq_broker_start_on(&b->lib, "ipc");
     if (rc != IPCQ_OK) {
         fprintf(stderr, "ipcq-bench: starting a private broker: %s\n", ipcq_strerror(rc));
         return TOOL_EXIT_ERROR;

@@ -4,8 +4,8 @@
  *   - with --ipcqd PATH, that program, started for the run on an endpoint in
  *     a fresh 0700 directory with its limits (queues, waiters, memory) out of
  *     the way, and stopped after with SIGTERM; it dies with the tool;
- *   - else the library's private broker (ipcq_broker_start), which keeps
- *     ipcqd's default limits.
+ *   - else the library's private broker (ipcq_broker_start_on, on ipc://),
+ *     which keeps ipcqd's default limits.
  * A broker started here gets the soft limit of open files raised to the hard
  * one (it needs a descriptor per client: a hundred processes and more).
  * bench_broker_start() returns once the broker answers a ping.

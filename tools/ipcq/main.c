@@ -105,8 +105,8 @@ print_usage(void)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         printf("  %s\n", commands[i].synopsis);
     printf("\nOptions:\n"
-           "  --broker EP     the broker's endpoint; default $%s, else the per-user socket\n"
-           "                  (now: %s)\n"
+           "  --broker EP     the broker's endpoint; default $%s, else the per-user unix://\n"
+           "                  socket that ipcqd with no --bind listens on (now: %s)\n"
            "  --curve-server KEY  for a tcp:// broker run with CURVE: its public key, or\n"
            "                  its .pub file (default $" IPCQ_CURVE_SERVER_ENV ")\n"
            "  --curve-key FILE    this client's key pair, from 'ipcq keygen' (default\n"
