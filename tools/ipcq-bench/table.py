@@ -427,8 +427,22 @@ def scale_lines(rows, markdown):
     ratio("async-100-procs", "async-idle-0",
           "async items/s of 100 processes (50 producers, 50 consumers, one queue) ÷ of 2",
           "≥ 1×", 1.0)
-    return render(["issue 4 scale and memory target", "wanted", "measured", "met?"], res,
-                  markdown)
+    idle = ok("idle-lane")
+    what = "10,000 idle local (unix://) clients connected: broker RSS"
+    if idle and idle.get("rss_idle_mib") is not None:
+        rss = mib_mb(idle["rss_idle_mib"])
+        what = f"{idle['idle_connections']:,.0f} idle local (unix://) clients connected: broker RSS"
+        res.append([what + " (issue 11)", "≤ 100 MB",
+                    f"{rss:.1f} MB (VmRSS; {mib_mb(idle['rss_before_mib']):.1f} MB before, "
+                    f"peak {mib_mb(idle['peak_rss_mib']):.1f} MB)", verdict(rss <= 100, idle)])
+        x = idle["items_per_s_idle"] / idle["items_per_s_none"]
+        res.append(["async items/s beside them ÷ with none (issue 11)", "≥ 0.8×",
+                    f"{x:.2f}× ({fmt_rate(idle['items_per_s_idle'])} ÷ "
+                    f"{fmt_rate(idle['items_per_s_none'])} items/s)", verdict(x >= 0.8, idle)])
+    else:
+        res.append([what + " (issue 11)", "≤ 100 MB", why_not("idle-lane"), "–"])
+    return render(["scale and memory target (issue 4, and issue 11 where marked)", "wanted",
+                   "measured", "met?"], res, markdown)
 
 
 def machine():
