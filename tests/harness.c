@@ -405,6 +405,14 @@ fixture_broker_up(void **state)
 }
 
 int
+fixture_children_down(void **state)
+{
+    (void)state;
+    kill_all_children();
+    return 0;
+}
+
+int
 fixture_broker_down(void **state)
 {
     test_broker *tb = *state;

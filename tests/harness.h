@@ -111,6 +111,8 @@ void kill_all_children(void);
  * stopped (with every leftover child killed) afterwards, pass or fail. */
 int fixture_broker_up(void **state);
 int fixture_broker_down(void **state);
+/* A teardown for tests without a fixture broker: stops the children left. */
+int fixture_children_down(void **state);
 
 /* Figures of a process from /proc: its open file descriptors, and its
  * resident memory (VmRSS) in KiB; -1 if they cannot be read. */

@@ -224,15 +224,7 @@ the_help_texts_name_the_default(void **state)
     (void)state;
 }
 
-static int
-teardown(void **state)
-{
-    kill_all_children();
-    (void)state;
-    return 0;
-}
-
-#define T(fn) cmocka_unit_test_teardown(fn, teardown)
+#define T(fn) cmocka_unit_test_teardown(fn, fixture_children_down)
 
 int
 main(void)

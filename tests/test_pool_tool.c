@@ -577,23 +577,8 @@ help_and_usage_errors(void **state)
     program_free(&r);
 }
 
-/* Stops the tool if a failed test left it running. */
-static int
-teardown(void **state)
-{
-    kill_all_children();
-    return 0;
-}
-
-static int
-teardown_broker(void **state)
-{
-    teardown(state);
-    return fixture_broker_down(state);
-}
-
-#define T(fn) cmocka_unit_test_teardown(fn, teardown)
-#define TB(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, teardown_broker)
+#define T(fn) cmocka_unit_test_teardown(fn, fixture_children_down)
+#define TB(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
 
 int
 main(void)

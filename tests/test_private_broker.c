@@ -353,15 +353,7 @@ private_broker_dies_with_its_starter(void **state)
     (void)state;
 }
 
-static int
-teardown(void **state)
-{
-    kill_all_children();
-    (void)state;
-    return 0;
-}
-
-#define T(fn) cmocka_unit_test_teardown(fn, teardown)
+#define T(fn) cmocka_unit_test_teardown(fn, fixture_children_down)
 
 int
 main(void)

@@ -40,11 +40,9 @@ def report(peer, mode, count, seconds, unit="items/s", **extra):
     print(json.dumps(line), flush=True)
 
 
-def producer(q, ready, go, seconds, size):
-    """Puts items of size bytes for seconds, then its count as the stop."""
+def put_for(q, seconds, size):
+    """Puts items of size bytes into q for seconds; returns how many."""
     item = b"x" * size
-    ready.set()
-    go.wait()
     stop = time.monotonic() + seconds
     n = 0
     put = q.put
@@ -53,8 +51,14 @@ def producer(q, ready, go, seconds, size):
             put(item)
         n += CHECK_EVERY
         if time.monotonic() >= stop:
-            break
-    put(n)  # an int: the end, and how many items came before it
+            return n
+
+
+def producer(q, ready, go, seconds, size):
+    """Puts items of size bytes for seconds, then its count as the stop."""
+    ready.set()
+    go.wait()
+    q.put(put_for(q, seconds, size))  # an int: the end, and how many items came before it
 
 
 def consume(q):
@@ -87,18 +91,9 @@ def producer_consumer(q, ctx, args):
 
 def many_producer(q, done, ready, go, seconds, size):
     """Puts items of size bytes for seconds, then says how many on done."""
-    item = b"x" * size
     ready.release()
     go.wait()
-    stop = time.monotonic() + seconds
-    n = 0
-    put = q.put
-    while True:
-        for _ in range(CHECK_EVERY):
-            put(item)
-        n += CHECK_EVERY
-        if time.monotonic() >= stop:
-            break
+    n = put_for(q, seconds, size)
     done.put(("put", n, time.monotonic()))
 
 
