@@ -550,6 +550,74 @@ damage_in_an_older_segment_is_refused_then_repaired(void **state)
     free(pos);
 }
 
+/* The newest segment's header is damaged while good records follow it:
+ * not a segment torn at its creation, so refused, then rebuilt. */
+static void
+damage_in_the_newest_header_is_not_a_torn_tail(void **state)
+{
+    char dir[512], path[600], err[512];
+    fresh_dir(dir, sizeof dir, "newest-header");
+    store_options opt = {.segment_size = SMALL_SEG};
+    store *st = open_ok(dir, &opt, NULL);
+    enum { N = 100 };
+    store_pos *pos = write_records(st, N, 3);
+    assert_int_equal(store_close(st), STORE_OK);
+    seg_path(path, sizeof path, dir, pos[N - 1].segment);
+    flip_bit(path, 3, 1);
+    store *bad;
+    assert_int_equal(store_open(&bad, dir, &opt, NULL, NULL, err, sizeof err), STORE_ECORRUPT);
+    assert_non_null(strstr(err, "offset 0"));
+    store_options fix = opt;
+    fix.repair = true;
+    replay r = {0};
+    st = open_ok(dir, &fix, &r);
+    assert_int_equal(r.n, N);
+    for (uint32_t i = 0; i < N; i++)
+        assert_record(&r.v[i], i);
+    replay_free(&r);
+    append_rec(st, N);
+    assert_int_equal(store_commit(st, 0), STORE_OK);
+    assert_int_equal(store_close(st), STORE_OK);
+    st = open_ok(dir, &opt, &r);
+    assert_int_equal(r.n, N + 1);
+    assert_record(&r.v[N], N);
+    replay_free(&r);
+    assert_int_equal(store_close(st), STORE_OK);
+    free(pos);
+}
+
+/* How often each policy syncs: always once per commit that wrote, everysec
+ * once a second by the caller's clock (also with nothing new), no never. */
+static void
+fsync_policies(void **state)
+{
+    char dir[512];
+    store_stats s;
+    store_fsync policies[] = {STORE_FSYNC_ALWAYS, STORE_FSYNC_EVERYSEC, STORE_FSYNC_NO};
+    uint64_t want[] = {10, 2, 0};
+    for (int p = 0; p < 3; p++) {
+        fresh_dir(dir, sizeof dir, "policy");
+        store_options opt = {.segment_size = 1 << 20, .fsync = policies[p]};
+        store *st = open_ok(dir, &opt, NULL);
+        store_get_stats(st, &s);
+        uint64_t base = s.syncs;
+        int64_t now = 5000000;
+        for (uint32_t i = 0; i < 10; i++) { /* 10 commits within 0.9 s */
+            append_rec(st, i);
+            append_rec(st, i + 100);
+            assert_int_equal(store_commit(st, now), STORE_OK);
+            now += 100000;
+        }
+        assert_int_equal(store_commit(st, now), STORE_OK); /* nothing new: no sync */
+        now += 1000000;
+        assert_int_equal(store_commit(st, now), STORE_OK); /* a second later */
+        store_get_stats(st, &s);
+        assert_int_equal(s.syncs - base, want[p]);
+        assert_int_equal(s.commits, 10);
+        assert_int_equal(store_close(st), STORE_OK);
+    }
+}
+
 static void
 a_second_store_on_the_same_dir_is_refused(void **state)
 {
@@ -856,8 +924,8 @@ random_operations_match_a_model(void **state)
     store *st = open_ok(dir, &opt, NULL);
     uint32_t next = 0;
     int64_t now = 0;
-    size_t reopens = 0;
-    for (int step = 0; step < 20000; step++) {
+    size_t reopens = 0, live = 0, copies = 0;
+    for (int step = 0; step < 12000; step++) {
         uint32_t op = rng() % 100;
         now += 1000 * (rng() % 300);
         if (op < 50) { /* append; every 11th is large, to fill segments unevenly */
@@ -871,11 +939,12 @@ random_operations_match_a_model(void **state)
                 m.v = realloc(m.v, m.cap * sizeof *m.v);
             }
             m.v[m.n++] = (mrec){rec, pos, true, false};
+            live++;
         } else if (op < 70) {
             assert_int_equal(store_commit(st, now), STORE_OK);
             for (size_t i = m.n; i-- > 0 && !m.v[i].committed;)
                 m.v[i].committed = true;
-        } else if (op < 92) { /* release a live record, more often an old one */
+        } else if (op < 90) { /* release a live record, more often an old one */
             if (m.n == 0)
                 continue;
             size_t k = rng() % m.n;
@@ -887,6 +956,7 @@ random_operations_match_a_model(void **state)
                 continue;
             assert_int_equal(store_release(st, m.v[k].pos), STORE_OK);
             m.v[k].live = false;
+            live--;
         } else if (op < 97) { /* copy forward what the store asks for */
             store_pos move[16];
             size_t c = store_compact_list(st, move, 16);
@@ -907,13 +977,17 @@ random_operations_match_a_model(void **state)
                     m.v = realloc(m.v, m.cap * sizeof *m.v);
                 }
                 m.v[m.n++] = (mrec){rec, np, true, false};
+                copies++;
             }
         } else { /* close (pending records are lost) and reopen */
             assert_int_equal(store_close(st), STORE_OK);
             size_t w = 0;
-            for (size_t i = 0; i < m.n; i++)
+            for (size_t i = 0; i < m.n; i++) {
                 if (m.v[i].committed)
                     m.v[w++] = m.v[i];
+                else
+                    live -= m.v[i].live;
+            }
             m.n = w;
             fuzz_replay f = {&m, 0, 0};
             char err[512];
@@ -929,12 +1003,15 @@ random_operations_match_a_model(void **state)
         }
         store_stats s;
         store_get_stats(st, &s);
-        size_t live = 0;
-        for (size_t i = 0; i < m.n; i++)
-            live += m.v[i].live;
         assert_int_equal(s.live_records, live);
     }
-    assert_true(reopens > 100);
+    store_stats s;
+    store_get_stats(st, &s);
+    print_message("model: %zu reopens, %zu records copied forward, %llu segments deleted since "
+                  "the last reopen, %zu records in the model\n",
+                  reopens, copies, (unsigned long long)s.deleted_segments, m.n);
+    assert_true(reopens > 200);
+    assert_true(copies > 100);
     assert_int_equal(store_close(st), STORE_OK);
     free(m.v);
 }
@@ -948,6 +1025,8 @@ main(void)
         cmocka_unit_test(rejects_bad_appends),
         cmocka_unit_test(torn_tail_at_every_offset),
         cmocka_unit_test(damage_in_an_older_segment_is_refused_then_repaired),
+        cmocka_unit_test(damage_in_the_newest_header_is_not_a_torn_tail),
+        cmocka_unit_test(fsync_policies),
         cmocka_unit_test(a_second_store_on_the_same_dir_is_refused),
         cmocka_unit_test(a_failed_write_is_final),
         cmocka_unit_test(dead_segments_are_deleted_oldest_first),

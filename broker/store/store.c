@@ -521,7 +521,7 @@ store_release(store *st, store_pos pos)
     st->live_bytes -= e->size;
     e->size |= DEAD;
     if (s->live == 0)
-        s->dead_at = st->next_seq - 1;
+        s->dead_at = st->next_seq ? st->next_seq - 1 : 0; /* 0: during the first replay */
     return STORE_OK;
 }
 
@@ -860,8 +860,10 @@ repair_segment(store *st, scan *sc, uint64_t first, uint64_t next_first, char *e
     for (int i = 1; faccessat(st->dirfd, aside, F_OK, 0) == 0; i++)
         snprintf(aside, sizeof aside, "%s.damaged.%d", name, i);
     int fd = openat(st->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* The damaged file gets its second name first, then the new one takes
+     * its place in one rename: NNN.log is never missing. */
     ok = fd >= 0 && write_all(fd, o.p, o.len, 0) && fsync(fd) == 0 &&
-         renameat(st->dirfd, name, st->dirfd, aside) == 0 &&
+         linkat(st->dirfd, name, st->dirfd, aside, 0) == 0 &&
          renameat(st->dirfd, tmp, st->dirfd, name) == 0 && fsync(st->dirfd) == 0;
     int e = errno;
     if (fd >= 0)
