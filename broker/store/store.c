@@ -281,12 +281,14 @@ add_entry(store *st, segment *s, uint32_t off, uint32_t size)
 
 /* ---- files ---- */
 
+/* pwrite (writing) or pread all of len bytes at off; false with errno set
+ * (EIO for a file that ends first). */
 static bool
-write_all(int fd, const void *buf, size_t len, off_t off)
+transfer_all(int fd, void *buf, size_t len, off_t off, bool writing)
 {
-    const uint8_t *p = buf;
+    uint8_t *p = buf;
     while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
+        ssize_t n = writing ? pwrite(fd, p, len, off) : pread(fd, p, len, off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -302,23 +304,15 @@ write_all(int fd, const void *buf, size_t len, off_t off)
 }
 
 static bool
+write_all(int fd, const void *buf, size_t len, off_t off)
+{
+    return transfer_all(fd, (void *)buf, len, off, true);
+}
+
+static bool
 read_all(int fd, void *buf, size_t len, off_t off)
 {
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            return false;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return true;
+    return transfer_all(fd, buf, len, off, false);
 }
 
 /* posix_fallocate returns its error instead of setting errno. */
