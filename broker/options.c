@@ -55,13 +55,18 @@ usage(FILE *out)
             "  --insecure           allow a TCP bind beyond loopback without CURVE\n"
             "  --probe-ms MS        how often clients holding items or blocked are\n"
             "                       checked for liveness (default %d)\n"
+            "  --spin-us US         after serving requests, how long the loop keeps\n"
+            "                       looking for more before it sleeps: a CPU cost that\n"
+            "                       spares one-item clients a wake-up (default %d;\n"
+            "                       0 to 1000000, 0: sleep at once)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
             "  --help               show this help\n"
             "  --version            show the version\n"
             "\n"
             "SIGINT or SIGTERM stops the broker: every blocked client is answered\n"
             "\"broker shutting down\", and ipcqd exits 0.\n",
-            ep, BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS);
+            ep, BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS,
+            ROUTER_DEFAULT_SPIN_US);
 }
 
 /* Digits first: strtoll alone would skip blanks and take a sign. */
@@ -171,6 +176,7 @@ options_parse(int argc, char **argv, ipcqd_options *o)
         OPT_ALLOWED_KEYS,
         OPT_INSECURE,
         OPT_PROBE,
+        OPT_SPIN,
         OPT_LOG,
         OPT_HELP,
         OPT_VERSION
@@ -187,6 +193,7 @@ options_parse(int argc, char **argv, ipcqd_options *o)
         {"allowed-keys", required_argument, NULL, OPT_ALLOWED_KEYS},
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"probe-ms", required_argument, NULL, OPT_PROBE},
+        {"spin-us", required_argument, NULL, OPT_SPIN},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -195,6 +202,7 @@ options_parse(int argc, char **argv, ipcqd_options *o)
     *o = (ipcqd_options){.log_level = LOG_LEVEL_INFO};
     router_config *cfg = &o->router;
     broker_config_defaults(&cfg->core);
+    cfg->spin_us = ROUTER_DEFAULT_SPIN_US;
     o->binds = calloc((size_t)argc + 1, sizeof *o->binds);
     if (o->binds == NULL) {
         fprintf(stderr, "ipcqd: out of memory\n");
@@ -234,6 +242,14 @@ options_parse(int argc, char **argv, ipcqd_options *o)
                 return 2;
             }
             cfg->core.probe_interval_ms = v;
+            break;
+        case OPT_SPIN:
+            if (options_parse_size(optarg, 0, &v) != 0 || v > ROUTER_MAX_SPIN_US) {
+                fprintf(stderr, "ipcqd: --spin-us: not a number from 0 to %d: %s\n",
+                        ROUTER_MAX_SPIN_US, optarg);
+                return 2;
+            }
+            cfg->spin_us = v;
             break;
         case OPT_LOG:
             if (log_parse_level(optarg) < 0) {

@@ -3,6 +3,7 @@
 #ifndef IPCQ_ROUTER_H
 #define IPCQ_ROUTER_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bind.h"
 #include "broker.h"
@@ -13,7 +14,13 @@ typedef struct router_config {
     broker_config core;
     bind_policy access;       /* who may connect (B3) */
     const char *allowed_keys; /* with access.curve_secret: the clients' public keys */
+    int64_t spin_us;          /* ipcqd --spin-us: see serve() in router.c; 0: off */
 } router_config;
+
+/* How long the loop keeps looking for requests after serving some, before
+ * it sleeps (ipcqd's default). */
+#define ROUTER_DEFAULT_SPIN_US 30
+#define ROUTER_MAX_SPIN_US 1000000
 
 /* Runs until SIGINT or SIGTERM; then answers every blocked client and
  * returns 0. Returns 1 (after logging why) if it cannot start. The two

@@ -142,7 +142,7 @@ run_child(const ipcq_broker *b, pid_t parent)
     log_set_level(LOG_LEVEL_WARN);
 
     const char *binds[] = {b->endpoint};
-    router_config cfg = {.binds = binds, .nbinds = 1};
+    router_config cfg = {.binds = binds, .nbinds = 1, .spin_us = ROUTER_DEFAULT_SPIN_US};
     broker_config_defaults(&cfg.core);
     int status = router_run(&cfg);
     remove_dir(b->dir);

@@ -331,6 +331,9 @@ bad_limit_flags_are_usage_errors(void **state)
     assert_int_equal(ipcqd_status("--max-waiters", "-1"), 2);
     assert_int_equal(ipcqd_status("--max-memory", "12X"), 2);
     assert_int_equal(ipcqd_status("--max-memory", "99999999999G"), 2);
+    assert_int_equal(ipcqd_status("--spin-us", "-1"), 2);
+    assert_int_equal(ipcqd_status("--spin-us", "1000001"), 2);
+    assert_int_equal(ipcqd_status("--spin-us", "30x"), 2);
 }
 
 int
