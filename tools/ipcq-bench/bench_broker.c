@@ -69,9 +69,9 @@ raise_fd_limit(void)
     }
 }
 
-/* Starts o->ipcqd on an endpoint in a fresh directory. */
+/* Starts o->ipcqd on a scheme:// endpoint in a fresh directory. */
 static int
-start_ipcqd(const bench_opts *o, bench_broker *b)
+start_ipcqd(const bench_opts *o, bench_broker *b, const char *scheme)
 {
     snprintf(b->dir, sizeof b->dir, "/tmp/ipcq-bench-XXXXXX");
     if (mkdtemp(b->dir) == NULL) {
@@ -79,7 +79,7 @@ start_ipcqd(const bench_opts *o, bench_broker *b)
         b->dir[0] = '\0';
         return TOOL_EXIT_ERROR;
     }
-    snprintf(b->endpoint, sizeof b->endpoint, "ipc://%s/broker.sock", b->dir);
+    snprintf(b->endpoint, sizeof b->endpoint, "%s://%s/broker.sock", scheme, b->dir);
     pid_t pid = tool_fork();
     if (pid < 0) {
         fprintf(stderr, "ipcq-bench: fork: %s\n", strerror(errno));
@@ -101,7 +101,7 @@ start_ipcqd(const bench_opts *o, bench_broker *b)
 }
 
 int
-bench_broker_start(const bench_opts *o, bench_broker *b)
+bench_broker_start(const bench_opts *o, bench_broker *b, const char *scheme)
 {
     *b = (bench_broker){.kind = "shared"};
     if (o->broker != NULL) {
@@ -111,10 +111,8 @@ bench_broker_start(const bench_opts *o, bench_broker *b)
     }
     raise_fd_limit();
     if (o->ipcqd != NULL)
-        return start_ipcqd(o, b);
-    /* On ipc://, not the library's default unix:// lane: the scenarios that
-     * speak the wire themselves (bench_wire.c) speak ZeroMQ. */
-    int rc = ipcq_broker_start_on(&b->lib, "ipc");
+        return start_ipcqd(o, b, scheme);
+    int rc = ipcq_broker_start_on(&b->lib, scheme);
     if (rc != IPCQ_OK) {
         fprintf(stderr, "ipcq-bench: starting a private broker: %s\n", ipcq_strerror(rc));
         return TOOL_EXIT_ERROR;

@@ -4,8 +4,10 @@
  *   - with --ipcqd PATH, that program, started for the run on an endpoint in
  *     a fresh 0700 directory with its limits (queues, waiters, memory) out of
  *     the way, and stopped after with SIGTERM; it dies with the tool;
- *   - else the library's private broker (ipcq_broker_start_on, on ipc://),
- *     which keeps ipcqd's default limits.
+ *   - else the library's private broker (ipcq_broker_start_on), which keeps
+ *     ipcqd's default limits.
+ * A broker started here listens on the scheme the caller names: "ipc" for
+ * the scenarios that speak ZeroMQ themselves, "unix" for the lane's.
  * A broker started here gets the soft limit of open files raised to the hard
  * one (it needs a descriptor per client: a hundred processes and more).
  * bench_broker_start() returns once the broker answers a ping.
@@ -28,9 +30,9 @@ typedef struct bench_broker {
     char dir[64];     /* its directory */
 } bench_broker;
 
-/* Starts (or names) the broker of the run. TOOL_EXIT_OK, or the exit status
- * after a message on stderr. */
-int bench_broker_start(const bench_opts *o, bench_broker *b);
+/* Starts (or names) the broker of the run, on scheme ("ipc" or "unix") if
+ * started here. TOOL_EXIT_OK, or the exit status after a message on stderr. */
+int bench_broker_start(const bench_opts *o, bench_broker *b, const char *scheme);
 
 /* Whether the run started the broker (and may leave its queues behind). */
 bool bench_broker_owned(const bench_broker *b);

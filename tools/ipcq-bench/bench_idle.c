@@ -3,9 +3,10 @@
  * idle local clients connected: broker RSS <= 100 MB, and async items/s
  * within 20% of none".
  *
- * The broker must serve the unix:// lane: an ipcqd started here (--ipcqd)
- * on unix://DIR/broker.sock with its limits out of the way, or the one at
- * --broker unix://PATH (its RSS known from --broker-pid). The scenario
+ * The broker must serve the unix:// lane (bench_broker.h, scheme "unix"):
+ * the one at --broker unix://PATH (its RSS known from --broker-pid), an
+ * ipcqd started here (--ipcqd) with its limits out of the way, or else the
+ * library's private broker. The scenario
  * runs an async throughput run (bench_run.h: one producer, one consumer,
  * --items items, over the lane) with no idle client, opens --count raw
  * lane connections that each send one PING and read its answer (so that
@@ -32,6 +33,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bench_broker.h"
 #include "bench_run.h"
 #include "bench_scale.h"
 #include "ipcq.h"
@@ -42,21 +44,16 @@
 #include "wire.h"
 
 #define SCHEME "unix://"
-#define SPARE_FDS 64         /* descriptors beyond the connections: the runs' own */
-#define ANSWER_MS 10000      /* the longest a PING may wait for its answer */
-#define IPCQD_START_MS 10000 /* until the started ipcqd answers a ping */
-#define IPCQD_STOP_MS 10000  /* from SIGTERM to SIGKILL */
-#define RUNS 4               /* none, idle, idle, none */
+#define SPARE_FDS 64    /* descriptors beyond the connections: the runs' own */
+#define ANSWER_MS 10000 /* the longest a PING may wait for its answer */
+#define RUNS 4          /* none, idle, idle, none */
 
 typedef struct idle {
     const bench_opts *o;
     bench_scale_result *r;
-    char endpoint[512];
-    int pid;       /* the broker's, 0: unknown */
-    pid_t daemon;  /* the ipcqd started here */
-    char dir[64];  /* its directory */
-    int *fds;      /* the idle connections; -1: none */
-    int64_t nopen; /* how many are open */
+    bench_broker broker; /* on a unix:// endpoint */
+    int *fds;            /* the idle connections; -1: none */
+    int64_t nopen;       /* how many are open */
 } idle;
 
 /* The soft limit of open files up to the hard one; false (after saying
@@ -82,89 +79,6 @@ enough_descriptors(int64_t count)
         return false;
     }
     return true;
-}
-
-/* ---- the broker ---------------------------------------------------------- */
-
-/* Pings until it answers, while the ipcqd started here lives. */
-static int
-wait_answering(idle *x)
-{
-    int64_t deadline = tool_now_ms() + IPCQD_START_MS;
-    for (;;) {
-        ipcq_client *c = NULL;
-        int rc = ipcq_client_open(&c, x->endpoint);
-        if (rc == IPCQ_OK)
-            rc = ipcq_ping(c);
-        ipcq_client_close(&c);
-        if (rc == IPCQ_OK)
-            return TOOL_EXIT_OK;
-        int status;
-        if (x->daemon > 0 && tool_reap(x->daemon, &status)) {
-            x->daemon = 0;
-            fprintf(stderr, "ipcq-bench: ipcqd exited with status %d before it answered\n", status);
-            return TOOL_EXIT_ERROR;
-        }
-        if (tool_stop_signal() != 0)
-            return 128 + tool_stop_signal();
-        if (x->daemon <= 0 || tool_now_ms() >= deadline) {
-            fprintf(stderr, "ipcq-bench: %s: %s\n", x->endpoint, ipcq_strerror(rc));
-            return tool_exit_for(rc);
-        }
-        tool_sleep_ms(10);
-    }
-}
-
-/* The broker of the scenario: --broker, or --ipcqd started on a unix://
- * endpoint in a fresh 0700 directory. */
-static int
-start_broker(idle *x)
-{
-    const bench_opts *o = x->o;
-    if (o->broker != NULL) {
-        snprintf(x->endpoint, sizeof x->endpoint, "%s", o->broker);
-        x->pid = o->broker_pid;
-        return wait_answering(x);
-    }
-    snprintf(x->dir, sizeof x->dir, "/tmp/ipcq-bench-XXXXXX");
-    if (mkdtemp(x->dir) == NULL) {
-        fprintf(stderr, "ipcq-bench: making a directory for ipcqd: %s\n", strerror(errno));
-        x->dir[0] = '\0';
-        return TOOL_EXIT_ERROR;
-    }
-    snprintf(x->endpoint, sizeof x->endpoint, SCHEME "%s/broker.sock", x->dir);
-    pid_t pid = tool_fork();
-    if (pid < 0) {
-        fprintf(stderr, "ipcq-bench: fork: %s\n", strerror(errno));
-        return TOOL_EXIT_ERROR;
-    }
-    if (pid == 0) {
-        const char *argv[] = {o->ipcqd,    "--bind",        x->endpoint, "--max-queues",
-                              "100000000", "--max-waiters", "100000000", "--max-memory",
-                              "64G",       "--log-level",   "warn",      NULL};
-        execv(o->ipcqd, (char *const *)argv);
-        fprintf(stderr, "ipcq-bench: running %s: %s\n", o->ipcqd, strerror(errno));
-        _exit(TOOL_EXIT_ERROR);
-    }
-    x->daemon = pid;
-    x->pid = (int)pid;
-    return wait_answering(x);
-}
-
-static void
-stop_broker(idle *x)
-{
-    if (x->daemon > 0)
-        tool_stop_children(&x->daemon, 1, IPCQD_STOP_MS);
-    if (x->dir[0] != '\0') {
-        char path[sizeof x->dir + 32];
-        snprintf(path, sizeof path, "%s/broker.sock", x->dir);
-        unlink(path);
-        snprintf(path, sizeof path, "%s/broker.sock.lock", x->dir);
-        unlink(path);
-        rmdir(x->dir);
-        x->dir[0] = '\0';
-    }
 }
 
 /* ---- the idle connections ------------------------------------------------ */
@@ -229,9 +143,11 @@ static int
 open_idle(idle *x)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    const char *path = x->endpoint + strlen(SCHEME);
-    if (strncmp(x->endpoint, SCHEME, strlen(SCHEME)) != 0 || strlen(path) >= sizeof addr.sun_path) {
-        fprintf(stderr, "ipcq-bench: idle-lane: %s is not a unix:// endpoint\n", x->endpoint);
+    const char *path = x->broker.endpoint + strlen(SCHEME);
+    if (strncmp(x->broker.endpoint, SCHEME, strlen(SCHEME)) != 0 ||
+        strlen(path) >= sizeof addr.sun_path) {
+        fprintf(stderr, "ipcq-bench: idle-lane: %s is not a unix:// endpoint\n",
+                x->broker.endpoint);
         return TOOL_EXIT_USAGE;
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
@@ -294,8 +210,8 @@ async_run(idle *x, double *ips)
     t.window = BENCH_DEFAULT_WINDOW;
     t.count = t.idle_queues = 0;
     t.duration_ms = 0;
-    t.broker = x->endpoint;
-    t.broker_pid = x->pid;
+    t.broker = x->broker.endpoint;
+    t.broker_pid = x->broker.pid;
     t.ipcqd = NULL;
     t.json = false;
     bench_result *res = malloc(sizeof *res);
@@ -368,14 +284,14 @@ bench_idle_lane(const bench_opts *o, bench_scale_result *r)
         fprintf(stderr, "ipcq-bench: out of memory\n");
         return TOOL_EXIT_ERROR;
     }
-    int rc = start_broker(&x);
-    snprintf(r->endpoint, sizeof r->endpoint, "%s", x.endpoint);
-    r->broker_kind = o->broker != NULL ? "shared" : "ipcqd";
-    r->broker_pid = x.pid;
+    int rc = bench_broker_start(o, &x.broker, "unix");
+    snprintf(r->endpoint, sizeof r->endpoint, "%s", x.broker.endpoint);
+    r->broker_kind = x.broker.kind;
+    r->broker_pid = x.broker.pid;
     if (rc == TOOL_EXIT_OK)
         rc = scenario(&x);
     close_idle(&x);
-    stop_broker(&x);
+    bench_broker_stop(&x.broker);
     free(x.fds);
     if (rc == TOOL_EXIT_OK && !r->verified)
         rc = TOOL_EXIT_CHECK;

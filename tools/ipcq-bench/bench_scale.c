@@ -73,7 +73,8 @@ bench_scale_run(const bench_opts *o, bench_scale_result *r)
     if (o->scenario == BENCH_IDLE_LANE)
         return bench_idle_lane(o, r); /* its broker serves the unix:// lane */
     bench_broker b;
-    int rc = bench_broker_start(o, &b);
+    /* ZeroMQ: the scenarios that speak the wire themselves (bench_wire.c) do. */
+    int rc = bench_broker_start(o, &b, "ipc");
     snprintf(r->endpoint, sizeof r->endpoint, "%s", b.endpoint);
     r->broker_kind = b.kind;
     r->broker_pid = b.pid;
