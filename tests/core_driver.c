@@ -242,14 +242,21 @@ send_put_named(core_driver *d, unsigned peer, const void *name, size_t name_len,
     return send_request(d, peer, &req);
 }
 
+/* A GET of up to max items. */
+static void
+begin_get(Ipcqwire__Request *req, const char *queue_name, uint32_t max, int64_t timeout_ms)
+{
+    begin(req, IPCQWIRE__OP__OP_GET, queue_name, timeout_ms);
+    req->has_max_items = 1;
+    req->max_items = max;
+}
+
 uint64_t
 send_get_batch(core_driver *d, unsigned peer, const char *queue_name, uint32_t max,
                int64_t lease_ms, int64_t timeout_ms)
 {
     Ipcqwire__Request req;
-    begin(&req, IPCQWIRE__OP__OP_GET, queue_name, timeout_ms);
-    req.has_max_items = 1;
-    req.max_items = max;
+    begin_get(&req, queue_name, max, timeout_ms);
     if (lease_ms > 0) {
         req.has_lease_ms = 1;
         req.lease_ms = lease_ms;
@@ -262,9 +269,7 @@ send_get_redelivered_alone(core_driver *d, unsigned peer, const char *queue_name
                            int64_t lease_ms, int64_t timeout_ms)
 {
     Ipcqwire__Request req;
-    begin(&req, IPCQWIRE__OP__OP_GET, queue_name, timeout_ms);
-    req.has_max_items = 1;
-    req.max_items = max;
+    begin_get(&req, queue_name, max, timeout_ms);
     req.has_lease_ms = 1;
     req.lease_ms = lease_ms;
     req.has_redelivered_alone = 1;
