@@ -46,6 +46,8 @@ broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx)
     deadline_heap_init(&b->deadlines);
     deadline_heap_init(&b->leases);
     list_init(&b->dirty);
+    list_init(&b->state_changed);
+    table_init(&b->items);
     arena_init(&b->decode);
     b->instance = random_instance();
     b->started_us = b->now_us = clock_now_us();
@@ -68,6 +70,7 @@ broker_free(broker *b)
 {
     if (b == NULL)
         return;
+    journal_close(b); /* first: what is freed below is not logged as gone */
     void *v;
     for (size_t i = 0; table_next(&b->queues, &i, &v);) {
         queue *q = v;
@@ -149,6 +152,8 @@ broker_next_wakeup_us(const broker *b)
         at = lease->at_us;
     if (b->sessions.count > 0 && b->next_probe_us < at)
         at = b->next_probe_us;
+    if (journal_next_commit_us(b) < at)
+        at = journal_next_commit_us(b);
     return at;
 }
 

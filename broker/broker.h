@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
+
 typedef struct broker broker;
 
 /* Sends one message to a peer. Returns 0 when the message was queued for
@@ -83,6 +85,21 @@ void broker_transport_held(broker *b, size_t before, size_t after);
 /* True when the memory held is past --max-memory by more than slack bytes:
  * a transport then cuts off the connections that would make it grow. */
 bool broker_memory_over(const broker *b, size_t slack);
+
+/* Makes the broker durable (ipcqd --data-dir, SPEC D5): opens the log in
+ * dir, rebuilds every queue from it, and from then on logs every change.
+ * Call it once, before the first request. On failure returns -1 with one
+ * line in err naming what failed (a file and offset for damage, another
+ * broker holding dir, ...). */
+int broker_open_store(broker *b, const char *dir, const store_options *opt, char *err,
+                      size_t err_size);
+
+/* The end of a pass: a durable broker writes (and syncs, by its --fsync)
+ * the records of every change made since the last commit, and only then
+ * sends the replies it held for them (group commit). A memory-only broker
+ * sends each reply at once, and this does nothing. Call it after every
+ * pass that handled requests or ticked. */
+void broker_commit(broker *b, int64_t now_us);
 
 /* Answers every blocked caller with IPCQ_ESTOPPING; from then on every
  * request is answered so too (one-way messages are still applied). */

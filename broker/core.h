@@ -14,6 +14,11 @@
  * Changes that can wake someone mark their queue dirty; serve.c then hands
  * items over and answers waiters at the end of each pass, so that no handler
  * recurses into another.
+ *
+ * A durable broker (ipcqd --data-dir, SPEC D5) also logs every change as it
+ * makes it (journal.c), holds the pass's replies, and sends them once the
+ * pass's records are written and synced (broker_commit); recover.c rebuilds
+ * the queues from the log at start.
  */
 #ifndef IPCQ_CORE_H
 #define IPCQ_CORE_H
@@ -27,12 +32,25 @@
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
 #include "list.h"
+#include "store.h"
 #include "table.h"
+
+/* Where an item is, as the log knows it. */
+typedef enum item_state {
+    ITEM_QUEUED = 0, /* in its queue's FIFO (or a putter's batch) */
+    ITEM_OUT,        /* handed out: a delivery, unconfirmed or on a lease */
+    ITEM_GONE,       /* recovery only: done, waiting to be swept */
+} item_state;
 
 typedef struct item {
     struct item *next;
     int64_t enqueued_us;
     uint32_t deliveries;
+    uint8_t state; /* item_state */
+    /* Durable brokers only (zero otherwise): */
+    uint64_t id;   /* its name in the log, unique in the log's life */
+    int64_t key;   /* its place in its queue: the FIFO is in key order */
+    store_pos rec; /* its live record (segment 0: none) */
     size_t len;
     unsigned char data[];
 } item;
@@ -57,6 +75,10 @@ typedef struct queue {
      * every other request, and gone with its last getter. */
     bool placeholder;
     list_link dirty; /* in broker->dirty while it has wake-ups to serve */
+    /* Durable brokers only: */
+    int64_t head_key, tail_key; /* the keys the next return to the head / put take */
+    store_pos rec;              /* its live state record (segment 0: none) */
+    list_link state_changed;    /* in broker->state_changed: record it at the commit */
 } queue;
 
 typedef enum wait_kind { WAIT_GET, WAIT_PUT, WAIT_JOIN } wait_kind;
@@ -117,6 +139,19 @@ struct broker {
     unsigned char *out; /* reply encoding buffer */
     size_t out_cap;
     size_t transport_held; /* the transport's buffers (broker_transport_held) */
+    /* Durable brokers only (journal.c): */
+    store *store;          /* NULL: memory only */
+    bool store_failed;     /* a write or sync failed: no more changes (IPCQ_ESTORAGE) */
+    bool replaying;        /* recovery: nothing is logged */
+    bool answering_change; /* the reply being sent acknowledges a change */
+    table items;           /* id -> item, every logged item */
+    uint64_t next_item_id;
+    list_link state_changed; /* queues whose state record is due */
+    unsigned char *held;     /* the pass's replies, until its records are durable */
+    size_t held_len, held_cap, nheld;
+    int64_t commit_due_us;  /* commit by then even with nothing held */
+    unsigned char *scratch; /* encoding and copying records */
+    size_t scratch_cap;
 };
 
 /* item.c-like helpers live in queue.c */
@@ -127,6 +162,9 @@ item *item_fifo_pop_head(item_fifo *f);
 void item_fifo_append(item_fifo *dst, item_fifo *src); /* moves all of src */
 void item_fifo_free(item_fifo *f);
 void item_free(item *it); /* every item is freed here, for the memory count */
+/* Frees an item the broker is done with, forgetting its record (journal). */
+void item_discard(broker *b, item *it);
+void item_fifo_discard(broker *b, item_fifo *f);
 
 /* queue.c */
 queue *queue_new(const void *name, size_t name_len, int64_t maxsize);
@@ -205,11 +243,33 @@ void limits_release_item(size_t len); /* item_free */
 /* The memory the broker holds, estimated: items, waiters, queues, buffers. */
 size_t limits_memory_held(const broker *b);
 
+/* journal.c: the records of a durable broker; each is a no-op without a
+ * store, and while recovering. */
+void journal_put(broker *b, queue *q, item *it); /* it->key set: logs it, gives it an id */
+void journal_handout(broker *b, item *it);       /* its delivery counted */
+void journal_return(broker *b, item *it);        /* it->key set: back in its queue */
+void journal_done(broker *b, item *it);          /* gone for good: acked, confirmed, moved */
+void journal_forget(broker *b, item *it);        /* dropped with its queue: only its record goes */
+void journal_queue_now(broker *b, queue *q);     /* logs q's state now */
+void journal_queue_changed(broker *b, queue *q); /* logs q's state before the commit */
+void journal_queue_deleted(broker *b, queue *q);
+/* True (after answering IPCQ_ESTORAGE) when the log failed: no more changes. */
+bool journal_refuses(broker *b, const void *peer, size_t peer_len, uint64_t id);
+/* Keeps an encoded reply until the pass's records are durable; false when
+ * it is to be sent now (memory only, or the log failed). */
+bool journal_hold(broker *b, const void *peer, size_t peer_len, uint64_t id, int status,
+                  const void *data, size_t len);
+/* When broker_commit() is next due with nothing held (INT64_MAX: never). */
+int64_t journal_next_commit_us(const broker *b);
+void journal_close(broker *b);
+
 /* reply.c */
 /* Sends a reply to a peer; false if the peer is gone (counted as
  * unroutable). The caller decides what the failure means. */
 bool reply_send(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *r);
 bool reply_send_status(broker *b, const void *peer, size_t peer_len, uint64_t id, int status,
                        const char *detail);
+/* Sends at once, never held: a probe asks whether the peer is there now. */
+bool reply_send_now(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *r);
 
 #endif

@@ -28,6 +28,7 @@ enum {
     AWAITS_QUEUE = 32,  /* a get waits for an absent queue, not creating it (Q2) */
     TAKES_TIMEOUT = 8,  /* a timeout in ms: -1, 0 or positive (Q5, Q11) */
     CARRIES_ITEMS = 16, /* one or more items, none over the max item size (Q3) */
+    CHANGES = 64,       /* a change a durable broker must save before it says OK (D5) */
 };
 
 static void
@@ -210,6 +211,7 @@ handle_task_done(request *r)
     }
     if (--r->q->unfinished == 0)
         broker_mark_dirty(r->b, r->q);
+    journal_queue_changed(r->b, r->q);
     answer(r, IPCQ_OK, NULL);
 }
 
@@ -225,6 +227,7 @@ handle_shutdown(request *r)
         queue_drop_items(r->b, q);
     }
     broker_mark_dirty(r->b, q);
+    journal_queue_changed(r->b, q);
     answer(r, IPCQ_OK, NULL);
 }
 
@@ -445,6 +448,7 @@ handle_configure(request *r)
         r->q->maxsize = r->msg->maxsize > 0 ? r->msg->maxsize : 0;
         broker_mark_dirty(r->b, r->q);
     }
+    journal_queue_changed(r->b, r->q);
     answer(r, IPCQ_OK, NULL);
 }
 
@@ -473,21 +477,22 @@ typedef struct handler {
 static const handler handlers[] = {
     [IPCQWIRE__OP__OP_PING] = {handle_ping, 0, true},
     [IPCQWIRE__OP__OP_PUT] = {handle_put,
-                              NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT | CARRIES_ITEMS, true},
+                              NEEDS_NAME | CREATES_QUEUE | TAKES_TIMEOUT | CARRIES_ITEMS | CHANGES,
+                              true},
     [IPCQWIRE__OP__OP_GET] = {handle_get, NEEDS_NAME | AWAITS_QUEUE | TAKES_TIMEOUT, true},
     [IPCQWIRE__OP__OP_CONFIRM] = {handle_confirm, 0, false},
     [IPCQWIRE__OP__OP_HAND_BACK] = {handle_hand_back, 0, false},
     [IPCQWIRE__OP__OP_CANCEL] = {handle_cancel, 0, false},
-    [IPCQWIRE__OP__OP_CREATE] = {handle_create, NEEDS_NAME | CREATES_QUEUE, true},
-    [IPCQWIRE__OP__OP_DELETE] = {handle_delete, NEEDS_NAME | NEEDS_QUEUE, true},
+    [IPCQWIRE__OP__OP_CREATE] = {handle_create, NEEDS_NAME | CREATES_QUEUE | CHANGES, true},
+    [IPCQWIRE__OP__OP_DELETE] = {handle_delete, NEEDS_NAME | NEEDS_QUEUE | CHANGES, true},
     [IPCQWIRE__OP__OP_STAT] = {handle_stat, 0, true},
-    [IPCQWIRE__OP__OP_TASK_DONE] = {handle_task_done, NEEDS_NAME | NEEDS_QUEUE, true},
+    [IPCQWIRE__OP__OP_TASK_DONE] = {handle_task_done, NEEDS_NAME | NEEDS_QUEUE | CHANGES, true},
     [IPCQWIRE__OP__OP_JOIN] = {handle_join, NEEDS_NAME | NEEDS_QUEUE | TAKES_TIMEOUT, true},
-    [IPCQWIRE__OP__OP_SHUTDOWN] = {handle_shutdown, NEEDS_NAME | NEEDS_QUEUE, true},
+    [IPCQWIRE__OP__OP_SHUTDOWN] = {handle_shutdown, NEEDS_NAME | NEEDS_QUEUE | CHANGES, true},
     [IPCQWIRE__OP__OP_ACK] = {handle_ack, 0, true},
     [IPCQWIRE__OP__OP_EXTEND] = {handle_extend, 0, true},
     [IPCQWIRE__OP__OP_RELEASE] = {handle_release, 0, true},
-    [IPCQWIRE__OP__OP_CONFIGURE] = {handle_configure, NEEDS_NAME | NEEDS_QUEUE, true},
+    [IPCQWIRE__OP__OP_CONFIGURE] = {handle_configure, NEEDS_NAME | NEEDS_QUEUE | CHANGES, true},
 };
 
 /* Checks a request's items before anything changes, so that a refused put
@@ -553,6 +558,7 @@ resolve_queue(request *r, unsigned flags)
             fail(r, IPCQ_ENOMEM, "broker out of memory");
             return false;
         }
+        journal_queue_now(r->b, r->q);
     } else if ((flags & CREATES_QUEUE) && m->has_maxsize && r->q->maxsize != maxsize) {
         fail(r, IPCQ_ECONFLICT, "queue exists with maxsize %lld, asked for %lld",
              (long long)r->q->maxsize, (long long)maxsize);
@@ -586,6 +592,8 @@ dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__R
         answer(&r, IPCQ_ESTOPPING, "broker shutting down");
         return;
     }
+    if ((h->flags & CHANGES) && journal_refuses(b, peer, peer_len, msg->id))
+        return;
     if (h->flags & TAKES_TIMEOUT) {
         r.timeout_ms = msg->has_timeout_ms ? msg->timeout_ms : IPCQ_FOREVER;
         if (r.timeout_ms < IPCQ_FOREVER) {
@@ -600,5 +608,7 @@ dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__R
     }
     if (!limits_admit(b, peer, peer_len, msg, r.timeout_ms) || !resolve_queue(&r, h->flags))
         return;
+    b->answering_change = h->flags & CHANGES; /* its OK waits for a durable commit */
     h->fn(&r);
+    b->answering_change = false;
 }

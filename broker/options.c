@@ -18,6 +18,7 @@
 #include "ipcq.h"
 #include "keyfile.h"
 #include "log.h"
+#include "record.h"
 #include "wire.h"
 #include "options.h"
 
@@ -59,6 +60,19 @@ usage(FILE *out)
             "                       looking for more before it sleeps: a CPU cost that\n"
             "                       spares one-item clients a wake-up (default %d;\n"
             "                       0 to 1000000, 0: sleep at once)\n"
+            "  --data-dir DIR       durable: every queue and item is kept in a log in\n"
+            "                       DIR (created if need be), each change written\n"
+            "                       before it is acknowledged, and rebuilt at start\n"
+            "  --fsync WHEN         with --data-dir: always (default: a change is on\n"
+            "                       disk before it is acknowledged), everysec (an OS\n"
+            "                       crash may lose the last second; a broker crash\n"
+            "                       never does) or no (the OS decides)\n"
+            "  --repair             with --data-dir: start even if the log is damaged,\n"
+            "                       keeping every record that is whole (the damaged\n"
+            "                       file is kept beside as .damaged); without it a\n"
+            "                       damaged log stops the start, naming file and offset\n"
+            "  --segment-size N     with --data-dir: size of the log's files (default\n"
+            "                       64M, 4K to 1G); an item must fit in one\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
             "  --help               show this help\n"
             "  --version            show the version\n"
@@ -161,6 +175,58 @@ load_curve(const char *key_file, router_config *cfg, char secret[KEYFILE_Z85_LEN
     return 0;
 }
 
+/* --fsync, --repair or --segment-size (name without "--") into opt; 2
+ * after saying why. */
+static int
+store_flag(const char *name, const char *value, store_options *opt)
+{
+    long long v;
+    if (strcmp(name, "repair") == 0) {
+        opt->repair = true;
+    } else if (strcmp(name, "fsync") == 0) {
+        static const char *const modes[] = {"always", "everysec", "no"};
+        size_t i = 0;
+        while (i < 3 && strcmp(value, modes[i]) != 0)
+            i++;
+        if (i == 3) {
+            fprintf(stderr, "ipcqd: --fsync: expected always, everysec or no: %s\n", value);
+            return 2;
+        }
+        opt->fsync = i == 0 ? STORE_FSYNC_ALWAYS : i == 1 ? STORE_FSYNC_EVERYSEC : STORE_FSYNC_NO;
+    } else if (options_parse_size(value, STORE_MIN_SEGMENT_SIZE, &v) != 0 ||
+               v > STORE_MAX_SEGMENT_SIZE) {
+        fprintf(stderr, "ipcqd: --segment-size: want a size from 4K to 1G: %s\n", value);
+        return 2;
+    } else {
+        opt->segment_size = (uint32_t)v;
+    }
+    return 0;
+}
+
+/* The durable flags make sense together; 2 after saying why not. */
+static int
+check_durable(const router_config *cfg, const char *durable_flag)
+{
+    if (cfg->data_dir == NULL) {
+        if (durable_flag == NULL)
+            return 0;
+        fprintf(stderr, "ipcqd: %s needs --data-dir\n", durable_flag);
+        return 2;
+    }
+    /* The largest item's record: its bytes, the queue name, a fixed part. */
+    uint64_t segment =
+        cfg->store.segment_size ? cfg->store.segment_size : STORE_DEFAULT_SEGMENT_SIZE;
+    uint64_t need = record_item_size(IPCQ_NAME_MAX, cfg->core.max_item_size);
+    if (need > STORE_MAX_PAYLOAD(segment)) {
+        fprintf(stderr,
+                "ipcqd: --max-item-size %zu does not fit in a log segment of %llu bytes: "
+                "raise --segment-size or lower --max-item-size\n",
+                cfg->core.max_item_size, (unsigned long long)segment);
+        return 2;
+    }
+    return 0;
+}
+
 int
 options_parse(int argc, char **argv, ipcqd_options *o)
 {
@@ -178,6 +244,10 @@ options_parse(int argc, char **argv, ipcqd_options *o)
         OPT_PROBE,
         OPT_SPIN,
         OPT_LOG,
+        OPT_DATA_DIR,
+        OPT_FSYNC,
+        OPT_REPAIR,
+        OPT_SEGMENT,
         OPT_HELP,
         OPT_VERSION
     };
@@ -195,6 +265,10 @@ options_parse(int argc, char **argv, ipcqd_options *o)
         {"probe-ms", required_argument, NULL, OPT_PROBE},
         {"spin-us", required_argument, NULL, OPT_SPIN},
         {"log-level", required_argument, NULL, OPT_LOG},
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"fsync", required_argument, NULL, OPT_FSYNC},
+        {"repair", no_argument, NULL, OPT_REPAIR},
+        {"segment-size", required_argument, NULL, OPT_SEGMENT},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {0},
@@ -211,7 +285,8 @@ options_parse(int argc, char **argv, ipcqd_options *o)
     int opt, rc = 0;
     long long v;
     const char *curve_key = NULL;
-    optind = 0; /* getopt starts afresh on every call */
+    const char *durable_flag = NULL; /* a flag that needs --data-dir */
+    optind = 0;                      /* getopt starts afresh on every call */
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case OPT_BIND:
@@ -258,6 +333,24 @@ options_parse(int argc, char **argv, ipcqd_options *o)
             }
             o->log_level = (log_level)log_parse_level(optarg);
             break;
+        case OPT_DATA_DIR:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "ipcqd: --data-dir: empty path\n");
+                return 2;
+            }
+            cfg->data_dir = optarg;
+            break;
+        case OPT_FSYNC:
+        case OPT_REPAIR:
+        case OPT_SEGMENT:
+            rc = store_flag(opt == OPT_FSYNC    ? "fsync"
+                            : opt == OPT_REPAIR ? "repair"
+                                                : "segment-size",
+                            optarg, &cfg->store);
+            durable_flag = opt == OPT_FSYNC    ? "--fsync"
+                           : opt == OPT_REPAIR ? "--repair"
+                                               : "--segment-size";
+            break;
         case OPT_HELP:
             usage(stdout);
             return OPTIONS_DONE;
@@ -271,6 +364,8 @@ options_parse(int argc, char **argv, ipcqd_options *o)
     }
     if (rc == 0)
         rc = load_curve(curve_key, cfg, o->curve_secret);
+    if (rc == 0)
+        rc = check_durable(cfg, durable_flag);
     if (rc != 0)
         return rc;
     if (optind < argc) {

@@ -87,6 +87,21 @@ item_fifo_append(item_fifo *dst, item_fifo *src)
 }
 
 void
+item_discard(broker *b, item *it)
+{
+    journal_forget(b, it);
+    item_free(it);
+}
+
+void
+item_fifo_discard(broker *b, item_fifo *f)
+{
+    item *it;
+    while ((it = item_fifo_pop_head(f)) != NULL)
+        item_discard(b, it);
+}
+
+void
 item_fifo_free(item_fifo *f)
 {
     item *it;
@@ -115,6 +130,7 @@ queue_new(const void *name, size_t name_len, int64_t maxsize)
     list_init(&q->joiners);
     list_init(&q->deliveries);
     list_init(&q->dirty);
+    list_init(&q->state_changed);
     return q;
 }
 
@@ -145,8 +161,12 @@ queue_has_room(const queue *q, size_t n)
 void
 queue_add_items(broker *b, queue *q, item_fifo *items)
 {
-    for (item *it = items->head; it; it = it->next)
+    for (item *it = items->head; it; it = it->next) {
         it->enqueued_us = b->now_us;
+        it->key = ++q->tail_key;
+        it->state = ITEM_QUEUED;
+        journal_put(b, q, it);
+    }
     b->total_items += items->count;
     b->total_bytes += items->bytes;
     q->puts += items->count;
@@ -173,8 +193,12 @@ queue_return_head(broker *b, queue *q, item *it)
         /* Shut down at once: what comes back is dropped, its task done. */
         if (q->unfinished)
             q->unfinished--;
+        journal_done(b, it);
+        journal_queue_changed(b, q);
         item_free(it);
     } else {
+        it->key = q->head_key--;
+        journal_return(b, it);
         item_fifo_push_head(&q->items, it);
         b->total_items++;
         b->total_bytes += it->len;
@@ -185,7 +209,8 @@ queue_return_head(broker *b, queue *q, item *it)
 /* Moves an item that was delivered too often to NAME.dlq, as a new task
  * there; in its own queue it counts as done, so join does not wait on it.
  * A name too long for a ".dlq" suffix, or no memory: the item is dropped,
- * and still counted. */
+ * and still counted. A durable broker logs the new item before the old one
+ * goes, so that a crash between the two keeps it (at least once). */
 static void
 dead_letter(broker *b, queue *q, item *it)
 {
@@ -195,22 +220,34 @@ dead_letter(broker *b, queue *q, item *it)
     if (q->unfinished)
         q->unfinished--;
     broker_mark_dirty(b, q);
+    journal_queue_changed(b, q);
     queue *dlq = NULL;
     if (q->name_len + sizeof suffix - 1 <= IPCQ_NAME_MAX) {
         memcpy(name, q->name, q->name_len);
         memcpy(name + q->name_len, suffix, sizeof suffix);
         size_t len = q->name_len + sizeof suffix - 1;
         dlq = broker_find_queue(b, name, len);
-        if (dlq == NULL && (dlq = broker_create_queue(b, name, len, 0)) != NULL)
+        if (dlq == NULL && (dlq = broker_create_queue(b, name, len, 0)) != NULL) {
             dlq->max_deliveries = 0;
+            journal_queue_now(b, dlq);
+        }
     }
-    if (dlq == NULL) {
+    item *moved = NULL;
+    if (dlq != NULL && b->store == NULL) {
+        moved = it; /* nothing logged: the same item moves */
+        it = NULL;
+    } else if (dlq != NULL && (moved = item_new(it->data, it->len, b->now_us)) != NULL) {
+        moved->deliveries = it->deliveries;
+    }
+    if (moved != NULL) {
+        item_fifo one = {0};
+        item_fifo_push_tail(&one, moved);
+        queue_add_items(b, dlq, &one);
+    }
+    if (it != NULL) {
+        journal_done(b, it);
         item_free(it);
-        return;
     }
-    item_fifo one = {0};
-    item_fifo_push_tail(&one, it);
-    queue_add_items(b, dlq, &one);
 }
 
 void
@@ -227,7 +264,7 @@ queue_drop_items(broker *b, queue *q)
 {
     b->total_items -= q->items.count;
     b->total_bytes -= q->items.bytes;
-    item_fifo_free(&q->items);
+    item_fifo_discard(b, &q->items);
 }
 
 queue *
@@ -283,6 +320,7 @@ void
 broker_delete_queue(broker *b, queue *q)
 {
     static const char why[] = "queue deleted";
+    journal_queue_deleted(b, q);
     waiter_answer_all(b, &q->getters, IPCQ_EDELETED, why);
     waiter_answer_all(b, &q->putters, IPCQ_EDELETED, why);
     waiter_answer_all(b, &q->joiners, IPCQ_EDELETED, why);

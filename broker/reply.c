@@ -1,10 +1,12 @@
-/* Encoding replies and handing them to the owner's send function. */
+/* Encoding replies and handing them to the owner's send function, or, in a
+ * durable broker, to the journal until the pass's records are durable. */
 #include <stdlib.h>
 
 #include "core.h"
 
-bool
-reply_send(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *r)
+static bool
+encode_and_send(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *r,
+                bool may_hold)
 {
     size_t len = ipcqwire__reply__get_packed_size(r);
     if (len > b->out_cap) {
@@ -18,6 +20,8 @@ reply_send(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *
         b->out_cap = cap;
     }
     ipcqwire__reply__pack(r, b->out);
+    if (may_hold && journal_hold(b, peer, peer_len, r->id, r->status, b->out, len))
+        return true;
     if (b->send(b->send_ctx, peer, peer_len, b->out, len) != 0) {
         b->unroutable++;
         return false;
@@ -29,6 +33,18 @@ reply_send(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *
         b->out_cap = 0;
     }
     return true;
+}
+
+bool
+reply_send(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *r)
+{
+    return encode_and_send(b, peer, peer_len, r, true);
+}
+
+bool
+reply_send_now(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Reply *r)
+{
+    return encode_and_send(b, peer, peer_len, r, false);
 }
 
 bool

@@ -303,6 +303,7 @@ serve(loop *lp, int64_t until_us, bool watch_signals)
             lp->monitor_due = false;
         }
         broker_tick(lp->b, clock_now_us());
+        broker_commit(lp->b, clock_now_us()); /* a durable broker's replies leave now */
         lane_settle(lp->lane);
         if (until_us != INT64_MAX && clock_now_us() >= until_us)
             return 0;
@@ -352,6 +353,7 @@ serve(loop *lp, int64_t until_us, bool watch_signals)
             }
         }
         if (stop) {
+            broker_commit(lp->b, clock_now_us());
             lane_settle(lp->lane); /* what the last events owe, before stopping */
             return 0;
         }
@@ -404,6 +406,14 @@ router_run(const router_config *cfg)
         goto out;
     }
     lane_set_broker(ln, b);
+    if (cfg->data_dir != NULL) {
+        /* Before binding: no client sees the queues until they are whole. */
+        char store_err[768];
+        if (broker_open_store(b, cfg->data_dir, &cfg->store, store_err, sizeof store_err) != 0) {
+            log_msg(LOG_LEVEL_ERROR, "%s", store_err);
+            goto out;
+        }
+    }
     char zap_err[512];
     if (cfg->allowed_keys &&
         (zap = zap_start(ctx, cfg->allowed_keys, zap_err, sizeof zap_err)) == NULL) {

@@ -15,6 +15,8 @@ typedef struct router_config {
     bind_policy access;       /* who may connect (B3) */
     const char *allowed_keys; /* with access.curve_secret: the clients' public keys */
     int64_t spin_us;          /* ipcqd --spin-us: see serve() in router.c; 0: off */
+    const char *data_dir;     /* ipcqd --data-dir: durable (SPEC D5); NULL: memory only */
+    store_options store;      /* --fsync, --repair, --segment-size */
 } router_config;
 
 /* How long the loop keeps looking for requests after serving some, before

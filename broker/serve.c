@@ -72,8 +72,10 @@ hand_to_getter(broker *b, queue *q, waiter *w)
     r.n_items = count;
     r.items = ptrs;
     if (reply_send(b, s->id, s->id_len, &r)) {
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
             handed[i]->deliveries++;
+            journal_handout(b, handed[i]);
+        }
         q->gets += count;
         waiter_end(b, w);
     } else {
@@ -87,7 +89,10 @@ static void
 admit_putter(broker *b, queue *q, waiter *w)
 {
     session *s = w->session;
-    if (!reply_send_status(b, s->id, s->id_len, w->req_id, IPCQ_OK, NULL)) {
+    b->answering_change = true;
+    bool routed = reply_send_status(b, s->id, s->id_len, w->req_id, IPCQ_OK, NULL);
+    b->answering_change = false;
+    if (!routed) {
         session_lost(b, s);
         return;
     }

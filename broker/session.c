@@ -66,6 +66,7 @@ delivery_return(broker *b, delivery *d)
 void
 delivery_done(broker *b, delivery *d)
 {
+    journal_done(b, d->item);
     item_free(d->item);
     delivery_free(b, d);
 }
@@ -170,7 +171,7 @@ session_probe_all(broker *b)
     for (size_t i = 0; table_next(&b->sessions, &i, &v);) {
         session *s = v;
         if ((s->id_len > 0 && s->id[0] == BROKER_PEER_LINKED) ||
-            reply_send(b, s->id, s->id_len, &probe_reply))
+            reply_send_now(b, s->id, s->id_len, &probe_reply))
             continue;
         if (nlost == cap) {
             cap = cap ? cap * 2 : 16;

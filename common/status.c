@@ -52,6 +52,8 @@ ipcq_strerror(ipcq_status status)
         return "limit reached";
     case IPCQ_EACCESS:
         return "permission denied";
+    case IPCQ_ESTORAGE:
+        return "broker storage failed";
     }
     return "unknown status";
 }

@@ -92,6 +92,10 @@ typedef enum ipcq_status {
     IPCQ_EMEMLIMIT = 19,    /* put: the broker is over its memory limit (ipcqd --max-memory) */
     IPCQ_ELIMIT = 20,       /* a broker limit was reached: max queues, max blocked waiters */
     IPCQ_EACCESS = 21,      /* permission denied: the broker's socket is not open to this user */
+    /* A durable broker's log (ipcqd --data-dir) failed to write or sync: it
+     * takes no more changes (puts, creates, ...) until it is restarted, and
+     * still serves gets; nothing it acknowledged before is lost (SPEC D5). */
+    IPCQ_ESTORAGE = 22,
 } ipcq_status;
 
 /* A string literal naming the status ("queue is empty", ...); never NULL. */

@@ -1,6 +1,7 @@
-/* Little-endian integers in item headers, the same on every machine. */
-#ifndef IPCQ_TOOL_LE_BYTES_H
-#define IPCQ_TOOL_LE_BYTES_H
+/* Little-endian integers, the same on every machine: the tools' item
+ * headers and the durable broker's records. */
+#ifndef IPCQ_LE_BYTES_H
+#define IPCQ_LE_BYTES_H
 #include <stdint.h>
 
 static inline void

@@ -1,0 +1,398 @@
+/* A durable broker's log, as the core writes it (SPEC D5, issue 12): a
+ * record for every change of state as the change is made (record.h), the
+ * pass's replies held back, and at the end of the pass one commit, one
+ * write and (with --fsync always) one fdatasync for every client and
+ * queue of the pass (group commit), then the replies. Redis's
+ * appendfsync always does the same in beforeSleep.
+ *
+ * A failed write or sync is final (store.h): the broker then refuses every
+ * change with IPCQ_ESTORAGE, and so answers the changes of the pass that
+ * failed, while gets, acks and reads go on from memory (unlogged: what they
+ * take may come again after a restart, never less). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "core.h"
+#include "log.h"
+#include "record.h"
+
+/* How many live records of an old segment one commit copies forward. */
+#define COMPACT_PER_COMMIT 64
+/* A commit with no reply waiting still runs this often (everysec's sync,
+ * the segments released since). */
+#define COMMIT_IDLE_US 1000000
+
+/* One held reply in broker->held: this header, the peer id, the bytes. */
+typedef struct held_reply {
+    uint32_t peer_len, len;
+    uint64_t id;
+    int32_t status;
+    bool change; /* acknowledges a change: refused if its commit fails */
+} held_reply;
+
+static bool
+logging(const broker *b)
+{
+    return b->store != NULL && !b->replaying && !b->store_failed;
+}
+
+static bool
+pos_set(store_pos p)
+{
+    return p.segment != 0;
+}
+
+/* Answers every blocked putter of every queue with IPCQ_ESTORAGE. Scans
+ * again until a scan answers nobody: an answer that cannot be routed loses
+ * its session, whose items may create a dead-letter queue under the scan. */
+static void
+refuse_putters(broker *b, const char *why)
+{
+    bool answered;
+    do {
+        answered = false;
+        void *v;
+        for (size_t i = 0; table_next(&b->queues, &i, &v);) {
+            queue *q = v;
+            if (q->nputters == 0)
+                continue;
+            answered = true;
+            waiter_answer_all(b, &q->putters, IPCQ_ESTORAGE, why);
+        }
+    } while (answered);
+}
+
+static void
+storage_failed(broker *b)
+{
+    if (b->store_failed)
+        return;
+    b->store_failed = true;
+    log_msg(LOG_LEVEL_ERROR, "data directory: %s; taking no more changes until restarted",
+            store_error(b->store));
+    refuse_putters(b, "broker storage failed: it takes no more changes");
+}
+
+static unsigned char *
+scratch(broker *b, size_t len)
+{
+    if (len > b->scratch_cap) {
+        unsigned char *p = realloc(b->scratch, len);
+        if (p == NULL)
+            return NULL;
+        b->scratch = p;
+        b->scratch_cap = len;
+    }
+    return b->scratch;
+}
+
+/* Appends a record; false (the log failed) if it could not. */
+static bool
+append(broker *b, uint8_t type, const void *payload, size_t len, store_pos *pos)
+{
+    store_status rc =
+        payload != NULL ? store_append(b->store, type, payload, (uint32_t)len, pos) : STORE_ENOMEM;
+    if (rc == STORE_OK)
+        return true;
+    if (rc == STORE_ENOMEM && !b->store_failed)
+        log_msg(LOG_LEVEL_ERROR, "data directory: out of memory for a record");
+    storage_failed(b);
+    return false;
+}
+
+/* A record that changes one thing: written, and released at once. */
+static void
+append_ref(broker *b, enum record_type type, uint64_t id, int64_t value)
+{
+    unsigned char buf[16];
+    record_ref r = {id, value};
+    store_pos pos;
+    record_ref_encode(type, &r, buf);
+    if (append(b, type, buf, record_ref_size(type), &pos))
+        store_release(b->store, pos);
+}
+
+static void
+release(broker *b, store_pos *rec)
+{
+    if (b->store != NULL && pos_set(*rec))
+        store_release(b->store, *rec);
+    *rec = (store_pos){0};
+}
+
+/* Appends an item's record (PUT or ITEM) from its state now. */
+static bool
+append_item(broker *b, enum record_type type, const queue *q, const item *it, store_pos *pos)
+{
+    record_item r = {it->id,  it->key,     it->deliveries, it->state == ITEM_OUT,
+                     q->name, q->name_len, it->data,       it->len};
+    size_t len = record_item_size(q->name_len, it->len);
+    unsigned char *buf = scratch(b, len);
+    if (buf != NULL)
+        record_item_encode(&r, buf);
+    return append(b, type, buf, len, pos);
+}
+
+void
+journal_put(broker *b, queue *q, item *it)
+{
+    if (!logging(b))
+        return;
+    it->id = b->next_item_id++;
+    store_pos pos;
+    if (!append_item(b, RECORD_PUT, q, it, &pos))
+        return;
+    it->rec = pos;
+    if (!table_put(&b->items, &it->id, sizeof it->id, it)) {
+        /* Unfindable, it could not be copied forward: stop changes. */
+        log_msg(LOG_LEVEL_ERROR, "data directory: out of memory for the item table");
+        storage_failed(b);
+    }
+}
+
+void
+journal_handout(broker *b, item *it)
+{
+    it->state = ITEM_OUT;
+    if (logging(b) && pos_set(it->rec))
+        append_ref(b, RECORD_HANDOUT, it->id, it->deliveries);
+}
+
+void
+journal_return(broker *b, item *it)
+{
+    it->state = ITEM_QUEUED;
+    if (logging(b) && pos_set(it->rec))
+        append_ref(b, RECORD_RETURN, it->id, it->key);
+}
+
+void
+journal_forget(broker *b, item *it)
+{
+    if (b->store == NULL || !pos_set(it->rec))
+        return;
+    table_remove(&b->items, &it->id, sizeof it->id);
+    release(b, &it->rec);
+}
+
+void
+journal_done(broker *b, item *it)
+{
+    if (logging(b) && pos_set(it->rec))
+        append_ref(b, RECORD_DONE, it->id, 0);
+    journal_forget(b, it);
+}
+
+void
+journal_queue_now(broker *b, queue *q)
+{
+    if (list_linked(&q->state_changed))
+        list_remove(&q->state_changed);
+    if (!logging(b) || q->placeholder)
+        return;
+    record_queue r = {(uint8_t)((q->shutdown ? RECORD_QUEUE_SHUTDOWN : 0) |
+                                (q->shutdown_immediate ? RECORD_QUEUE_IMMEDIATE : 0)),
+                      q->max_deliveries,
+                      q->maxsize,
+                      q->unfinished,
+                      q->dead_lettered,
+                      q->name,
+                      q->name_len};
+    size_t len = record_queue_size(q->name_len);
+    unsigned char *buf = scratch(b, len);
+    if (buf != NULL)
+        record_queue_encode(&r, buf);
+    store_pos pos;
+    if (append(b, RECORD_QUEUE, buf, len, &pos)) {
+        release(b, &q->rec);
+        q->rec = pos;
+    }
+}
+
+void
+journal_queue_changed(broker *b, queue *q)
+{
+    /* Written at the commit, after every record of the pass, so it counts
+     * them all; a replay applies the puts before it, then sets its state. */
+    if (logging(b) && !list_linked(&q->state_changed))
+        list_push_back(&b->state_changed, &q->state_changed);
+}
+
+void
+journal_queue_deleted(broker *b, queue *q)
+{
+    if (list_linked(&q->state_changed))
+        list_remove(&q->state_changed);
+    if (logging(b) && !q->placeholder) {
+        unsigned char *buf = scratch(b, 2 + q->name_len);
+        store_pos pos;
+        if (buf != NULL)
+            record_deleted_encode(q->name, q->name_len, buf);
+        if (append(b, RECORD_DELETED, buf, 2 + q->name_len, &pos))
+            store_release(b->store, pos);
+    }
+    release(b, &q->rec);
+}
+
+bool
+journal_refuses(broker *b, const void *peer, size_t peer_len, uint64_t id)
+{
+    if (!b->store_failed)
+        return false;
+    reply_send_status(b, peer, peer_len, id, IPCQ_ESTORAGE,
+                      "broker storage failed: it takes no more changes");
+    return true;
+}
+
+bool
+journal_hold(broker *b, const void *peer, size_t peer_len, uint64_t id, int status,
+             const void *data, size_t len)
+{
+    if (b->store == NULL || b->store_failed || b->replaying)
+        return false;
+    size_t need = sizeof(held_reply) + peer_len + len;
+    if (b->held_len + need > b->held_cap) {
+        size_t cap = b->held_cap ? b->held_cap : 4096;
+        while (cap < b->held_len + need)
+            cap *= 2;
+        unsigned char *p = realloc(b->held, cap);
+        if (p == NULL)
+            return false; /* sent now: a reply is worth more than its wait */
+        b->held = p;
+        b->held_cap = cap;
+    }
+    held_reply h = {(uint32_t)peer_len, (uint32_t)len, id, status, b->answering_change};
+    unsigned char *at = b->held + b->held_len;
+    memcpy(at, &h, sizeof h);
+    memcpy(at + sizeof h, peer, peer_len);
+    memcpy(at + sizeof h + peer_len, data, len);
+    b->held_len += need;
+    b->nheld++;
+    return true;
+}
+
+/* Copies live records of the oldest segment forward, so that it can go
+ * (the disk bound of D5): a queue's state is written again, an item's
+ * record is written again as it stands now. */
+static void
+compact_some(broker *b)
+{
+    store_pos list[COMPACT_PER_COMMIT];
+    size_t n = store_compact_list(b->store, list, COMPACT_PER_COMMIT);
+    for (size_t i = 0; i < n && logging(b); i++) {
+        uint8_t type = 0;
+        uint32_t len = UINT32_MAX; /* stays so if the record is not live */
+        unsigned char probe[1];
+        store_status rc = store_read(b->store, list[i], &type, probe, 0, &len);
+        if (rc != STORE_OK && (rc != STORE_EINVAL || len == UINT32_MAX))
+            continue;
+        /* Not the scratch buffer: the copy is encoded there. */
+        unsigned char *buf = malloc(len ? len : 1);
+        if (buf == NULL ||
+            (len > 0 && store_read(b->store, list[i], &type, buf, len, &len) != STORE_OK)) {
+            log_msg(LOG_LEVEL_WARN, "data directory: cannot read a record to copy it: %s",
+                    buf ? store_error(b->store) : "out of memory");
+            free(buf);
+            continue;
+        }
+        record_queue rq;
+        record_item ri;
+        queue *q;
+        item *it;
+        if (type == RECORD_QUEUE && record_queue_decode(buf, len, &rq) &&
+            (q = broker_find_queue(b, rq.name, rq.name_len)) != NULL &&
+            q->rec.segment == list[i].segment && q->rec.offset == list[i].offset) {
+            journal_queue_now(b, q);
+        } else if ((type == RECORD_PUT || type == RECORD_ITEM) &&
+                   record_item_decode(buf, len, &ri) &&
+                   (it = table_get(&b->items, &ri.id, sizeof ri.id)) != NULL &&
+                   (q = broker_lookup_queue(b, ri.name, ri.name_len)) != NULL &&
+                   it->rec.segment == list[i].segment && it->rec.offset == list[i].offset) {
+            store_pos pos;
+            if (append_item(b, RECORD_ITEM, q, it, &pos)) {
+                release(b, &it->rec);
+                it->rec = pos;
+            }
+        } else {
+            /* Live, but nothing of ours stands on it: it would pin the log. */
+            log_msg(LOG_LEVEL_WARN, "data directory: released an orphan record of type %u", type);
+            store_release(b->store, list[i]);
+        }
+        free(buf);
+    }
+}
+
+/* Sends the held replies; those that acknowledge a change are refused if
+ * the commit failed. A peer that cannot be reached loses its session (its
+ * deliveries return, D1). */
+static void
+send_held(broker *b)
+{
+    unsigned char *held = b->held;
+    size_t held_len = b->held_len;
+    b->held = NULL;
+    b->held_len = b->held_cap = b->nheld = 0;
+    for (size_t at = 0; at < held_len;) {
+        held_reply h;
+        memcpy(&h, held + at, sizeof h);
+        const unsigned char *peer = held + at + sizeof h;
+        const unsigned char *data = peer + h.peer_len;
+        at += sizeof h + h.peer_len + h.len;
+        bool sent;
+        if (b->store_failed && h.change && h.status == IPCQ_OK)
+            sent = reply_send_status(b, peer, h.peer_len, h.id, IPCQ_ESTORAGE,
+                                     "broker storage failed: this change was not saved");
+        else if (!(sent = b->send(b->send_ctx, peer, h.peer_len, data, h.len) == 0))
+            b->unroutable++;
+        session *s = sent ? NULL : session_get(b, peer, h.peer_len, false);
+        if (s != NULL)
+            session_lost(b, s);
+    }
+    free(held);
+}
+
+void
+broker_commit(broker *b, int64_t now_us)
+{
+    if (b->store == NULL)
+        return;
+    for (int rounds = 0; rounds < 100; rounds++) {
+        list_link *l;
+        while (logging(b) && (l = list_first(&b->state_changed)) != NULL)
+            journal_queue_now(b, LIST_ENTRY(l, queue, state_changed));
+        if (b->nheld == 0 && now_us < b->commit_due_us)
+            return;
+        if (logging(b)) {
+            compact_some(b);
+            if (store_commit(b->store, now_us) != STORE_OK)
+                storage_failed(b);
+        }
+        b->commit_due_us = now_us + COMMIT_IDLE_US;
+        send_held(b);
+        /* A lost session's items went back: serve them, and commit that. */
+        broker_serve_dirty(b);
+        if (b->nheld == 0 && list_empty(&b->state_changed))
+            return;
+    }
+}
+
+int64_t
+journal_next_commit_us(const broker *b)
+{
+    return b->store != NULL && !b->store_failed ? b->commit_due_us : INT64_MAX;
+}
+
+void
+journal_close(broker *b)
+{
+    if (b->store != NULL) {
+        if (store_close(b->store) != STORE_OK)
+            log_msg(LOG_LEVEL_ERROR, "data directory: the last sync failed");
+        b->store = NULL;
+    }
+    free(b->held);
+    free(b->scratch);
+    b->held = b->scratch = NULL;
+    table_free(&b->items);
+}
