@@ -149,8 +149,9 @@ struct broker {
     list_link state_changed; /* queues whose state record is due */
     unsigned char *held;     /* the pass's replies, until its records are durable */
     size_t held_len, held_cap, nheld;
-    int64_t commit_due_us;  /* commit by then even with nothing held */
-    unsigned char *scratch; /* encoding and copying records */
+    int64_t commit_due_us;       /* commit by then even with nothing held */
+    int64_t unanswered_since_us; /* the first record since the last commit; 0: none */
+    unsigned char *scratch;      /* encoding and copying records */
     size_t scratch_cap;
 };
 

@@ -22,6 +22,12 @@
 /* A commit with no reply waiting still runs this often (everysec's sync,
  * the segments released since). */
 #define COMMIT_IDLE_US 1000000
+/* Records that no reply waits for (a one-way confirm or hand-back, a lease
+ * that ran out) are committed with the next reply, or this long after
+ * they were made: a strict consumer's confirm then shares the fsync of its
+ * next get instead of costing one of its own. A crash in that window hands
+ * the item out again (at least once, as for a confirm still in flight). */
+#define COMMIT_UNANSWERED_US 10000
 
 /* One held reply in broker->held: this header, the peer id, the bytes. */
 typedef struct held_reply {
@@ -93,8 +99,11 @@ append(broker *b, uint8_t type, const void *payload, size_t len, store_pos *pos)
 {
     store_status rc =
         payload != NULL ? store_append(b->store, type, payload, (uint32_t)len, pos) : STORE_ENOMEM;
-    if (rc == STORE_OK)
+    if (rc == STORE_OK) {
+        if (b->unanswered_since_us == 0)
+            b->unanswered_since_us = b->now_us ? b->now_us : 1;
         return true;
+    }
     if (rc == STORE_ENOMEM && !b->store_failed)
         log_msg(LOG_LEVEL_ERROR, "data directory: out of memory for a record");
     storage_failed(b);
@@ -361,7 +370,7 @@ broker_commit(broker *b, int64_t now_us)
         list_link *l;
         while (logging(b) && (l = list_first(&b->state_changed)) != NULL)
             journal_queue_now(b, LIST_ENTRY(l, queue, state_changed));
-        if (b->nheld == 0 && now_us < b->commit_due_us)
+        if (b->nheld == 0 && now_us < journal_next_commit_us(b))
             return;
         if (logging(b)) {
             compact_some(b);
@@ -369,6 +378,7 @@ broker_commit(broker *b, int64_t now_us)
                 storage_failed(b);
         }
         b->commit_due_us = now_us + COMMIT_IDLE_US;
+        b->unanswered_since_us = 0;
         send_held(b);
         /* A lost session's items went back: serve them, and commit that. */
         broker_serve_dirty(b);
@@ -380,7 +390,12 @@ broker_commit(broker *b, int64_t now_us)
 int64_t
 journal_next_commit_us(const broker *b)
 {
-    return b->store != NULL && !b->store_failed ? b->commit_due_us : INT64_MAX;
+    if (b->store == NULL || b->store_failed)
+        return INT64_MAX;
+    if (b->unanswered_since_us != 0 &&
+        b->unanswered_since_us + COMMIT_UNANSWERED_US < b->commit_due_us)
+        return b->unanswered_since_us + COMMIT_UNANSWERED_US;
+    return b->commit_due_us;
 }
 
 void

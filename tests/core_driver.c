@@ -85,6 +85,7 @@ core_driver_start_with(void **state, const broker_config *cfg)
     core_driver *d = calloc(1, sizeof *d);
     if (d == NULL)
         return -1;
+    d->cfg = *cfg;
     d->b = broker_new(cfg, capture_send, d);
     if (d->b == NULL) {
         free(d);
@@ -108,6 +109,7 @@ core_driver_stop(void **state)
 {
     core_driver *d = *state;
     broker_stop(d->b);
+    broker_commit(d->b, d->now_us); /* a durable broker's answers leave */
     after_step(d);
     unsigned owed_peer = CORE_PEERS;
     size_t owed = 0;
@@ -128,13 +130,53 @@ core_driver_stop(void **state)
     return 0;
 }
 
+/* The end of a step: a durable broker's pass ends with its commit. */
+static void
+end_step(core_driver *d)
+{
+    if (!d->manual_commit)
+        broker_commit(d->b, d->now_us);
+    after_step(d);
+}
+
+void
+driver_commit(core_driver *d)
+{
+    broker_commit(d->b, d->now_us);
+    after_step(d);
+}
+
+void
+core_driver_open_store(core_driver *d, const char *dir, const store_options *opt)
+{
+    char err[1024];
+    if (broker_open_store(d->b, dir, opt, err, sizeof err) != 0)
+        fail_at(__FILE__, __LINE__, "cannot open the data directory: %s", err);
+    d->data_dir = dir;
+    d->store_opt = *opt;
+    after_step(d);
+}
+
+void
+core_driver_restart(core_driver *d)
+{
+    assert_non_null(d->data_dir);
+    broker_free(d->b);
+    d->ledger.nowed = 0; /* the requests in flight died with it */
+    d->b = broker_new(&d->cfg, capture_send, d);
+    assert_non_null(d->b);
+    if (d->b->now_us > d->now_us)
+        d->now_us = d->b->now_us;
+    core_driver_open_store(d, d->data_dir, &d->store_opt);
+}
+
 void
 advance_to(core_driver *d, int64_t at_us)
 {
     assert_true(at_us >= d->now_us);
     d->now_us = at_us;
     broker_tick(d->b, at_us);
-    after_step(d);
+    end_step(d);
 }
 
 void
@@ -176,7 +218,7 @@ send_request(core_driver *d, unsigned peer, Ipcqwire__Request *req)
     core_ledger_owe(&d->ledger, peer, buf, len);
     broker_handle(d->b, peer_ids[peer], PEER_ID_LEN, buf, len, d->now_us);
     free(buf);
-    after_step(d);
+    end_step(d);
     return req->id;
 }
 

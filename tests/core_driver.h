@@ -12,6 +12,10 @@
  *             is to ipcqd, and the send then fails
  *   checks    after every step the invariants of core_check.c; when the
  *             test ends, exactly one reply to every request of a live peer
+ *   durable   with a data directory (core_driver_open_store), the broker
+ *             logs its changes; every step ends with broker_commit(), as
+ *             ipcqd's loop ends each pass, unless the test commits itself;
+ *             core_driver_restart() is a crash and a start on the same log
  *
  * Each send_* helper returns the request's id, the key to its reply. The
  * expect_* assertions name the file and line of the test, the peer, the
@@ -43,6 +47,10 @@ typedef struct core_sent {
 
 typedef struct core_driver {
     broker *b;
+    broker_config cfg;
+    const char *data_dir; /* NULL: memory only */
+    store_options store_opt;
+    bool manual_commit; /* steps do not commit: the test calls driver_commit() */
     int64_t now_us;
     uint64_t last_id; /* request ids run on across peers, so each names one request */
     bool gone[CORE_PEERS];
@@ -59,6 +67,15 @@ typedef struct core_driver {
 int core_driver_start(void **state);
 int core_driver_start_with(void **state, const broker_config *cfg);
 int core_driver_stop(void **state);
+
+/* Makes the broker durable on dir (which outlives the driver), as
+ * ipcqd --data-dir does; fails the test if the log cannot be opened. */
+void core_driver_open_store(core_driver *d, const char *dir, const store_options *opt);
+/* The broker dies (what it did not commit is lost, and with it every reply
+ * it owed) and a new one starts on the same data directory. */
+void core_driver_restart(core_driver *d);
+/* The end of a pass: the broker commits and sends what it held. */
+void driver_commit(core_driver *d);
 
 /* The clock moves to at_us (never back) and the broker's timers run. */
 void advance_to(core_driver *d, int64_t at_us);
