@@ -47,7 +47,7 @@ broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx)
     deadline_heap_init(&b->leases);
     list_init(&b->dirty);
     list_init(&b->state_changed);
-    table_init(&b->items);
+    idmap_init(&b->items);
     arena_init(&b->decode);
     b->instance = random_instance();
     b->started_us = b->now_us = clock_now_us();

@@ -32,6 +32,7 @@
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
 #include "list.h"
+#include "idmap.h"
 #include "store.h"
 #include "table.h"
 
@@ -144,7 +145,7 @@ struct broker {
     bool store_failed;     /* a write or sync failed: no more changes (IPCQ_ESTORAGE) */
     bool replaying;        /* recovery: nothing is logged */
     bool answering_change; /* the reply being sent acknowledges a change */
-    table items;           /* id -> item, every logged item */
+    idmap items;           /* id -> item, every logged item */
     uint64_t next_item_id;
     list_link state_changed; /* queues whose state record is due */
     unsigned char *held;     /* the pass's replies, until its records are durable */

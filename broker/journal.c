@@ -153,7 +153,7 @@ journal_put(broker *b, queue *q, item *it)
     if (!append_item(b, RECORD_PUT, q, it, &pos))
         return;
     it->rec = pos;
-    if (!table_put(&b->items, &it->id, sizeof it->id, it)) {
+    if (!idmap_put(&b->items, it->id, it)) {
         /* Unfindable, it could not be copied forward: stop changes. */
         log_msg(LOG_LEVEL_ERROR, "data directory: out of memory for the item table");
         storage_failed(b);
@@ -181,7 +181,7 @@ journal_forget(broker *b, item *it)
 {
     if (b->store == NULL || !pos_set(it->rec))
         return;
-    table_remove(&b->items, &it->id, sizeof it->id);
+    idmap_remove(&b->items, it->id);
     release(b, &it->rec);
 }
 
@@ -315,7 +315,7 @@ compact_some(broker *b)
             journal_queue_now(b, q);
         } else if ((type == RECORD_PUT || type == RECORD_ITEM) &&
                    record_item_decode(buf, len, &ri) &&
-                   (it = table_get(&b->items, &ri.id, sizeof ri.id)) != NULL &&
+                   (it = idmap_get(&b->items, ri.id)) != NULL &&
                    (q = broker_lookup_queue(b, ri.name, ri.name_len)) != NULL &&
                    it->rec.segment == list[i].segment && it->rec.offset == list[i].offset) {
             store_pos pos;
@@ -409,5 +409,5 @@ journal_close(broker *b)
     free(b->held);
     free(b->scratch);
     b->held = b->scratch = NULL;
-    table_free(&b->items);
+    idmap_free(&b->items);
 }

@@ -64,7 +64,7 @@ replay_queue_state(replay *r, const void *payload, uint32_t len, store_pos pos)
 static void
 replay_gone(replay *r, item *it)
 {
-    table_remove(&r->b->items, &it->id, sizeof it->id);
+    idmap_remove(&r->b->items, it->id);
     release(r->st, &it->rec);
     it->state = ITEM_GONE;
 }
@@ -98,7 +98,7 @@ replay_item(replay *r, uint8_t type, const void *payload, uint32_t len, store_po
     broker *b = r->b;
     if (ri.id >= b->next_item_id)
         b->next_item_id = ri.id + 1;
-    item *it = table_get(&b->items, &ri.id, sizeof ri.id);
+    item *it = idmap_get(&b->items, ri.id);
     if (it == NULL) {
         queue *q = replay_queue(r, ri.name, ri.name_len);
         if (q == NULL || (it = item_new(ri.data, ri.len, b->now_us)) == NULL) {
@@ -107,7 +107,7 @@ replay_item(replay *r, uint8_t type, const void *payload, uint32_t len, store_po
         }
         it->id = ri.id;
         item_fifo_push_tail(&q->items, it);
-        if (!table_put(&b->items, &it->id, sizeof it->id, it)) {
+        if (!idmap_put(&b->items, it->id, it)) {
             snprintf(r->error, sizeof r->error, "out of memory");
             return false;
         }
@@ -133,7 +133,7 @@ replay_ref(replay *r, uint8_t type, const void *payload, uint32_t len, store_pos
     broker *b = r->b;
     if (rr.id >= b->next_item_id)
         b->next_item_id = rr.id + 1;
-    item *it = table_get(&b->items, &rr.id, sizeof rr.id);
+    item *it = idmap_get(&b->items, rr.id);
     if (it == NULL)
         return true; /* its record was copied forward: the copy says it all */
     if (type == RECORD_HANDOUT) {

@@ -54,6 +54,7 @@ typedef struct segment {
     bool on_disk;
     entry *entries;
     size_t n, cap;
+    size_t first_live; /* no entry before it is live (entries only die) */
     size_t live;
     uint64_t live_bytes;
     uint64_t dead_at; /* last sequence appended when live fell to 0 */
@@ -72,9 +73,15 @@ struct store {
     size_t nsegs, segcap;
     uint8_t *pending;
     size_t pending_len, pending_cap;
-    uint64_t next_seq;    /* of the next record appended */
-    uint64_t written_seq; /* last sequence written */
-    uint64_t synced_seq;  /* last sequence on stable storage */
+    uint64_t next_seq; /* of the next record appended */
+    /* Compaction's watch on the oldest segment (store_compact_list): */
+    uint64_t appended_total; /* bytes ever appended */
+    uint64_t watch_id;       /* the oldest segment when last looked at */
+    size_t watch_live;       /* its live records then */
+    uint64_t watch_mark;     /* appended_total when they last fell */
+    uint64_t compacting_id;  /* the segment being emptied, once begun */
+    uint64_t written_seq;    /* last sequence written */
+    uint64_t synced_seq;     /* last sequence on stable storage */
     int64_t last_sync_us;
     uint64_t live_bytes, live_records;
     store_stats stats;
@@ -454,6 +461,7 @@ store_append(store *st, uint8_t type, const void *payload, uint32_t len, store_p
     if (len > 0)
         memcpy(p + STORE_RECORD_HEADER, payload, len);
     st->pending_len += size;
+    st->appended_total += size;
     if (pos != NULL)
         *pos = (store_pos){s->id, s->appended};
     s->appended += size;
@@ -530,10 +538,25 @@ store_compact_list(store *st, store_pos *out, size_t max)
     uint64_t closed = 0;
     for (size_t i = 0; i + 1 < st->nsegs; i++)
         closed += st->segs[i].appended;
-    if (old->live_bytes * 4 >= old->appended && closed <= 2 * st->live_bytes)
+    if (old->id != st->watch_id || old->live < st->watch_live) {
+        st->watch_id = old->id;
+        st->watch_live = old->live;
+        st->watch_mark = st->appended_total;
+    }
+    /* Worth copying only when it is stuck: the log grew by 1/64 of a
+     * segment and none of its records died (one slow item pinning a
+     * segment of dead ones). A segment drained in order (the head of a
+     * queue being got) loses records all the time and empties by itself:
+     * copying what is about to be got would cost a write and a read per
+     * record (a quarter of the broker's time in a measured async run). */
+    bool stuck = st->appended_total - st->watch_mark >= st->seg_size / 64;
+    if (closed <= 2 * st->live_bytes || !(stuck || old->id == st->compacting_id))
         return 0;
+    st->compacting_id = old->id;
+    while (old->first_live < old->n && (old->entries[old->first_live].size & DEAD))
+        old->first_live++;
     size_t n = 0;
-    for (size_t i = 0; i < old->n && n < max; i++)
+    for (size_t i = old->first_live; i < old->n && n < max; i++)
         if (!(old->entries[i].size & DEAD))
             out[n++] = (store_pos){old->id, old->entries[i].off};
     return n;
