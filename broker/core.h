@@ -141,11 +141,14 @@ struct broker {
     size_t out_cap;
     size_t transport_held; /* the transport's buffers (broker_transport_held) */
     /* Durable brokers only (journal.c): */
-    store *store;          /* NULL: memory only */
-    bool store_failed;     /* a write or sync failed: no more changes (IPCQ_ESTORAGE) */
-    bool replaying;        /* recovery: nothing is logged */
-    bool answering_change; /* the reply being sent acknowledges a change */
-    idmap items;           /* id -> item, every logged item */
+    store *store;      /* NULL: memory only */
+    bool store_failed; /* a write or sync failed: no more changes (IPCQ_ESTORAGE) */
+    bool replaying;    /* recovery: nothing is logged */
+    /* The reply being sent acknowledges a change to the queue of this name
+     * (NULL: none); the name lives as long as the request or the queue. */
+    const char *answering_change;
+    size_t answering_change_len;
+    idmap items; /* id -> item, every logged item */
     uint64_t next_item_id;
     list_link state_changed; /* queues whose state record is due */
     unsigned char *held;     /* the pass's replies, until its records are durable */
@@ -255,8 +258,6 @@ void journal_forget(broker *b, item *it);        /* dropped with its queue: only
 void journal_queue_now(broker *b, queue *q);     /* logs q's state now */
 void journal_queue_changed(broker *b, queue *q); /* logs q's state before the commit */
 void journal_queue_deleted(broker *b, queue *q);
-/* True (after answering IPCQ_ESTORAGE) when the log failed: no more changes. */
-bool journal_refuses(broker *b, const void *peer, size_t peer_len, uint64_t id);
 /* Keeps an encoded reply until the pass's records are durable; false when
  * it is to be sent now (memory only, or the log failed). */
 bool journal_hold(broker *b, const void *peer, size_t peer_len, uint64_t id, int status,

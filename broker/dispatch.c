@@ -592,8 +592,10 @@ dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__R
         answer(&r, IPCQ_ESTOPPING, "broker shutting down");
         return;
     }
-    if ((h->flags & CHANGES) && journal_refuses(b, peer, peer_len, msg->id))
+    if ((h->flags & CHANGES) && b->store_failed) {
+        fail(&r, IPCQ_ESTORAGE, "broker storage failed: it takes no more changes");
         return;
+    }
     if (h->flags & TAKES_TIMEOUT) {
         r.timeout_ms = msg->has_timeout_ms ? msg->timeout_ms : IPCQ_FOREVER;
         if (r.timeout_ms < IPCQ_FOREVER) {
@@ -608,7 +610,11 @@ dispatch_request(broker *b, const void *peer, size_t peer_len, const Ipcqwire__R
     }
     if (!limits_admit(b, peer, peer_len, msg, r.timeout_ms) || !resolve_queue(&r, h->flags))
         return;
-    b->answering_change = h->flags & CHANGES; /* its OK waits for a durable commit */
+    /* Its OK waits for a durable commit, and is refused if that fails. */
+    if (h->flags & CHANGES) { /* the request's name: a delete frees the queue's */
+        b->answering_change = (const char *)msg->queue.data;
+        b->answering_change_len = msg->queue.len;
+    }
     h->fn(&r);
-    b->answering_change = false;
+    b->answering_change = NULL;
 }

@@ -9,6 +9,7 @@
  * change with IPCQ_ESTORAGE, and so answers the changes of the pass that
  * failed, while gets, acks and reads go on from memory (unlogged: what they
  * take may come again after a restart, never less). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,12 +30,15 @@
  * the item out again (at least once, as for a confirm still in flight). */
 #define COMMIT_UNANSWERED_US 10000
 
-/* One held reply in broker->held: this header, the peer id, the bytes. */
+/* One held reply in broker->held: this header, the peer id, the queue's
+ * name (of a reply that acknowledges a change to it: refused if its commit
+ * fails), the bytes. */
 typedef struct held_reply {
     uint32_t peer_len, len;
     uint64_t id;
     int32_t status;
-    bool change; /* acknowledges a change: refused if its commit fails */
+    bool change;
+    uint16_t name_len;
 } held_reply;
 
 static bool
@@ -245,22 +249,14 @@ journal_queue_deleted(broker *b, queue *q)
 }
 
 bool
-journal_refuses(broker *b, const void *peer, size_t peer_len, uint64_t id)
-{
-    if (!b->store_failed)
-        return false;
-    reply_send_status(b, peer, peer_len, id, IPCQ_ESTORAGE,
-                      "broker storage failed: it takes no more changes");
-    return true;
-}
-
-bool
 journal_hold(broker *b, const void *peer, size_t peer_len, uint64_t id, int status,
              const void *data, size_t len)
 {
     if (b->store == NULL || b->store_failed || b->replaying)
         return false;
-    size_t need = sizeof(held_reply) + peer_len + len;
+    const char *name = b->answering_change;
+    size_t name_len = name != NULL ? b->answering_change_len : 0;
+    size_t need = sizeof(held_reply) + peer_len + name_len + len;
     if (b->held_len + need > b->held_cap) {
         size_t cap = b->held_cap ? b->held_cap : 4096;
         while (cap < b->held_len + need)
@@ -271,11 +267,14 @@ journal_hold(broker *b, const void *peer, size_t peer_len, uint64_t id, int stat
         b->held = p;
         b->held_cap = cap;
     }
-    held_reply h = {(uint32_t)peer_len, (uint32_t)len, id, status, b->answering_change};
+    held_reply h = {(uint32_t)peer_len, (uint32_t)len,     id, status,
+                    name != NULL,       (uint16_t)name_len};
     unsigned char *at = b->held + b->held_len;
     memcpy(at, &h, sizeof h);
     memcpy(at + sizeof h, peer, peer_len);
-    memcpy(at + sizeof h + peer_len, data, len);
+    if (name_len)
+        memcpy(at + sizeof h + peer_len, name, name_len);
+    memcpy(at + sizeof h + peer_len + name_len, data, len);
     b->held_len += need;
     b->nheld++;
     return true;
@@ -346,13 +345,18 @@ send_held(broker *b)
         held_reply h;
         memcpy(&h, held + at, sizeof h);
         const unsigned char *peer = held + at + sizeof h;
-        const unsigned char *data = peer + h.peer_len;
-        at += sizeof h + h.peer_len + h.len;
+        const unsigned char *name = peer + h.peer_len;
+        const unsigned char *data = name + h.name_len;
+        at += sizeof h + h.peer_len + h.name_len + h.len;
         bool sent;
-        if (b->store_failed && h.change && h.status == IPCQ_OK)
-            sent = reply_send_status(b, peer, h.peer_len, h.id, IPCQ_ESTORAGE,
-                                     "broker storage failed: this change was not saved");
-        else if (!(sent = b->send(b->send_ctx, peer, h.peer_len, data, h.len) == 0))
+        if (b->store_failed && h.change && h.status == IPCQ_OK) {
+            /* Made in memory, maybe on disk: as after a crash, it may or
+             * may not be there after a restart. */
+            char text[300];
+            snprintf(text, sizeof text, "%.*s: broker storage failed: this change may not be saved",
+                     (int)h.name_len, (const char *)name);
+            sent = reply_send_status(b, peer, h.peer_len, h.id, IPCQ_ESTORAGE, text);
+        } else if (!(sent = b->send(b->send_ctx, peer, h.peer_len, data, h.len) == 0))
             b->unroutable++;
         session *s = sent ? NULL : session_get(b, peer, h.peer_len, false);
         if (s != NULL)

@@ -193,8 +193,9 @@ store_flag(const char *name, const char *value, store_options *opt)
             return 2;
         }
         opt->fsync = i == 0 ? STORE_FSYNC_ALWAYS : i == 1 ? STORE_FSYNC_EVERYSEC : STORE_FSYNC_NO;
-    } else if (options_parse_size(value, STORE_MIN_SEGMENT_SIZE, &v) != 0 ||
+    } else if (options_parse_size(value, 0, &v) != 0 || v < STORE_MIN_SEGMENT_SIZE ||
                v > STORE_MAX_SEGMENT_SIZE) {
+        /* (the bounds checked after the unit: 64K is 65536, not 64) */
         fprintf(stderr, "ipcqd: --segment-size: want a size from 4K to 1G: %s\n", value);
         return 2;
     } else {

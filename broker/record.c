@@ -6,9 +6,10 @@
 #include "le_bytes.h"
 #include "wire.h"
 
-#define QUEUE_FIXED 31u /* flags 1, max_deliveries 4, maxsize 8, unfinished 8, dead 8, name_len 2  \
-                         */
-#define ITEM_FIXED 23u  /* id 8, key 8, deliveries 4, state 1, name_len 2 */
+#define QUEUE_FIXED                                                                                \
+    31u                /* flags 1, max_deliveries 4, maxsize 8, unfinished 8, dead 8, name_len 2   \
+                        */
+#define ITEM_FIXED 23u /* id 8, key 8, deliveries 4, state 1, name_len 2 */
 
 size_t
 record_queue_size(size_t name_len)

@@ -255,7 +255,9 @@ broker_open_store(broker *b, const char *dir, const store_options *opt, char *er
     store_status rc = store_open(&st, dir, opt, replay_record, &r, store_err, sizeof store_err);
     b->replaying = false;
     if (rc != STORE_OK) {
-        snprintf(err, err_size, "%s%s%s", store_err, r.error[0] ? ": " : "", r.error);
+        snprintf(err, err_size, "%s%s%s%s", store_err, r.error[0] ? ": " : "", r.error,
+                 rc == STORE_ECORRUPT ? " (ipcqd --repair starts with every record that is whole)"
+                                      : "");
         return -1;
     }
     b->store = st;

@@ -89,9 +89,10 @@ static void
 admit_putter(broker *b, queue *q, waiter *w)
 {
     session *s = w->session;
-    b->answering_change = true;
+    b->answering_change = q->name;
+    b->answering_change_len = q->name_len;
     bool routed = reply_send_status(b, s->id, s->id_len, w->req_id, IPCQ_OK, NULL);
-    b->answering_change = false;
+    b->answering_change = NULL;
     if (!routed) {
         session_lost(b, s);
         return;

@@ -403,9 +403,16 @@ d5_storage_failure_refuses_changes_keeps_gets(void **state)
     }
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     assert_status(status, IPCQ_ESTORAGE);
+    /* the put of the pass that failed: refused, naming its queue */
+    for (size_t i = d->nsent; i-- > 0;)
+        if (d->sent[i].reply != NULL && d->sent[i].reply->status == IPCQ_ESTORAGE) {
+            assert_non_null(strstr(d->sent[i].reply->error, JOBS ": broker storage failed"));
+            break;
+        }
     assert_true(acked > 10);
     /* no more changes, whatever their kind */
-    expect_reply(d, 0, send_put(d, 0, JOBS, "late", IPCQ_NOWAIT), IPCQ_ESTORAGE);
+    expect_error(d, 0, send_put(d, 0, JOBS, "late", IPCQ_NOWAIT), IPCQ_ESTORAGE,
+                 JOBS ": broker storage failed");
     expect_reply(d, 0, send_create(d, 0, "other", 0), IPCQ_ESTORAGE);
     expect_reply(d, 0, send_queue_op(d, 0, IPCQWIRE__OP__OP_TASK_DONE, JOBS, 0), IPCQ_ESTORAGE);
     /* gets go on */
