@@ -260,17 +260,17 @@ peer_flow_args(int argc, char **argv, const char *usage)
 }
 
 /* Prints the JSON line of a queue peer's run: mode is "OPS one per round
- * trip" or "OPS pipelined by DEPTH". */
+ * trip" or "OPS pipelined by DEPTH"; more, more JSON members (or ""). */
 static inline void
 peer_flow_report(const char *peer, const char *ops, const peer_flow *f, uint64_t count,
-                 double seconds)
+                 double seconds, const char *more)
 {
-    char mode[128], extra[64];
+    char mode[128], extra[512];
     if (f->pipelined)
         snprintf(mode, sizeof mode, "%s pipelined by %zu", ops, f->depth);
     else
         snprintf(mode, sizeof mode, "%s one per round trip", ops);
-    snprintf(extra, sizeof extra, "\"depth\": %zu", f->depth);
+    snprintf(extra, sizeof extra, "\"depth\": %zu%s%s", f->depth, more[0] ? ", " : "", more);
     peer_report(peer, mode, "items/s", count, seconds, extra);
 }
 

@@ -130,6 +130,6 @@ main(int argc, char **argv)
     double seconds = peer_run_pair(producer, consumer, &c, "redis_peer", &count);
     freeReplyObject(redisCommand(r, "DEL %s", c.key));
     redisFree(r);
-    peer_flow_report("redis", "RPUSH/BLPOP", &c.f, count, seconds);
+    peer_flow_report("redis", "RPUSH/BLPOP", &c.f, count, seconds, "");
     return 0;
 }
