@@ -11,13 +11,19 @@ Lines with a "label" are the scale and memory runs (ipcq-bench --scenario,
 async-100-procs, fill, queues, waiters. A line's "transport" (unix, ipc;
 else the scheme of its endpoint) says which of the broker's endpoints it
 used; a line with "skipped" stands for a run that was not made, and why.
-A (peer, mode, transport) run, or a label, more than once counts with its
-best run. Prints the table, each figure with its ratio to ipcq strict and
-to ipcq batch (on unix://, the broker's native lane, when measured), then
-ipcq's latencies and broker figures, issue 4's targets, issue 11's targets
-(each with its ratio, met or not), and the "Scale and memory" table: each
-target, the figure, met or not. With
---docs, writes the same, with the machine and the date, between the markers
+A line's "durable" is the setting of a server that kept its data on disk
+(ipcqd --fsync always / everysec, Redis appendfsync always / everysec,
+beanstalkd -f 0 / -f 1000): those lines make the "Durable" table (issue
+12), the others the main one. A (peer, mode, transport, durable) run, or a
+label, more than once counts with its best run. Prints the table, each
+figure with its ratio to ipcq strict and to ipcq batch (on unix://, the
+broker's native lane, when measured), the durable table, each figure with
+its ratio to ipcq strict and async with --fsync always (a durable run
+compare makes that is not there at all says "missing"), then ipcq's
+latencies and broker figures, issue 4's targets, issue 11's and issue
+12's targets (each with its ratio, met or not), and the "Scale and
+memory" table: each target, the figure, met or not. With --docs, writes
+the same, with the machine and the date, between the markers
 <!-- compare:begin --> and <!-- compare:end --> of that file.
 """
 
@@ -60,13 +66,13 @@ def failed(r):
 
 
 def best_of(rows):
-    """One row per (peer, mode, transport), in first-seen order: the run with
-    the most items/s (each peer at its best), or a failure if every run
-    failed."""
+    """One row per (peer, mode, transport, durable), in first-seen order: the
+    run with the most items/s (each peer at its best), or a failure if every
+    run failed."""
     best, order = {}, []
     for r in rows:
         key = (("ipcq", r["mode"]) if r.get("tool") == "ipcq-bench" else
-               (r.get("peer"), r.get("mode"))) + (transport(r),)
+               (r.get("peer"), r.get("mode"))) + (transport(r), r.get("durable"))
         if key not in best:
             order.append(key)
             best[key] = r
@@ -83,6 +89,9 @@ def on(mode, t):
     return f"{mode} ({t}://)" if t else mode
 
 
+IPCQ_MODES = ("strict", "batch", "async", "prefetch")  # ipcq-bench's, the rows' keys
+
+
 def ipcq_row(r):
     if r.get("tool") != "ipcq-bench":
         return None
@@ -95,7 +104,8 @@ def ipcq_row(r):
                         f"ipcq_get, {r['batch']} prefetched"}.get(mode, mode)
     t = transport(r)
     return {"peer": "ipcq", "mode": on(what, t), "key": mode, "transport": t,
-            "items_per_s": r["items_per_s"], "unit": "items/s", "raw": r}
+            "durable": r.get("durable"), "items_per_s": r["items_per_s"], "unit": "items/s",
+            "raw": r}
 
 
 def fmt_rate(v):
@@ -140,17 +150,79 @@ def baseline(out, key):
 
 
 def build(rows):
-    """The table rows, ipcq's baselines and the target lines."""
+    """The table rows, ipcq's baselines and the target lines. A failed
+    ipcq-bench run's row has its mode as key too."""
     out = []
     for r in rows:
         t = transport(r)
+        key = r.get("mode") if r.get("peer") == "ipcq" and r.get("mode") in IPCQ_MODES else None
         row = ipcq_row(r) or {"peer": r.get("peer", "?"), "mode": on(r.get("mode", "?"), t),
-                              "key": None, "transport": t, "items_per_s": r.get("items_per_s"),
+                              "key": key, "transport": t, "durable": r.get("durable"),
+                              "items_per_s": r.get("items_per_s"),
                               "unit": r.get("unit", "items/s"), "raw": r}
         if failed(r):
             row["items_per_s"] = None
         out.append(row)
     return out, baseline(out, "strict"), baseline(out, "batch")
+
+
+# The durable runs compare makes (issue 12), in its order: (peer, mode, the
+# server's setting). ipcq's mode is ipcq-bench's; a peer's, its mode's start.
+DURABLE = [("ipcq", m, f"--fsync {f}") for f in ("always", "everysec")
+           for m in ("strict", "async")]
+DURABLE += [("redis", f"RPUSH/BLPOP {m}", f"appendfsync {f}") for f in ("always", "everysec")
+            for m in ("one per round trip", "pipelined by 100")]
+DURABLE += [("beanstalkd", f"put/reserve/delete {m}", f"-f {ms}") for ms in (0, 1000)
+            for m in ("one per round trip", "pipelined by 100")]
+
+
+def durable_row(dout, peer, mode, durable):
+    """The row of the durable run (peer, mode, durable), failed or not; None
+    if there is none at all."""
+    for r in dout:
+        if r["durable"] != durable:
+            continue
+        if peer == "ipcq" and r["key"] == mode:
+            return r
+        if peer != "ipcq" and r["peer"] == peer and r["raw"].get("mode", "").startswith(mode):
+            return r
+    return None
+
+
+def on_disk(peer, durable):
+    """How the server keeps its data: the durable setting, said in full."""
+    how = {"ipcq": "--data-dir", "redis": "AOF", "beanstalkd": "binlog"}.get(peer)
+    text = f"{how}, {durable}" if how else durable
+    if peer == "beanstalkd" and durable.startswith("-f "):
+        ms = durable[3:]
+        text += " (fsync on every write)" if ms == "0" else f" (fsync at most every {ms} ms)"
+    return text
+
+
+def durable_lines(dout, markdown, fs):
+    """The durable runs, each with its ratio to ipcq's durable strict and
+    async runs with --fsync always (on unix://, the lane, they run on); the
+    runs compare makes that are not there at all say "missing"."""
+    def base(key):
+        runs = [r for r in dout if r["key"] == key and r["durable"] == "--fsync always"
+                and r["items_per_s"]]
+        return next((r for r in runs if r["transport"] == "unix"), runs[0] if runs else None)
+    strict, fast = base("strict"), base("async")
+    s = strict["items_per_s"] if strict else None
+    a = fast["items_per_s"] if fast else None
+    head = ["peer", "what is measured (1 producer, 1 consumer, 100-byte items)", "on disk",
+            "figure", "unit", on("÷ ipcq strict, always", strict and strict["transport"]),
+            on("÷ ipcq async, always", fast and fast["transport"])]
+    body = [[r["peer"], r["mode"], on_disk(r["peer"], r["durable"]),
+             "not run" if "skipped" in r["raw"] else fmt_rate(r["items_per_s"]), r["unit"],
+             fmt_ratio(r["items_per_s"], s), fmt_ratio(r["items_per_s"], a)] for r in dout]
+    body += [[peer, on(mode, "unix") if peer == "ipcq" else mode, on_disk(peer, durable),
+              "missing", "items/s", "–", "–"]
+             for peer, mode, durable in DURABLE if durable_row(dout, peer, mode, durable) is None]
+    where = f" ({fs})" if fs else ""
+    return ["Durable (issue 12): each server keeps its data in a directory of its own, all on "
+            f"one filesystem{where}; each figure divided by ipcq's strict and async runs with "
+            "--fsync always:", ""] + render(head, body, markdown, right=(3, 5, 6))
 
 
 def table_lines(out, strict, batch, markdown):
@@ -199,7 +271,8 @@ def ipcq_detail_lines(out, markdown):
         share = "–" if br["cpu_s"] is None or not raw["seconds"] else \
             f"{br['cpu_s'] / raw['seconds']:.2f}"
         rss = "–" if br["peak_rss_kib"] is None else f"{br['peak_rss_kib'] / 1024:.1f}"
-        body.append([on(r["key"], r["transport"]), fmt_rate(r["items_per_s"]),
+        key = r["key"] + (f", {r['durable']}" if r.get("durable") else "")
+        body.append([on(key, r["transport"]), fmt_rate(r["items_per_s"]),
                      lat("put_latency_us"),
                      lat("get_latency_us"), cpu, share, rss])
     lines = render(head, body, markdown, right=(1, 4, 5, 6))
@@ -274,6 +347,34 @@ def target_lines(rows, out, markdown):
     return render(["issue 4 target", "wanted", "measured"], res, markdown)
 
 
+def ratio_target(what, wanted, at_least, ipcq_of, base, judged_on,
+                 no_base="not measured (the peer's run failed or was not made)",
+                 no_ipcq="not measured"):
+    """A target's row: ipcq_of(transport) ÷ base on unix:// and on ipc://,
+    met when at_least on one of judged_on; no_base or no_ipcq when there is
+    nothing to divide."""
+    if base is None or not base.get("items_per_s"):
+        return [what, wanted, no_base, "–"]
+    ratios = {}
+    for t in ("unix", "ipc"):
+        r = ipcq_of(t)
+        if r is not None and r.get("items_per_s"):
+            ratios[t] = (r["items_per_s"] / base["items_per_s"], r["items_per_s"])
+    if not ratios:
+        return [what, wanted, no_ipcq, "–"]
+    judged = {t: x for t, x in ratios.items() if t in judged_on}
+    measured = ", ".join(f"{t}:// {x:.2f}×" for t, (x, _) in ratios.items())
+    if not judged:
+        return [what, wanted, measured, "not measured on " +
+                " or ".join(f"{t}://" for t in judged_on)]
+    t, (x, v) = max(judged.items(), key=lambda kv: kv[1][0])
+    measured += f" ({fmt_rate(v)} ÷ {fmt_rate(base['items_per_s'])})"
+    verdict = "met" if x >= at_least else "not met"
+    if len(judged_on) > 1:
+        verdict += f" (on {t}://)"
+    return [what, wanted, measured, verdict]
+
+
 def issue11_lines(rows, out, markdown):
     """Issue 11's targets, each ratio on unix:// and on ipc:// side by side.
     Those the issue states for strict requests are judged on unix:// (the
@@ -288,31 +389,7 @@ def issue11_lines(rows, out, markdown):
         return lambda t: find(rows, peer, mode, exact=exact, transports=[t])
 
     def add(what, wanted, at_least, ipcq_of, base, judged_on):
-        """ipcq_of(transport) ÷ base, met when at_least on one of judged_on."""
-        if base is None or not base.get("items_per_s"):
-            res.append([what, wanted, "not measured (the peer's run failed or was not made)",
-                        "–"])
-            return
-        ratios = {}
-        for t in ("unix", "ipc"):
-            r = ipcq_of(t)
-            if r is not None and r.get("items_per_s"):
-                ratios[t] = (r["items_per_s"] / base["items_per_s"], r["items_per_s"])
-        if not ratios:
-            res.append([what, wanted, "not measured", "–"])
-            return
-        judged = {t: x for t, x in ratios.items() if t in judged_on}
-        measured = ", ".join(f"{t}:// {x:.2f}×" for t, (x, _) in ratios.items())
-        if not judged:
-            res.append([what, wanted, measured, "not measured on " +
-                        " or ".join(f"{t}://" for t in judged_on)])
-            return
-        t, (x, v) = max(judged.items(), key=lambda kv: kv[1][0])
-        measured += f" ({fmt_rate(v)} ÷ {fmt_rate(base['items_per_s'])})"
-        verdict = "met" if x >= at_least else "not met"
-        if len(judged_on) > 1:
-            verdict += f" (on {t}://)"
-        res.append([what, wanted, measured, verdict])
+        res.append(ratio_target(what, wanted, at_least, ipcq_of, base, judged_on))
 
     mgr = find(rows, "python-manager", "producer-consumer", exact=True)
     mgr22 = find(rows, "python-manager", "producer-consumer, 2P/2C", exact=True)
@@ -340,6 +417,52 @@ def issue11_lines(rows, out, markdown):
     add("ipcq pool tiny tasks/s ÷ multiprocessing.Pool.apply_async (2 workers each)", "≥ 10×",
         10, peer_run("ipcq", "pool apply_async"), pypool, both)
     return render(["issue 11 target", "wanted", "measured", "met?"], res, markdown)
+
+def issue12_lines(out, dout, markdown):
+    """Issue 12's targets: ipcq's durable runs (on unix://, the only
+    endpoint they run on) against Redis with its AOF and against ipcq
+    without disk, as issue 11's are printed; a run that failed or is
+    missing says so."""
+    res = []
+
+    def state(peer, mode, durable):
+        r = durable_row(dout, peer, mode, durable)
+        what = f"{peer} {mode}, {durable}"
+        if r is None:
+            return f"not measured: {what} missing"
+        return f"not measured: {what} " + ("not run" if "skipped" in r["raw"] else "failed")
+
+    def ipcq_durable(key, durable):
+        return lambda t: next((r["raw"] for r in dout if r["key"] == key and r["items_per_s"]
+                               and r["durable"] == durable and r["transport"] == t), None)
+
+    def peer_durable(peer, mode, durable):
+        r = durable_row(dout, peer, mode, durable)
+        return r["raw"] if r is not None and r["items_per_s"] else None
+
+    def add(what, wanted, at_least, key, durable, base, no_base):
+        res.append(ratio_target(what, wanted, at_least, ipcq_durable(key, durable), base,
+                                ("unix",), no_base=no_base,
+                                no_ipcq=state("ipcq", key, durable)))
+
+    rtt = ("redis", "RPUSH/BLPOP one per round trip", "appendfsync always")
+    piped = ("redis", "RPUSH/BLPOP pipelined by 100", "appendfsync always")
+    add("ipcq strict 1P/1C items/s, --fsync always ÷ Redis RPUSH/BLPOP one per round trip, "
+        "appendfsync always", "≥ 1× on unix://", 1, "strict", "--fsync always",
+        peer_durable(*rtt), state(*rtt))
+    add("ipcq async (ipcq_put_async / ipcq_get_many) items/s, --fsync always ÷ 100,000 items/s",
+        "≥ 1× (100,000 items/s) on unix://", 1, "async", "--fsync always",
+        {"items_per_s": 1e5}, "–")
+    add("ipcq async items/s, --fsync always ÷ Redis RPUSH/BLPOP pipelined by 100, "
+        "appendfsync always", "≥ 2× on unix://", 2, "async", "--fsync always",
+        peer_durable(*piped), state(*piped))
+    memory = next((r["raw"] for r in out if r["key"] == "async" and r["items_per_s"]
+                   and r["transport"] == "unix"), None)
+    add("ipcq async items/s, --fsync everysec ÷ ipcq async without disk (above)",
+        "≥ 0.5× on unix://", 0.5, "async", "--fsync everysec", memory,
+        "not measured: ipcq async (unix://) without disk failed or missing")
+    return render(["issue 12 target", "wanted", "measured", "met?"], res, markdown)
+
 
 
 MB = 1e6  # issue 4's MB: bytes / 10^6 (stricter than MiB)
@@ -467,9 +590,11 @@ def machine():
 
 
 def report(all_rows, markdown, env):
-    rows = [r for r in all_rows if not r.get("label")]
+    rows = [r for r in all_rows if not r.get("label") and not r.get("durable")]
+    durable = [r for r in all_rows if not r.get("label") and r.get("durable")]
     scale = [r for r in all_rows if r.get("label")]
     out, strict, batch = build(rows)
+    dout = build(durable)[0]
     m = machine()
     lines = []
     if markdown:
@@ -479,9 +604,11 @@ def report(all_rows, markdown, env):
     else:
         lines += [f"machine: {m['nproc']} × {m['cpu']}, Linux {m['kernel']}, {m['date']}", ""]
     lines += table_lines(out, strict, batch, markdown)
-    lines += [""] + ipcq_detail_lines(out, markdown)
+    lines += [""] + durable_lines(dout, markdown, env.get("durable_fs"))
+    lines += [""] + ipcq_detail_lines(out + dout, markdown)
     lines += [""] + target_lines(rows, out, markdown)
     lines += [""] + issue11_lines(rows, out, markdown)
+    lines += [""] + issue12_lines(out, dout, markdown)
     if scale:
         lines += ["", "Scale and memory (each ipcq-bench run against an ipcqd of its own, "
                   "started with --ipcqd; MB = 10^6 bytes):", ""]
@@ -490,8 +617,9 @@ def report(all_rows, markdown, env):
     if errors:
         lines.append("")
         lines += [f"- {'failed' if 'error' in r else 'not run'}: {r.get('peer')} "
-                  f"{on(r.get('mode'), transport(r))}: {r.get('error') or r.get('skipped')}"
-                  for r in errors]
+                  f"{on(r.get('mode'), transport(r))}"
+                  f"{', ' + r['durable'] if r.get('durable') else ''}: "
+                  f"{r.get('error') or r.get('skipped')}" for r in errors]
     return lines
 
 
@@ -520,13 +648,14 @@ def main():
     ap.add_argument("--load", help="the load average before the runs")
     ap.add_argument("--versions", help="the peers' versions, one line")
     ap.add_argument("--rounds", type=int, default=1, help="how many times each ran")
+    ap.add_argument("--durable-fs", help="the filesystem the durable runs wrote to, one line")
     args = ap.parse_args()
     loaded = load(args.results)
     rows = best_of([r for r in loaded if not r.get("label")])
     rows += [r for r in loaded if r.get("label")]
     if not rows:
         sys.exit("table.py: no results")
-    env = {"load": args.load, "versions": args.versions,
+    env = {"load": args.load, "versions": args.versions, "durable_fs": args.durable_fs,
            "rounds": f" (best of {args.rounds} rounds)" if args.rounds > 1 else ""}
     print("\n".join(report(rows, False, env)))
     if args.docs:

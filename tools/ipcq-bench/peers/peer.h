@@ -2,7 +2,9 @@
  * What the C peers of ipcq-bench share (header only, so that each peer
  * builds with one cc command): a clock, forked children that die with
  * their parent, the start line (every child says ready, then all go at
- * once), each child's one result record, and the JSON line each prints.
+ * once), each child's one result record, and the JSON line each prints;
+ * and the queue peers' (redis_peer, beanstalkd_peer) command line and
+ * their numbered items.
  *
  * Each peer forks its processes, lets them go together, and times from the
  * go until the consumer got its last item, as ipcq-bench does.
@@ -12,6 +14,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +140,29 @@ peer_recv_result(peer_start *s, peer_result *r)
     }
 }
 
+/* In the parent: waits until a result can be read, checking meanwhile that
+ * none of the n children pids failed (then its partner might wait for it
+ * for ever: the parent exits, which kills them). The children stay to be
+ * reaped. */
+static inline void
+peer_await_result(peer_start *s, const pid_t *pids, int n)
+{
+    struct pollfd p = {.fd = s->result[0], .events = POLLIN};
+    int r;
+    while ((r = poll(&p, 1, 100)) <= 0) {
+        if (r < 0 && errno != EINTR)
+            peer_die("poll");
+        for (int i = 0; i < n; i++) {
+            siginfo_t si = {0};
+            if (waitid(P_PID, (id_t)pids[i], &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                si.si_pid != 0 && (si.si_code != CLD_EXITED || si.si_status != 0)) {
+                fprintf(stderr, "peer: child %d failed\n", (int)pids[i]);
+                exit(1);
+            }
+        }
+    }
+}
+
 /* Reaps pid; exits if it failed. */
 static inline void
 peer_reap(pid_t pid)
@@ -163,9 +189,12 @@ peer_run_pair(void (*producer)(peer_start *, void *), void (*consumer)(peer_star
     peer_start_init(&s);
     pid_t cons_pid = peer_fork(&s, consumer, arg);
     pid_t prod_pid = peer_fork(&s, producer, arg);
+    const pid_t pids[] = {cons_pid, prod_pid};
     uint64_t t0 = peer_go(&s, 2);
     peer_result a, b;
+    peer_await_result(&s, pids, 2);
     peer_recv_result(&s, &a);
+    peer_await_result(&s, pids, 2);
     peer_recv_result(&s, &b);
     const peer_result *prod = a.consumer ? &b : &a, *cons = a.consumer ? &a : &b;
     if (prod->consumer || !cons->consumer || prod->count != cons->count) {
@@ -202,6 +231,77 @@ peer_arg(const char *s, const char *usage)
         exit(2);
     }
     return v;
+}
+
+/* The flow of the queue peers (redis_peer, beanstalkd_peer), from the words
+ * after the peer's address:
+ *   rtt SECONDS [SIZE]                one command per round trip
+ *   pipeline SECONDS [SIZE [DEPTH]]   DEPTH commands (default 100) per round trip
+ * SIZE defaults to 100 bytes. */
+typedef struct peer_flow {
+    double seconds;
+    size_t size, depth;
+    int pipelined;
+} peer_flow;
+
+/* Parses argv[0..argc) as above; exits with usage if they are not. */
+static inline peer_flow
+peer_flow_args(int argc, char **argv, const char *usage)
+{
+    if (argc < 2 || argc > 4 || (strcmp(argv[0], "rtt") != 0 && strcmp(argv[0], "pipeline") != 0)) {
+        fputs(usage, stderr);
+        exit(2);
+    }
+    peer_flow f = {.pipelined = strcmp(argv[0], "pipeline") == 0,
+                   .seconds = peer_arg(argv[1], usage),
+                   .size = argc > 2 ? (size_t)peer_arg(argv[2], usage) : 100};
+    f.depth = f.pipelined ? (argc > 3 ? (size_t)peer_arg(argv[3], usage) : 100) : 1;
+    return f;
+}
+
+/* Prints the JSON line of a queue peer's run: mode is "OPS one per round
+ * trip" or "OPS pipelined by DEPTH"; more, more JSON members (or ""). */
+static inline void
+peer_flow_report(const char *peer, const char *ops, const peer_flow *f, uint64_t count,
+                 double seconds, const char *more)
+{
+    char mode[128], extra[512];
+    if (f->pipelined)
+        snprintf(mode, sizeof mode, "%s pipelined by %zu", ops, f->depth);
+    else
+        snprintf(mode, sizeof mode, "%s one per round trip", ops);
+    snprintf(extra, sizeof extra, "\"depth\": %zu%s%s", f->depth, more[0] ? ", " : "", more);
+    peer_report(peer, mode, "items/s", count, seconds, extra);
+}
+
+/* A queue peer's items: SIZE bytes of 'x' whose first bytes (8, or all of a
+ * smaller item) are the item's sequence number, 0 for the first item put.
+ * The end of a run is an empty item. */
+static inline void
+peer_item_stamp(char *item, size_t size, uint64_t seq)
+{
+    memcpy(item, &seq, size < sizeof seq ? size : sizeof seq);
+}
+
+/* In the consumer: 1 if got (len bytes) is item number seq of SIZE bytes;
+ * else says what it got instead on stderr and returns 0. */
+static inline int
+peer_item_check(const char *peer, const char *got, size_t len, size_t size, uint64_t seq)
+{
+    if (len != size) {
+        fprintf(stderr, "%s: item %llu has %zu bytes, not %zu\n", peer, (unsigned long long)seq,
+                len, size);
+        return 0;
+    }
+    size_t n = size < sizeof seq ? size : sizeof seq;
+    if (memcmp(got, &seq, n) != 0) {
+        uint64_t was = 0;
+        memcpy(&was, got, n);
+        fprintf(stderr, "%s: item %llu carries sequence number %llu\n", peer,
+                (unsigned long long)seq, (unsigned long long)was);
+        return 0;
+    }
+    return 1;
 }
 
 #endif

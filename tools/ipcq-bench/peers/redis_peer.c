@@ -8,7 +8,7 @@
  *
  * The consumer pipelines its BLPOPs as the producer does its RPUSHes. The
  * end is N empty items; the consumer checks it got every item the producer
- * put. Prints one JSON line.
+ * put, in order (each carries its sequence number). Prints one JSON line.
  */
 #include "peer.h"
 
@@ -19,8 +19,7 @@ static const char usage[] = "usage: redis_peer SOCKET rtt|pipeline SECONDS [SIZE
 typedef struct cfg {
     const char *socket;
     char key[64];
-    double seconds;
-    size_t size, depth;
+    peer_flow f;
 } cfg;
 
 static redisContext *
@@ -57,20 +56,23 @@ producer(peer_start *s, void *arg)
 {
     const cfg *c = arg;
     redisContext *r = connect_or_die(c);
-    char *item = malloc(c->size);
-    memset(item, 'x', c->size);
+    size_t size = c->f.size, depth = c->f.depth;
+    char *item = malloc(size);
+    memset(item, 'x', size);
     peer_ready(s);
-    uint64_t stop = peer_now_ns() + (uint64_t)(c->seconds * 1e9), n = 0;
+    uint64_t stop = peer_now_ns() + (uint64_t)(c->f.seconds * 1e9), n = 0;
     while (peer_now_ns() < stop) {
-        for (size_t i = 0; i < c->depth; i++)
-            redisAppendCommand(r, "RPUSH %s %b", c->key, item, c->size);
-        for (size_t i = 0; i < c->depth; i++)
+        for (size_t i = 0; i < depth; i++) {
+            peer_item_stamp(item, size, n + i);
+            redisAppendCommand(r, "RPUSH %s %b", c->key, item, size);
+        }
+        for (size_t i = 0; i < depth; i++)
             freeReplyObject(reply_or_die(r));
-        n += c->depth;
+        n += depth;
     }
-    for (size_t i = 0; i < c->depth; i++) /* the end: one per pipelined BLPOP */
+    for (size_t i = 0; i < depth; i++) /* the end: one per pipelined BLPOP */
         redisAppendCommand(r, "RPUSH %s %b", c->key, "", (size_t)0);
-    for (size_t i = 0; i < c->depth; i++)
+    for (size_t i = 0; i < depth; i++)
         freeReplyObject(reply_or_die(r));
     peer_result res = {.count = n, .last_ns = peer_now_ns()};
     peer_send_result(s, &res);
@@ -87,18 +89,19 @@ consumer(peer_start *s, void *arg)
     peer_result res = {.consumer = 1};
     for (int done = 0; !done;) {
         uint64_t before = res.count;
-        for (size_t i = 0; i < c->depth; i++)
+        for (size_t i = 0; i < c->f.depth; i++)
             redisAppendCommand(r, "BLPOP %s 0", c->key);
-        for (size_t i = 0; i < c->depth; i++) {
+        for (size_t i = 0; i < c->f.depth; i++) {
             redisReply *rep = reply_or_die(r);
             if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
                 fprintf(stderr, "redis_peer: unexpected BLPOP reply\n");
                 exit(1);
             }
-            size_t len = rep->element[1]->len;
-            if (len == 0)
+            const redisReply *got = rep->element[1];
+            if (got->len == 0)
                 done = 1;
-            else if (len != c->size)
+            else if (!res.failed &&
+                     !peer_item_check("redis_peer", got->str, got->len, c->f.size, res.count))
                 res.failed = 1;
             else
                 res.count++;
@@ -114,15 +117,11 @@ consumer(peer_start *s, void *arg)
 int
 main(int argc, char **argv)
 {
-    if (argc < 4 || argc > 6 || (strcmp(argv[2], "rtt") != 0 && strcmp(argv[2], "pipeline") != 0)) {
+    if (argc < 2) {
         fputs(usage, stderr);
         return 2;
     }
-    int pipelined = strcmp(argv[2], "pipeline") == 0;
-    cfg c = {.socket = argv[1],
-             .seconds = peer_arg(argv[3], usage),
-             .size = argc > 4 ? (size_t)peer_arg(argv[4], usage) : 100,
-             .depth = pipelined ? (argc > 5 ? (size_t)peer_arg(argv[5], usage) : 100) : 1};
+    cfg c = {.socket = argv[1], .f = peer_flow_args(argc - 2, argv + 2, usage)};
     snprintf(c.key, sizeof c.key, "ipcq-bench:%d", (int)getpid());
     redisContext *r = connect_or_die(&c);
     freeReplyObject(redisCommand(r, "DEL %s", c.key));
@@ -131,12 +130,6 @@ main(int argc, char **argv)
     double seconds = peer_run_pair(producer, consumer, &c, "redis_peer", &count);
     freeReplyObject(redisCommand(r, "DEL %s", c.key));
     redisFree(r);
-    char mode[64], extra[64];
-    if (pipelined)
-        snprintf(mode, sizeof mode, "RPUSH/BLPOP pipelined by %zu", c.depth);
-    else
-        snprintf(mode, sizeof mode, "RPUSH/BLPOP one per round trip");
-    snprintf(extra, sizeof extra, "\"depth\": %zu", c.depth);
-    peer_report("redis", mode, "items/s", count, seconds, extra);
+    peer_flow_report("redis", "RPUSH/BLPOP", &c.f, count, seconds, "");
     return 0;
 }
