@@ -198,25 +198,9 @@ void
 broker_stop(broker *b)
 {
     static const char why[] = "broker shutting down";
-    b->stopping = true;
-    /* An answer that cannot be routed loses its session, whose items may go
-     * to a dead-letter queue created on the spot: the table can grow under
-     * the scan and move a queue behind it. So scan again until a scan finds
-     * nobody waiting (no request blocks once stopping is set). */
-    bool answered;
-    do {
-        answered = false;
-        void *v;
-        for (size_t i = 0; table_next(&b->queues, &i, &v);) {
-            queue *q = v;
-            if (q->ngetters + q->nputters + q->njoiners == 0)
-                continue;
-            answered = true;
-            waiter_answer_all(b, &q->getters, IPCQ_ESTOPPING, why);
-            waiter_answer_all(b, &q->putters, IPCQ_ESTOPPING, why);
-            waiter_answer_all(b, &q->joiners, IPCQ_ESTOPPING, why);
-        }
-    } while (answered);
+    b->stopping = true; /* no request blocks from now on */
+    waiter_answer_every_queue(b, WAITING_GETTERS | WAITING_PUTTERS | WAITING_JOINERS,
+                              IPCQ_ESTOPPING, why);
 }
 
 size_t

@@ -204,6 +204,10 @@ void waiter_end(broker *b, waiter *w);
 /* Answers the waiter with status (and detail text) and ends it. */
 void waiter_answer(broker *b, waiter *w, int status, const char *detail);
 void waiter_answer_all(broker *b, list_link *waiters, int status, const char *detail);
+enum { WAITING_GETTERS = 1, WAITING_PUTTERS = 2, WAITING_JOINERS = 4 };
+/* Answers every waiter of these kinds on every queue; the caller has made
+ * sure that no new request of them blocks. */
+void waiter_answer_every_queue(broker *b, unsigned kinds, int status, const char *detail);
 
 /* session.c */
 session *session_get(broker *b, const void *id, size_t id_len, bool create);

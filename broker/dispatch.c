@@ -308,6 +308,16 @@ handle_stat(request *r)
     bs.pid = (uint32_t)getpid();
     bs.has_disconnects = 1;
     bs.disconnects = b->disconnects;
+    if (b->store != NULL) {
+        store_stats st;
+        store_get_stats(b->store, &st);
+        bs.has_log_disk_bytes = bs.has_log_live_bytes = bs.has_log_segments = 1;
+        bs.log_disk_bytes = st.disk_bytes;
+        bs.log_live_bytes = st.live_bytes;
+        bs.log_segments = st.segments;
+        bs.has_storage_failed = 1;
+        bs.storage_failed = b->store_failed;
+    }
     Ipcqwire__Reply rep = IPCQWIRE__REPLY__INIT;
     rep.id = r->msg->id;
     rep.status = IPCQ_OK;

@@ -53,26 +53,6 @@ pos_set(store_pos p)
     return p.segment != 0;
 }
 
-/* Answers every blocked putter of every queue with IPCQ_ESTORAGE. Scans
- * again until a scan answers nobody: an answer that cannot be routed loses
- * its session, whose items may create a dead-letter queue under the scan. */
-static void
-refuse_putters(broker *b, const char *why)
-{
-    bool answered;
-    do {
-        answered = false;
-        void *v;
-        for (size_t i = 0; table_next(&b->queues, &i, &v);) {
-            queue *q = v;
-            if (q->nputters == 0)
-                continue;
-            answered = true;
-            waiter_answer_all(b, &q->putters, IPCQ_ESTORAGE, why);
-        }
-    } while (answered);
-}
-
 static void
 storage_failed(broker *b)
 {
@@ -81,7 +61,9 @@ storage_failed(broker *b)
     b->store_failed = true;
     log_msg(LOG_LEVEL_ERROR, "data directory: %s; taking no more changes until restarted",
             store_error(b->store));
-    refuse_putters(b, "broker storage failed: it takes no more changes");
+    /* No put blocks any more: dispatch refuses them from now on. */
+    waiter_answer_every_queue(b, WAITING_PUTTERS, IPCQ_ESTORAGE,
+                              "broker storage failed: it takes no more changes");
 }
 
 static unsigned char *

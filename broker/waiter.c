@@ -98,3 +98,32 @@ waiter_answer_all(broker *b, list_link *waiters, int status, const char *detail)
     while ((first = list_first(waiters)) != NULL)
         waiter_answer(b, LIST_ENTRY(first, waiter, in_queue), status, detail);
 }
+
+void
+waiter_answer_every_queue(broker *b, unsigned kinds, int status, const char *detail)
+{
+    /* An answer that cannot be routed loses its session, whose items may go
+     * to a dead-letter queue created on the spot: the table can grow under
+     * the scan and move a queue behind it. So scan again until a scan finds
+     * nobody waiting. */
+    bool answered;
+    do {
+        answered = false;
+        void *v;
+        for (size_t i = 0; table_next(&b->queues, &i, &v);) {
+            queue *q = v;
+            size_t n = (kinds & WAITING_GETTERS ? q->ngetters : 0) +
+                       (kinds & WAITING_PUTTERS ? q->nputters : 0) +
+                       (kinds & WAITING_JOINERS ? q->njoiners : 0);
+            if (n == 0)
+                continue;
+            answered = true;
+            if (kinds & WAITING_GETTERS)
+                waiter_answer_all(b, &q->getters, status, detail);
+            if (kinds & WAITING_PUTTERS)
+                waiter_answer_all(b, &q->putters, status, detail);
+            if (kinds & WAITING_JOINERS)
+                waiter_answer_all(b, &q->joiners, status, detail);
+        }
+    } while (answered);
+}

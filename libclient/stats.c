@@ -7,7 +7,7 @@
 #include "wire.h"
 
 #define QUEUE_FIELDS (IPCQ_QUEUE_DEAD_LETTERED + 1)
-#define BROKER_FIELDS (IPCQ_BROKER_STAT_DISCONNECTS + 1)
+#define BROKER_FIELDS (IPCQ_BROKER_STAT_STORAGE_FAILED + 1)
 
 typedef struct queue_row {
     char name[IPCQ_NAME_MAX + 1];
@@ -57,6 +57,10 @@ fill_broker(int64_t *f, const Ipcqwire__BrokerStat *b)
     f[IPCQ_BROKER_STAT_MAX_ITEM_SIZE] = (int64_t)b->max_item_size;
     f[IPCQ_BROKER_STAT_PID] = b->pid;
     f[IPCQ_BROKER_STAT_DISCONNECTS] = (int64_t)b->disconnects;
+    f[IPCQ_BROKER_STAT_LOG_DISK_BYTES] = b->has_log_disk_bytes ? (int64_t)b->log_disk_bytes : -1;
+    f[IPCQ_BROKER_STAT_LOG_LIVE_BYTES] = b->has_log_live_bytes ? (int64_t)b->log_live_bytes : -1;
+    f[IPCQ_BROKER_STAT_LOG_SEGMENTS] = b->has_log_segments ? (int64_t)b->log_segments : -1;
+    f[IPCQ_BROKER_STAT_STORAGE_FAILED] = b->has_storage_failed ? b->storage_failed : -1;
 }
 
 ipcq_status

@@ -543,14 +543,16 @@ store_compact_list(store *st, store_pos *out, size_t max)
         st->watch_live = old->live;
         st->watch_mark = st->appended_total;
     }
-    /* Worth copying only when it is stuck: the log grew by 1/64 of a
-     * segment and none of its records died (one slow item pinning a
-     * segment of dead ones). A segment drained in order (the head of a
-     * queue being got) loses records all the time and empties by itself:
-     * copying what is about to be got would cost a write and a read per
-     * record (a quarter of the broker's time in a measured async run). */
+    /* Worth copying when almost nothing in it is live (one slow item
+     * pinning a segment of dead ones: copied at once, it costs nothing),
+     * or when it is stuck: the log grew by 1/64 of a segment and none of
+     * its records died. A segment drained in order (the head of a queue
+     * being got) loses records all the time and empties by itself: copying
+     * what is about to be got would cost a write and a read per record (a
+     * quarter of the broker's time in a measured async run). */
+    bool nearly_dead = old->live_bytes * 64 <= old->appended;
     bool stuck = st->appended_total - st->watch_mark >= st->seg_size / 64;
-    if (closed <= 2 * st->live_bytes || !(stuck || old->id == st->compacting_id))
+    if (closed <= 2 * st->live_bytes || !(nearly_dead || stuck || old->id == st->compacting_id))
         return 0;
     st->compacting_id = old->id;
     while (old->first_live < old->n && (old->entries[old->first_live].size & DEAD))

@@ -462,6 +462,11 @@ typedef enum ipcq_broker_field {
     IPCQ_BROKER_STAT_PID,
     IPCQ_BROKER_STAT_DISCONNECTS, /* connections closed: by clients, or dropped by the
                                 broker's transport (an oversized frame) */
+    /* A durable broker's log (ipcqd --data-dir); -1 when memory only: */
+    IPCQ_BROKER_STAT_LOG_DISK_BYTES, /* its files, preallocation included */
+    IPCQ_BROKER_STAT_LOG_LIVE_BYTES, /* the records still needed */
+    IPCQ_BROKER_STAT_LOG_SEGMENTS,
+    IPCQ_BROKER_STAT_STORAGE_FAILED, /* 1: it takes no more changes (IPCQ_ESTORAGE) */
 } ipcq_broker_field;
 
 /* queue NULL: every queue. On IPCQ_OK *out holds the snapshot; free it with

@@ -564,7 +564,36 @@ def scale_lines(rows, markdown):
                     f"{fmt_rate(idle['items_per_s_none'])} items/s)", verdict(x >= 0.8, idle)])
     else:
         res.append([what + " (issue 11)", "≤ 100 MB", why_not("idle-lane"), "–"])
-    return render(["scale and memory target (issue 4, and issue 11 where marked)", "wanted",
+    restart = ok("restart-1m")
+    what = "ipcqd --data-dir restarted (SIGKILL) on 1,000,000 queued 100-byte items: its first get"
+    if restart:
+        what = (f"ipcqd --data-dir restarted (SIGKILL) on {restart['items']:,.0f} queued "
+                f"{restart['size']}-byte items: its first get (issue 12)")
+        res.append([what, "≤ 3 s",
+                    f"{restart['first_get_s']:.2f} s (recovery {restart['recovery_ms']} ms: "
+                    f"{restart['log_mb']:.0f} MB of log in {restart['segments']} segments, "
+                    f"{restart['recovery_mb_per_s']:.0f} MB/s; "
+                    f"{restart['items_after']:,.0f} items there)",
+                    verdict(restart["first_get_s"] <= 3 and
+                            restart["items_after"] == restart["items"], restart)])
+    else:
+        res.append([what + " (issue 12)", "≤ 3 s", why_not("restart-1m"), "–"])
+    churn = ok("churn")
+    what = "the log's disk use under put/get churn beside one item nobody gets"
+    if churn:
+        seg = churn["segment_bytes"]
+        peak, live = churn["peak_disk_bytes"], churn["live_at_peak_bytes"]
+        what = (f"the log's disk use over {churn['seconds'] / 60:.0f} minutes of steady async "
+                f"put/get churn ({churn['items']:,.0f} items, queue bound 10,000) beside one "
+                f"item nobody gets (issue 12)")
+        res.append([what, "≤ 2× live + 1 segment, always",
+                    f"peak {peak / MB:.1f} MB with {live / MB:.2f} MB live (bound "
+                    f"{(2 * live + seg) / MB:.1f} MB); {churn['samples_over_bound']} of "
+                    f"{churn['samples']} samples over it",
+                    verdict(churn["samples_over_bound"] == 0, churn)])
+    else:
+        res.append([what + " (issue 12)", "≤ 2× live + 1 segment, always", why_not("churn"), "–"])
+    return render(["scale and memory target (issue 4, 11 and 12 where marked)", "wanted",
                    "measured", "met?"], res, markdown)
 
 

@@ -50,6 +50,10 @@ static const broker_key broker_keys[] = {
     {"max_item_size", IPCQ_BROKER_STAT_MAX_ITEM_SIZE},
     {"pid", IPCQ_BROKER_STAT_PID},
     {"disconnects", IPCQ_BROKER_STAT_DISCONNECTS},
+    {"log_disk_bytes", IPCQ_BROKER_STAT_LOG_DISK_BYTES},
+    {"log_live_bytes", IPCQ_BROKER_STAT_LOG_LIVE_BYTES},
+    {"log_segments", IPCQ_BROKER_STAT_LOG_SEGMENTS},
+    {"storage_failed", IPCQ_BROKER_STAT_STORAGE_FAILED},
 };
 
 typedef struct row_ref {
@@ -127,6 +131,10 @@ print_broker(const ipcq_stats *s)
            "%lld requests (%lld bad, %lld unroutable), max item %lld bytes\n",
            B(PID), (double)B(UPTIME_MS) / 1000.0, B(QUEUES), B(ITEMS), B(BYTES), B(SESSIONS),
            B(REQUESTS), B(BAD_REQUESTS), B(UNROUTABLE), B(MAX_ITEM_SIZE));
+    if (B(LOG_SEGMENTS) >= 0)
+        printf("log: %lld bytes on disk in %lld segments, %lld live%s\n", B(LOG_DISK_BYTES),
+               B(LOG_SEGMENTS), B(LOG_LIVE_BYTES),
+               B(STORAGE_FAILED) > 0 ? "; STORAGE FAILED: no more changes until restarted" : "");
 #undef B
 }
 
@@ -166,9 +174,12 @@ static void
 json_all(const ipcq_stats *s, const row_ref *rows, size_t n)
 {
     fputs("{\"broker\":{", stdout);
-    for (size_t k = 0; k < sizeof broker_keys / sizeof broker_keys[0]; k++)
-        printf("%s\"%s\":%lld", k ? "," : "", broker_keys[k].key,
-               (long long)ipcq_stats_broker(s, broker_keys[k].field));
+    for (size_t k = 0; k < sizeof broker_keys / sizeof broker_keys[0]; k++) {
+        long long v = ipcq_stats_broker(s, broker_keys[k].field);
+        if (v < 0) /* a durable broker's figure, from a memory-only one */
+            continue;
+        printf("%s\"%s\":%lld", k ? "," : "", broker_keys[k].key, v);
+    }
     fputs("},\"queues\":[", stdout);
     for (size_t r = 0; r < n; r++) {
         if (r > 0)
