@@ -244,8 +244,12 @@ journal_hold(broker *b, const void *peer, size_t peer_len, uint64_t id, int stat
         while (cap < b->held_len + need)
             cap *= 2;
         unsigned char *p = realloc(b->held, cap);
-        if (p == NULL)
-            return false; /* sent now: a reply is worth more than its wait */
+        if (p == NULL) {
+            /* Dropped, not sent: an OK must not leave before its change is
+             * durable. The client's call fails in its own time (D7). */
+            b->unroutable++;
+            return true;
+        }
         b->held = p;
         b->held_cap = cap;
     }
@@ -365,6 +369,11 @@ broker_commit(broker *b, int64_t now_us)
         }
         b->commit_due_us = now_us + COMMIT_IDLE_US;
         b->unanswered_since_us = 0;
+        if (b->scratch_cap > (1u << 20)) { /* one huge item does not pin its copy */
+            free(b->scratch);
+            b->scratch = NULL;
+            b->scratch_cap = 0;
+        }
         send_held(b);
         /* A lost session's items went back: serve them, and commit that. */
         broker_serve_dirty(b);
