@@ -5,7 +5,7 @@
 #
 #   unit and e2e   side by side, two at a time (each e2e suite starts its own
 #                  broker on a fresh endpoint)
-#   slow           soak, churn and faults, one at a time
+#   slow           soak, churn, faults and durable crashes, one at a time
 #   fuzz           the libFuzzer targets, built with clang: every regression
 #                  input and seed replayed, then a fixed number of executions
 #                  from a fixed seed, so that a commit passes or fails the

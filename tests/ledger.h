@@ -152,6 +152,12 @@ typedef struct ledger_report {
     uint64_t unknown_seen; /* never put, yet seen; or damaged (bad) */
     uint64_t epoch_lost;   /* accepted in epoch since_epoch or later, never seen */
     char first[256];       /* a line on the first failure found */
+    /* ledger_check_durable() only (durable is then true): */
+    bool durable;
+    uint64_t unconfirmed;   /* plain-get receipts never known to be confirmed */
+    uint64_t out_of_order;  /* items got after a later item of their producer, unexcused */
+    uint64_t order_checked; /* items whose first hand-out the FIFO rule held to */
+    uint64_t order_excused; /* items whose first known hand-out began during a kill */
 } ledger_report;
 
 /* Checks every item. With since_epoch > 0 (a broker restart test), the
@@ -161,5 +167,94 @@ typedef struct ledger_report {
 bool ledger_check(const ledger *l, uint32_t since_epoch, ledger_report *r);
 /* One line of figures, for the test's log. */
 void ledger_report_print(const ledger_report *r, const char *label);
+
+/* ---- a durable broker (SPEC D5; test_durable_crash) ---------------------
+ *
+ * A durable broker loses nothing it accepted, kill it as often as one
+ * likes; what it may hand out again is an item whose hand-out was not
+ * confirmed, or whose lease was not acked, in a log that survived the
+ * kill. A ledger made by ledger_new_durable() keeps, besides the above,
+ * per item: the queue it was put on (a small index of the test's) and its
+ * length; each hand-out a client saw, on a clock of tickets that every
+ * client shares (when its call began and ended, and the epoch then); and
+ * how many of its plain-get receipts are not known to be confirmed.
+ *
+ * Epochs: the test bumps the epoch once before it kills the broker and
+ * once after the next broker answers. So an even epoch read at two moments
+ * proves that one broker ran, never killed, from the first to the second.
+ *
+ * Confirmation: a plain get's confirmation is one-way (D1); it is known to
+ * be in the log once a later call of the same client on the same handle
+ * was answered by the broker (answers come in order, and a durable broker
+ * answers only after the commit that holds every record before), with the
+ * same even epoch read before the get and after that answer. The client
+ * says so with ledger_confirmed(). An acked lease is confirmed by its OK.
+ *
+ * The rules ledger_check_durable() holds every item to:
+ *   lost:   a put accepted on a kept queue is seen (a receipt, or a lease
+ *           whose ack may have been applied): a durable broker loses
+ *           nothing it acknowledged, whatever was killed;
+ *   twice:  an item has at most one confirmed receipt (plain gets
+ *           confirmed, leases acked OK, the drain's gets); every other
+ *           receipt is one whose confirmation the kill may have lost, so an
+ *           item may come twice (or more) only through those;
+ *   never put, refused: never seen;
+ *   order:  FIFO per producer and queue, on first hand-outs: if x was
+ *           accepted before its producer put y (x's put acknowledged before
+ *           y's began, or x before y in one put_many or one async window
+ *           that flush acknowledged), x's first hand-out comes before y's
+ *           first hand-out, across restarts too (keys survive; what comes
+ *           back goes to the head in key order). Redelivered items go back
+ *           to the head, so it is each item's FIRST hand-out that keeps its
+ *           place, not its last receipt. A violation is:
+ *           - y's earliest-ended hand-out ended (ticket) before x's
+ *             earliest-begun hand-out began, both calls having begun in one
+ *             even epoch (one broker ran, unkilled, from the first to the
+ *             second). With a kill between them the killed broker may have
+ *             handed x out to a call that never returned it (a first
+ *             hand-out the ledger cannot see), then y;
+ *           - x after y in one reply while x had no hand-out before (an
+ *             unseen hand-out by a killed broker brought x back to the
+ *             head, ahead of y or back with it, in key order);
+ *   deliveries: a lease reports at least 1 + the hand-outs of the item
+ *           that ended before its call began (counts survive a restart).
+ * Delivery counts and the order within one reply are checked as hand-outs
+ * are recorded (ledger_problem), the order across calls and the rest by
+ * ledger_check_durable(). */
+
+/* A point on the ledger's shared clock: a ticket later than every ticket
+ * taken before it, and the epoch read with it. */
+typedef struct ledger_stamp {
+    uint64_t ticket;
+    uint32_t epoch;
+} ledger_stamp;
+
+/* Like ledger_new(), with the per-item figures above. */
+ledger *ledger_new_durable(uint32_t slots, uint32_t per_slot);
+ledger_stamp ledger_stamp_now(ledger *l);
+/* After ledger_put_begin(): the item goes to queue number queue (< 256) of
+ * the test's, and is len bytes long. */
+void ledger_put_queue(ledger *l, uint32_t slot, uint32_t seq, unsigned queue, size_t len);
+/* A plain get took it, its confirmation not known yet: counted as one
+ * receipt (ledger_got) and one unconfirmed. */
+uint64_t ledger_got_unconfirmed(ledger *l, uint32_t slot, ledger_way way, const void *data,
+                                size_t len);
+/* That receipt's confirmation is now known to be in the log. */
+void ledger_confirmed(ledger *l, uint64_t id);
+/* The n items (ids from ledger_got*() or ledger_leased(), UINT64_MAX for
+ * one the ledger did not know) of one reply, in its order, to a call that
+ * began at begin and ended at end; deliveries[i] as the lease reported, or
+ * deliveries NULL for plain gets. Checks the reply's order and the counts. */
+void ledger_handouts(ledger *l, const uint64_t *ids, size_t n, const ledger_stamp *begin,
+                     const ledger_stamp *end, const uint32_t *deliveries);
+/* Items accepted on queue: put acknowledged, or put with an unknown outcome
+ * but seen (so it was accepted). Valid once every client is done. */
+uint64_t ledger_accepted_on(const ledger *l, unsigned queue);
+/* An upper bound of the bytes of the items on queues (put, perhaps
+ * accepted, and no confirmed receipt), each counted as its length plus
+ * per_item: for a bound of what the broker's log holds live. */
+uint64_t ledger_live_bytes(const ledger *l, size_t per_item);
+/* The rules above; true if nothing is wrong. */
+bool ledger_check_durable(const ledger *l, ledger_report *r);
 
 #endif
