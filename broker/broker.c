@@ -17,6 +17,7 @@ broker_config_defaults(broker_config *cfg)
     cfg->max_queues = BROKER_DEFAULT_MAX_QUEUES;
     cfg->max_waiters = BROKER_DEFAULT_MAX_WAITERS;
     cfg->max_name_len = IPCQ_NAME_MAX;
+    cfg->first_tag = 0; /* random */
 }
 
 static uint64_t
@@ -47,9 +48,12 @@ broker_new(const broker_config *cfg, broker_send_fn send, void *send_ctx)
     deadline_heap_init(&b->leases);
     list_init(&b->dirty);
     list_init(&b->state_changed);
-    idmap_init(&b->items);
     arena_init(&b->decode);
     b->instance = random_instance();
+    /* Random, and far from wrapping: tags are unique across the broker's
+     * runs (a durable broker's items outlive a run, and so do the leases
+     * its clients remember). */
+    b->next_tag = cfg->first_tag ? cfg->first_tag - 1 : random_instance() >> 2;
     b->started_us = b->now_us = clock_now_us();
     /* Saturating: ipcqd --probe-ms takes any size, and ms * 1000 can overflow. */
     b->next_probe_us = clock_deadline_us(b->now_us, cfg->probe_interval_ms);

@@ -31,6 +31,10 @@ typedef struct broker_config {
     size_t max_queues;   /* queues a client may create; more are IPCQ_ELIMIT */
     size_t max_waiters;  /* blocked getters (putters, joiners) per queue; IPCQ_ELIMIT */
     size_t max_name_len; /* bytes of a queue name, at most IPCQ_NAME_MAX; IPCQ_EINVAL */
+    /* The first delivery tag; 0: a random one, so that a tag a client kept
+     * from an earlier run of the broker (a lease it still means to ack)
+     * names nothing in this one. Fuzzers fix it. */
+    uint64_t first_tag;
 } broker_config;
 
 #define BROKER_DEFAULT_MAX_ITEM ((size_t)16 << 20)

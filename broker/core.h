@@ -32,7 +32,6 @@
 #include "ipcq.h"
 #include "ipcq.pb-c.h"
 #include "list.h"
-#include "idmap.h"
 #include "store.h"
 #include "table.h"
 
@@ -148,7 +147,6 @@ struct broker {
      * (NULL: none); the name lives as long as the request or the queue. */
     const char *answering_change;
     size_t answering_change_len;
-    idmap items; /* id -> item, every logged item */
     uint64_t next_item_id;
     list_link state_changed; /* queues whose state record is due */
     unsigned char *held;     /* the pass's replies, until its records are durable */

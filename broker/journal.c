@@ -18,8 +18,10 @@
 #include "log.h"
 #include "record.h"
 
-/* How many live records of an old segment one commit copies forward. */
-#define COMPACT_PER_COMMIT 64
+/* How many bytes of live records one commit copies forward at most (the
+ * rest at the next), and how many positions it asks the store for. */
+#define COMPACT_BYTES (4u << 20)
+#define COMPACT_LISTED 64
 /* A commit with no reply waiting still runs this often (everysec's sync,
  * the segments released since). */
 #define COMMIT_IDLE_US 1000000
@@ -139,11 +141,6 @@ journal_put(broker *b, queue *q, item *it)
     if (!append_item(b, RECORD_PUT, q, it, &pos))
         return;
     it->rec = pos;
-    if (!idmap_put(&b->items, it->id, it)) {
-        /* Unfindable, it could not be copied forward: stop changes. */
-        log_msg(LOG_LEVEL_ERROR, "data directory: out of memory for the item table");
-        storage_failed(b);
-    }
 }
 
 void
@@ -165,9 +162,6 @@ journal_return(broker *b, item *it)
 void
 journal_forget(broker *b, item *it)
 {
-    if (b->store == NULL || !pos_set(it->rec))
-        return;
-    idmap_remove(&b->items, it->id);
     release(b, &it->rec);
 }
 
@@ -266,54 +260,57 @@ journal_hold(broker *b, const void *peer, size_t peer_len, uint64_t id, int stat
     return true;
 }
 
-/* Copies live records of the oldest segment forward, so that it can go
- * (the disk bound of D5): a queue's state is written again, an item's
- * record is written again as it stands now. */
-static void
-compact_some(broker *b)
+/* Copies an item's record forward if it lies in segment seg; the bytes
+ * copied. */
+static size_t
+copy_item_from(broker *b, const queue *q, item *it, uint64_t seg)
 {
-    store_pos list[COMPACT_PER_COMMIT];
-    size_t n = store_compact_list(b->store, list, COMPACT_PER_COMMIT);
-    for (size_t i = 0; i < n && logging(b); i++) {
-        uint8_t type = 0;
-        uint32_t len = UINT32_MAX; /* stays so if the record is not live */
-        unsigned char probe[1];
-        store_status rc = store_read(b->store, list[i], &type, probe, 0, &len);
-        if (rc != STORE_OK && (rc != STORE_EINVAL || len == UINT32_MAX))
-            continue;
-        /* Not the scratch buffer: the copy is encoded there. */
-        unsigned char *buf = malloc(len ? len : 1);
-        if (buf == NULL ||
-            (len > 0 && store_read(b->store, list[i], &type, buf, len, &len) != STORE_OK)) {
-            log_msg(LOG_LEVEL_WARN, "data directory: cannot read a record to copy it: %s",
-                    buf ? store_error(b->store) : "out of memory");
-            free(buf);
-            continue;
-        }
-        record_queue rq;
-        record_item ri;
-        queue *q;
-        item *it;
-        if (type == RECORD_QUEUE && record_queue_decode(buf, len, &rq) &&
-            (q = broker_find_queue(b, rq.name, rq.name_len)) != NULL &&
-            q->rec.segment == list[i].segment && q->rec.offset == list[i].offset) {
+    store_pos pos;
+    if (it->rec.segment != seg || !append_item(b, RECORD_ITEM, q, it, &pos))
+        return 0;
+    release(b, &it->rec);
+    it->rec = pos;
+    return record_item_size(q->name_len, it->len);
+}
+
+/* Copies the live records of the oldest segment forward when the store
+ * asks, so that it can go (the disk bound of D5): a queue's state, and an
+ * item's record as it stands now, each taken from memory. The broker keeps
+ * no map from a record to its owner: it walks its queues, their items and
+ * the items out on deliveries, which costs a look at every item once per
+ * segment emptied (the store asks for a segment at most once per segment
+ * of growth, or while emptying one). At most COMPACT_BYTES a commit. A
+ * record the walk does not find is an orphan (nothing stands on it) and is
+ * released, so it cannot pin the log. */
+static void
+compact_oldest(broker *b)
+{
+    store_pos list[COMPACT_LISTED];
+    size_t n = store_compact_list(b->store, list, COMPACT_LISTED);
+    if (n == 0)
+        return;
+    uint64_t seg = list[0].segment;
+    size_t copied = 0;
+    void *v;
+    for (size_t i = 0; copied < COMPACT_BYTES && logging(b) && table_next(&b->queues, &i, &v);) {
+        queue *q = v;
+        if (q->rec.segment == seg) {
             journal_queue_now(b, q);
-        } else if ((type == RECORD_PUT || type == RECORD_ITEM) &&
-                   record_item_decode(buf, len, &ri) &&
-                   (it = idmap_get(&b->items, ri.id)) != NULL &&
-                   (q = broker_lookup_queue(b, ri.name, ri.name_len)) != NULL &&
-                   it->rec.segment == list[i].segment && it->rec.offset == list[i].offset) {
-            store_pos pos;
-            if (append_item(b, RECORD_ITEM, q, it, &pos)) {
-                release(b, &it->rec);
-                it->rec = pos;
-            }
-        } else {
-            /* Live, but nothing of ours stands on it: it would pin the log. */
-            log_msg(LOG_LEVEL_WARN, "data directory: released an orphan record of type %u", type);
-            store_release(b->store, list[i]);
+            copied += record_queue_size(q->name_len);
         }
-        free(buf);
+        for (item *it = q->items.head; it && copied < COMPACT_BYTES; it = it->next)
+            copied += copy_item_from(b, q, it, seg);
+        for (list_link *l = q->deliveries.next; l != &q->deliveries && copied < COMPACT_BYTES;
+             l = l->next)
+            copied += copy_item_from(b, q, LIST_ENTRY(l, delivery, in_queue)->item, seg);
+    }
+    if (copied >= COMPACT_BYTES || !logging(b))
+        return; /* the rest at the next commit */
+    while ((n = store_compact_list(b->store, list, COMPACT_LISTED)) > 0 && list[0].segment == seg) {
+        log_msg(LOG_LEVEL_WARN, "data directory: released %zu orphan records of segment %llu", n,
+                (unsigned long long)seg);
+        for (size_t k = 0; k < n; k++)
+            store_release(b->store, list[k]);
     }
 }
 
@@ -363,7 +360,7 @@ broker_commit(broker *b, int64_t now_us)
         if (b->nheld == 0 && now_us < journal_next_commit_us(b))
             return;
         if (logging(b)) {
-            compact_some(b);
+            compact_oldest(b);
             if (store_commit(b->store, now_us) != STORE_OK)
                 storage_failed(b);
         }
@@ -404,5 +401,4 @@ journal_close(broker *b)
     free(b->held);
     free(b->scratch);
     b->held = b->scratch = NULL;
-    idmap_free(&b->items);
 }

@@ -11,12 +11,14 @@
 
 #include "clock.h"
 #include "core.h"
+#include "idmap.h"
 #include "log.h"
 #include "record.h"
 
 typedef struct replay {
     broker *b;
     store *st;
+    idmap items; /* id -> item, the items replayed so far */
     char error[256];
 } replay;
 
@@ -64,7 +66,7 @@ replay_queue_state(replay *r, const void *payload, uint32_t len, store_pos pos)
 static void
 replay_gone(replay *r, item *it)
 {
-    idmap_remove(&r->b->items, it->id);
+    idmap_remove(&r->items, it->id);
     release(r->st, &it->rec);
     it->state = ITEM_GONE;
 }
@@ -98,7 +100,7 @@ replay_item(replay *r, uint8_t type, const void *payload, uint32_t len, store_po
     broker *b = r->b;
     if (ri.id >= b->next_item_id)
         b->next_item_id = ri.id + 1;
-    item *it = idmap_get(&b->items, ri.id);
+    item *it = idmap_get(&r->items, ri.id);
     if (it == NULL) {
         queue *q = replay_queue(r, ri.name, ri.name_len);
         if (q == NULL || (it = item_new(ri.data, ri.len, b->now_us)) == NULL) {
@@ -107,7 +109,7 @@ replay_item(replay *r, uint8_t type, const void *payload, uint32_t len, store_po
         }
         it->id = ri.id;
         item_fifo_push_tail(&q->items, it);
-        if (!idmap_put(&b->items, it->id, it)) {
+        if (!idmap_put(&r->items, it->id, it)) {
             snprintf(r->error, sizeof r->error, "out of memory");
             return false;
         }
@@ -133,7 +135,7 @@ replay_ref(replay *r, uint8_t type, const void *payload, uint32_t len, store_pos
     broker *b = r->b;
     if (rr.id >= b->next_item_id)
         b->next_item_id = rr.id + 1;
-    item *it = idmap_get(&b->items, rr.id);
+    item *it = idmap_get(&r->items, rr.id);
     if (it == NULL)
         return true; /* its record was copied forward: the copy says it all */
     if (type == RECORD_HANDOUT) {
@@ -252,7 +254,9 @@ broker_open_store(broker *b, const char *dir, const store_options *opt, char *er
     b->next_item_id = 1;
     store *st = NULL;
     char store_err[512] = "";
+    idmap_init(&r.items);
     store_status rc = store_open(&st, dir, opt, replay_record, &r, store_err, sizeof store_err);
+    idmap_free(&r.items); /* the items are in their queues now */
     b->replaying = false;
     if (rc != STORE_OK) {
         snprintf(err, err_size, "%s%s%s%s", store_err, r.error[0] ? ": " : "", r.error,

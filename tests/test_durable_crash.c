@@ -50,10 +50,10 @@
  * Deterministic kill moments: a fixed seed, printed; IPCQ_TEST_SEED=N runs
  * another (IPCQ_TEST_KILLS=N kills instead of the default 20). The clients'
  * interleaving is the machine's, so a failure prints what it saw: rerun
- * with the seed to get the same kill plan. Two known broker bugs that this
- * work found are left to their owners: IPCQ_TEST_STRICT_DISK=1 fails on
- * the disk excess under --fsync everysec (check_disk_at_kill), and
- * IPCQ_TEST_KNOWN_BUGS=1 runs the stale-lease test (the last one). */
+ * with the seed to get the same kill plan. It found two broker bugs, both
+ * fixed and held here: the disk excess under --fsync everysec
+ * (check_disk_at_kill), and a killed broker's lease acking another item
+ * (the last test). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -594,7 +594,6 @@ typedef struct fixture {
     int mode; /* the running broker's --fsync: an index of fsync_modes */
     uint64_t max_disk, max_disk_bound, max_disk_live;
     int fsync_used[3];
-    int everysec_over; /* kills that found the disk over the bound under everysec */
 } fixture;
 
 static const char *const fsync_modes[3] = {"always", "everysec", "no"};
@@ -668,15 +667,11 @@ run_for(fixture *f, int64_t ms, bool progress)
 /* The directory holds still while no broker runs: its disk use against
  * D5's bound, with the ledger's upper bound of the live items.
  *
- * KNOWN BUG (found by this test, reported, left to the store's owner):
- * under --fsync everysec a segment whose records are all released is
- * deleted only once the records that released them are synced, and the
- * store syncs once a second, so the log holds up to a couple of seconds of
- * writes past D5's bound, whatever the live data (here: 6.3 MB in 5
- * segments of 1 MiB, three of them wholly dead, with at most 1.1 MB live;
- * one 4 KiB item at a time through a queue as fast as it goes: 27
- * segments). So a kill of an everysec broker only prints the excess,
- * unless IPCQ_TEST_STRICT_DISK=1. */
+ * Under --fsync everysec a segment whose records are all released is
+ * deleted only once the records that released them are synced; the store
+ * synced once a second, and so held up to a couple of seconds of writes
+ * past D5's bound (6.3 MB in 5 segments of 1 MiB, three wholly dead, with
+ * at most 1.1 MB live). It now syncs early when a dead segment waits. */
 static void
 check_disk_at_kill(fixture *f, const char *when)
 {
@@ -692,15 +687,12 @@ check_disk_at_kill(fixture *f, const char *when)
     if (disk <= bound)
         return;
     print_files(f->data);
-    bool known = f->mode == 1 && getenv("IPCQ_TEST_STRICT_DISK") == NULL;
     fprintf(stderr,
             "durable_crash: %s (--fsync %s): the data directory takes %llu bytes in %d files, "
-            "over D5's bound of %llu (live data at most %llu bytes, segments of %u)%s\n",
+            "over D5's bound of %llu (live data at most %llu bytes, segments of %u)\n",
             when, fsync_modes[f->mode], (unsigned long long)disk, files, (unsigned long long)bound,
-            (unsigned long long)live, SEGMENT_BYTES, known ? ": the known everysec excess" : "");
-    if (!known)
-        fail_msg("%s: the data directory is over D5's bound", when);
-    f->everysec_over++;
+            (unsigned long long)live, SEGMENT_BYTES);
+    fail_msg("%s: the data directory is over D5's bound", when);
 }
 
 /* SIGKILL, then the same directory again, with an --fsync picked at random. */
@@ -905,9 +897,9 @@ a_durable_broker_killed_at_random_loses_nothing_acknowledged(void **state)
             (long long)t_kills, (long long)t_fill, (long long)t_end);
     fprintf(stderr,
             "durable_crash: disk at the kills: at most %llu bytes (bound %llu, live data at most "
-            "%llu); over the bound under everysec (the known excess) at %d kills\n",
+            "%llu)\n",
             (unsigned long long)f->max_disk, (unsigned long long)f->max_disk_bound,
-            (unsigned long long)f->max_disk_live, f->everysec_over);
+            (unsigned long long)f->max_disk_live);
     if (!ok)
         fail_msg("durable_crash (seed %llu): %s", (unsigned long long)seed, rep.first);
     assert_true(rep.accepted > 0 && rep.order_checked > 0);
@@ -925,20 +917,16 @@ wait_answered(ipcq_client *h)
             fail_msg("the restarted broker does not answer");
 }
 
-/* KNOWN BUG (found by reading, while writing this test; reported, left to
- * the broker's owner): a lease id is the broker's delivery tag, counted
- * from 1 by each run of the broker (session.c: d->tag = ++b->next_tag),
- * and an ack names only the tag (and the handle). So after a restart, the
- * ack of a lease that the killed broker gave acks whatever delivery the
- * same handle now holds under that number: ack says OK, yet its item comes
- * back; the other item is gone for good, its put acknowledged, its own ack
- * refused. The random test above holds one lease at a time per handle, so
- * it cannot meet this. Skipped unless IPCQ_TEST_KNOWN_BUGS=1. */
+/* A lease id is the broker's delivery tag, and an ack names only the tag
+ * (and the handle). Tags were counted from 1 by each run of the broker, so
+ * after a restart the ack of a lease that the killed broker gave acked
+ * whatever delivery the same handle then held under that number: the ack
+ * said OK, yet its item came back; the other item was gone for good. Each
+ * run now counts from a random tag. The random test above holds one lease
+ * at a time per handle, so it cannot meet this. */
 static void
 an_ack_of_a_killed_brokers_lease_takes_no_other_item(void **state)
 {
-    if (getenv("IPCQ_TEST_KNOWN_BUGS") == NULL)
-        skip();
     fixture *f = *state;
     test_broker_start(&f->tb, "--data-dir", f->data, NULL);
     f->c = client_on(&f->tb);

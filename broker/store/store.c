@@ -499,8 +499,15 @@ store_commit(store *st, int64_t now_us)
         st->written_seq = st->next_seq - 1;
         st->stats.commits++;
     }
+    /* everysec syncs early when a dead segment waits for that sync to be
+     * deleted: a second of writes would otherwise outgrow the disk bound
+     * (one sync per segment at most). */
+    bool segment_waits = st->nsegs > 1 && st->segs[0].live == 0 &&
+                         st->segs[0].dead_at > st->synced_seq &&
+                         st->segs[0].dead_at <= st->written_seq;
     bool due = st->policy == STORE_FSYNC_ALWAYS ||
-               (st->policy == STORE_FSYNC_EVERYSEC && now_us - st->last_sync_us >= SECOND_US);
+               (st->policy == STORE_FSYNC_EVERYSEC &&
+                (now_us - st->last_sync_us >= SECOND_US || segment_waits));
     if (due && st->synced_seq < st->written_seq) {
         if (!sync_current(st))
             return fail(st, "cannot sync", st->fd_id, errno);
@@ -543,14 +550,13 @@ store_compact_list(store *st, store_pos *out, size_t max)
         st->watch_live = old->live;
         st->watch_mark = st->appended_total;
     }
-    /* Worth copying when almost nothing in it is live (one slow item
-     * pinning a segment of dead ones: copied at once, it costs nothing),
-     * or when it is stuck: the log grew by 1/64 of a segment and none of
-     * its records died. A segment drained in order (the head of a queue
-     * being got) loses records all the time and empties by itself: copying
-     * what is about to be got would cost a write and a read per record (a
-     * quarter of the broker's time in a measured async run). */
-    bool nearly_dead = old->live_bytes * 64 <= old->appended;
+    /* Worth copying when little in it is live (at most an eighth: one slow
+     * item pinning a segment of dead ones, or the few items still queued
+     * when it was closed), or when it is stuck: the log grew by 1/64 of a
+     * segment and none of its records died. A segment more live than that
+     * and being drained (the head of a long queue being got) empties by
+     * itself: copying what is about to be got would only cost writes. */
+    bool nearly_dead = old->live_bytes * 8 <= old->appended;
     bool stuck = st->appended_total - st->watch_mark >= st->seg_size / 64;
     if (closed <= 2 * st->live_bytes || !(nearly_dead || stuck || old->id == st->compacting_id))
         return 0;

@@ -50,8 +50,8 @@
  * item it stands for (the broker's records carry item ids), the later one
  * winning. Kept up with, this holds the files within twice the live
  * records' bytes plus the current segment (store_stats); an old segment
- * that is stuck with more than 1/64 of it live may add one segment more
- * while the log grows by 1/64 of a segment. */
+ * more than 1/8 live may add one segment more while it drains or until it
+ * is found stuck (1/64 of a segment of growth). */
 #ifndef IPCQ_STORE_H
 #define IPCQ_STORE_H
 #include <stdbool.h>
@@ -137,10 +137,10 @@ store_status store_release(store *st, store_pos pos);
 /* Copy-forward: the positions of up to max live records of the oldest
  * segment, in log order, when it should be emptied: it is not the current
  * segment, the closed segments hold more than twice the live bytes, and it
- * is nearly dead (at most 1/64 of it live) or stuck: the log grew by 1/64
- * of a segment since one of its records last died (a queue consumed in
- * order empties its oldest segment by itself, and copying what is about
- * to be got would only cost writes).
+ * is nearly dead (at most 1/8 of it live) or stuck: the log grew by 1/64
+ * of a segment since one of its records last died (a long queue consumed
+ * in order empties its oldest segment by itself, and copying what is
+ * about to be got would only cost writes).
  * Once begun, a segment is listed until it is empty. 0 when none need
  * moving (or after a failure). Amortized O(1) when the head of the oldest
  * segment dies first, as it does under FIFO consumption. */

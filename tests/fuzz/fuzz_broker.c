@@ -94,6 +94,7 @@ config_from(uint8_t c, broker_config *cfg)
     static const size_t max_items[4] = {BROKER_DEFAULT_MAX_ITEM, 0, 16, 1024};
     broker_config_defaults(cfg);
     cfg->max_item_size = max_items[c & 3];
+    cfg->first_tag = 1; /* tags 1, 2, ...: the seeds' acks name them */
     if (c & 4)
         cfg->probe_interval_ms = 5;
     if (c & 8)
