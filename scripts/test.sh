@@ -28,6 +28,5 @@ cmake --build "$build" -j "$jobs"
 fuzz_build=${IPCQ_FUZZ_BUILD:-build/fuzz}
 CC=clang cmake -S . -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPCQ_FUZZ=ON \
       -DIPCQ_SANITIZE=ON -DIPCQ_WERROR=ON -DIPCQ_BUILD_TESTS=OFF >/dev/null
-cmake --build "$fuzz_build" -j "$jobs" --target fuzz_broker fuzz_client fuzz_client_lane fuzz_lane \
-    fuzz_cli
+cmake --build "$fuzz_build" -j "$jobs" --target ipcq_fuzz_targets
 (cd "$fuzz_build" && ctest -L fuzz --output-on-failure -j 3)
