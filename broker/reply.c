@@ -20,19 +20,18 @@ encode_and_send(broker *b, const void *peer, size_t peer_len, const Ipcqwire__Re
         b->out_cap = cap;
     }
     ipcqwire__reply__pack(r, b->out);
-    if (may_hold && journal_hold(b, peer, peer_len, r->id, r->status, b->out, len))
-        return true;
-    if (b->send(b->send_ctx, peer, peer_len, b->out, len) != 0) {
+    bool sent = (may_hold && journal_hold(b, peer, peer_len, r->id, r->status, b->out, len)) ||
+                b->send(b->send_ctx, peer, peer_len, b->out, len) == 0;
+    if (!sent)
         b->unroutable++;
-        return false;
-    }
-    /* Keep one huge reply from pinning its buffer for the broker's life. */
+    /* Keep one huge reply from pinning its buffer for the broker's life
+     * (held or sent, the bytes were copied). */
     if (b->out_cap > (1u << 20)) {
         free(b->out);
         b->out = NULL;
         b->out_cap = 0;
     }
-    return true;
+    return sent;
 }
 
 bool
