@@ -15,11 +15,12 @@ import pickle
 import queue as _stdqueue
 import threading
 import uuid
-from ctypes import byref, c_bool, c_size_t, c_void_p, create_string_buffer, string_at
+from ctypes import (byref, c_bool, c_char_p, c_size_t, c_uint32, c_uint64, c_void_p,
+                    create_string_buffer, string_at)
 
 from . import _capi
 
-__all__ = ["Queue", "JoinableQueue", "Manager", "Empty", "Full", "ShutDown", "Error",
+__all__ = ["Queue", "JoinableQueue", "Manager", "Leased", "Empty", "Full", "ShutDown", "Error",
            "default_endpoint", "library_version"]
 
 Empty = _stdqueue.Empty
@@ -202,6 +203,84 @@ def _timeout_ms(block, timeout):
     return max(1, min(math.ceil(timeout * 1000), 2**62))
 
 
+def _lease_ms(seconds):
+    """A lease's length in seconds as libipcq's milliseconds (> 0, rounded up)."""
+    try:
+        ok = seconds > 0 and not math.isinf(seconds)
+    except TypeError:
+        raise TypeError(f"a lease is a number of seconds, not {type(seconds).__name__}") from None
+    if not ok:  # also NaN
+        raise ValueError("a lease must be a positive, finite number of seconds")
+    return max(1, min(math.ceil(seconds * 1000), 2**62))
+
+
+# --- a leased item ----------------------------------------------------------
+
+class Leased:
+    """An item taken with ``q.get(lease=seconds)``: it stays out of the queue
+    until acked, and returns to the head of the queue if released, if the
+    lease runs out, or if this process dies holding it.
+
+    ``value`` is the item (unpickled, or bytes from a raw queue),
+    ``deliveries`` how many times it was handed out, this time included.
+    As a context manager it acks on a normal exit and releases when the
+    block raises (the exception goes on).
+    """
+
+    __slots__ = ("value", "deliveries", "_queue", "_lease", "_done")
+
+    def __init__(self, queue, value, lease, deliveries):
+        self.value = value
+        self.deliveries = deliveries
+        self._queue = queue
+        self._lease = lease
+        self._done = False
+
+    @property
+    def queue(self):
+        return self._queue
+
+    def ack(self):
+        """The work is done: the item is gone for good. ipcq.LeaseLost if the
+        lease is no longer held (it ran out, or was acked or released)."""
+        self._finish(_capi.ack)
+
+    def release(self):
+        """Hands the item back to the head of its queue now."""
+        self._finish(_capi.release)
+
+    def extend(self, seconds):
+        """Renews the lease: it now runs out ``seconds`` from now."""
+        ms = _lease_ms(seconds)
+        self._queue._check(_capi.extend(self._queue._c, self._lease, ms))
+
+    def _finish(self, call):
+        st = call(self._queue._c, self._lease)
+        self._done = True
+        self._queue._check(st)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._done:
+            return False
+        if exc_type is None:
+            self.ack()
+        else:
+            try:
+                self.release()
+            except Error:
+                pass  # the block's exception matters more; the item comes back anyway
+        return False
+
+    def __repr__(self):
+        return f"<ipcq.Leased {self.value!r} deliveries={self.deliveries}>"
+
+    def __reduce__(self):
+        raise TypeError("a leased item belongs to the process that took it: pass its value")
+
+
 # --- the queue --------------------------------------------------------------
 
 class Queue:
@@ -260,6 +339,31 @@ class Queue:
         return self._raw
 
     # put / get
+    def _encode(self, item):
+        if self._raw:
+            if isinstance(item, bytes):
+                return item
+            if isinstance(item, (bytearray, memoryview)):
+                return bytes(item)
+            raise TypeError(f"a raw queue takes bytes, not {type(item).__name__}")
+        return pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+
+    def _decode(self, ptr, n):
+        try:
+            data = string_at(ptr, n)
+        finally:
+            _capi.free(ptr)
+        return data if self._raw else pickle.loads(data)
+
+    def _outcome(self, st):
+        if st == _capi.EMPTY:
+            return Empty
+        if st == _capi.FULL:
+            return Full
+        if st == _capi.ESHUTDOWN:
+            return ShutDown
+        return _fail(self._c, st)
+
     def put(self, item, block=True, timeout=None):
         if self._raw:
             if not isinstance(item, bytes):
@@ -280,7 +384,11 @@ class Queue:
             raise ShutDown
         raise _fail(self._c, st)
 
-    def get(self, block=True, timeout=None):
+    def get(self, block=True, timeout=None, *, lease=None):
+        """queue.Queue.get; with ``lease=seconds`` the item comes as an
+        ipcq.Leased, to be acked, released or extended (SPEC §8 P9)."""
+        if lease is not None:
+            return self._get_leased(_lease_ms(lease), _timeout_ms(block, timeout))
         ms = _timeout_ms(block, timeout)
         ptr = c_void_p()
         n = c_size_t()
@@ -296,6 +404,63 @@ class Queue:
         if st == _capi.ESHUTDOWN:
             raise ShutDown
         raise _fail(self._c, st)
+
+    def _get_leased(self, lease_ms, ms):
+        ptr = c_void_p()
+        n = c_size_t()
+        lease = c_uint64()
+        deliveries = c_uint32()
+        st = _capi.get_leased(self._c, self._qname, lease_ms, byref(ptr), byref(n),
+                              byref(lease), byref(deliveries), ms)
+        if st != _capi.OK:
+            raise self._outcome(st)
+        try:
+            value = self._decode(ptr, n.value)
+        except BaseException:
+            _capi.release(self._c, lease.value)
+            raise
+        return Leased(self, value, lease.value, deliveries.value)
+
+    def put_many(self, items, block=True, timeout=None):
+        """Puts every item of ``items`` in one request, in order, all or none
+        (a bounded queue waits for room for all of them; more items than
+        maxsize is ValueError). An empty ``items`` does nothing."""
+        datas = [self._encode(item) for item in items]
+        ms = _timeout_ms(block, timeout)
+        if not datas:
+            return
+        n = len(datas)
+        ptrs = (c_char_p * n)(*datas)
+        lens = (c_size_t * n)(*map(len, datas))
+        st = _capi.put_many(self._c, self._qname, n, ptrs, lens, ms)
+        if st != _capi.OK:
+            raise self._outcome(st)
+
+    def get_many(self, n, block=True, timeout=None):
+        """A list of up to ``n`` (>= 1) items in one request, waiting (by
+        ``block`` and ``timeout``) only for the first; queue.Empty if none
+        arrived in time."""
+        n = int(n)
+        if n < 1:
+            raise ValueError("get_many() needs n >= 1")
+        ms = _timeout_ms(block, timeout)
+        ptrs = (c_void_p * n)()
+        lens = (c_size_t * n)()
+        got = c_size_t()
+        st = _capi.get_many(self._c, self._qname, n, ptrs, lens, byref(got), ms)
+        if st != _capi.OK:
+            raise self._outcome(st)
+        count = got.value
+        out = []
+        try:
+            for i in range(count):
+                p, ptrs[i] = ptrs[i], None
+                out.append(self._decode(p, lens[i]))
+        finally:
+            for i in range(count):
+                if ptrs[i]:
+                    _capi.free(ptrs[i])
+        return out
 
     def put_nowait(self, item):
         return self.put(item, block=False)

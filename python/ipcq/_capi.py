@@ -116,3 +116,14 @@ broker_start = _decl("ipcq_broker_start", _status, _c.POINTER(_c.c_void_p))
 broker_endpoint = _decl("ipcq_broker_endpoint", _c.c_char_p, _c.c_void_p)
 broker_pid = _decl("ipcq_broker_pid", _c.c_int, _c.c_void_p)
 broker_stop = _decl("ipcq_broker_stop", _status, _c.POINTER(_c.c_void_p))
+put_many = _decl("ipcq_put_many", _status, _client_p, _c.c_char_p, _c.c_size_t,
+                 _c.POINTER(_c.c_char_p), _c.POINTER(_c.c_size_t), _c.c_int64)
+get_many = _decl("ipcq_get_many", _status, _client_p, _c.c_char_p, _c.c_size_t,
+                 _c.POINTER(_c.c_void_p), _c.POINTER(_c.c_size_t), _c.POINTER(_c.c_size_t),
+                 _c.c_int64)
+get_leased = _decl("ipcq_get_leased", _status, _client_p, _c.c_char_p, _c.c_int64,
+                   _c.POINTER(_c.c_void_p), _c.POINTER(_c.c_size_t), _c.POINTER(_c.c_uint64),
+                   _c.POINTER(_c.c_uint32), _c.c_int64)
+ack = _decl("ipcq_ack", _status, _client_p, _c.c_uint64)
+release = _decl("ipcq_release", _status, _client_p, _c.c_uint64)
+extend = _decl("ipcq_extend", _status, _client_p, _c.c_uint64, _c.c_int64)
