@@ -41,13 +41,14 @@ def cli_path():
 
 
 class Daemon:
-    def __init__(self, path, endpoint):
+    def __init__(self, path, endpoint, *args):
         self.path = path
         self.endpoint = endpoint
+        self.args = list(args)
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([self.path, "--bind", self.endpoint],
+        self.proc = subprocess.Popen([self.path, "--bind", self.endpoint] + self.args,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while True:
@@ -62,6 +63,12 @@ class Daemon:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+
+    def kill(self):
+        """SIGKILL, then reap: the broker dies as in a crash."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
