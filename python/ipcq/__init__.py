@@ -567,10 +567,12 @@ class Manager:
         return self._broker_pid
 
     def Queue(self, maxsize=0, *, name=None, raw=False):
-        return Queue(maxsize, name=name, broker=self._endpoint, raw=raw)
+        q = Queue(maxsize, name=name, broker=self._endpoint, raw=raw)
+        q._manager = self  # as a Manager().Queue() proxy does: Manager().Queue() must work
+        return q
 
     def JoinableQueue(self, maxsize=0, *, name=None, raw=False):
-        return Queue(maxsize, name=name, broker=self._endpoint, raw=raw)
+        return self.Queue(maxsize, name=name, raw=raw)
 
     def shutdown(self):
         """Stops the broker (only the process that started it does; elsewhere a no-op)."""
