@@ -12,6 +12,14 @@
  *   from the last one; client.c's waits are nearly always its heartbeat
  *   interval), so a synchronous call costs one sendmsg() and one recv():
  *   the least a socket allows.
+ * - A receive that may wait first looks again and again, yielding the
+ *   processor between looks, for up to $IPCQ_SPIN_US microseconds (default
+ *   LANE_SPIN_US; 0 turns it off) before it sleeps in recv(): the broker's
+ *   reply usually comes within tens of microseconds, and waking a process
+ *   that went to sleep costs more than that on a small virtual machine
+ *   (the broker spins after serving for the same reason, ipcqd --spin-us).
+ *   sched_yield() gives the processor to any other runnable process, so
+ *   the spin only takes time nobody else wants.
  * - EOF, ECONNRESET and EPIPE mean the broker is gone: IPCQ_EUNAVAILABLE at
  *   once, and client.c closes the connection so that its next call
  *   connects again.
@@ -28,6 +36,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +55,8 @@
 #define CONNECT_BUSY_MS 2000       /* how long a full listen backlog is retried */
 #define SEND_STALL_MS 5000         /* how long the rest of a frame begun may take */
 #define BUF_MIN ((size_t)64 << 10) /* the receive buffer kept between frames */
+#define LANE_SPIN_US 50            /* default of $IPCQ_SPIN_US: see the top */
+#define LANE_SPIN_MAX_US 1000000
 
 struct transport_conn {
     int fd;
@@ -208,6 +220,52 @@ set_read_wait(transport_conn *t, int ms)
     return true;
 }
 
+static int64_t lane_spin_us = LANE_SPIN_US;
+static pthread_once_t lane_spin_once = PTHREAD_ONCE_INIT;
+
+/* $IPCQ_SPIN_US, read once; a value that is not a number from 0 to
+ * LANE_SPIN_MAX_US leaves the default. */
+static void
+read_spin_setting(void)
+{
+    const char *v = getenv(IPCQ_SPIN_ENV);
+    if (v == NULL || *v == '\0')
+        return;
+    char *end;
+    errno = 0;
+    long long us = strtoll(v, &end, 10);
+    if (errno == 0 && *end == '\0' && us >= 0 && us <= LANE_SPIN_MAX_US)
+        lane_spin_us = us;
+}
+
+/* Reads what has arrived, looking again (and yielding) until something
+ * does, or until the spin time or the deadline passes: > 0 bytes read, 0
+ * for none (go to sleep), < 0 with errno for a failure other than EAGAIN. */
+static ssize_t
+spin_receive(transport_conn *t, int64_t deadline)
+{
+    pthread_once(&lane_spin_once, read_spin_setting);
+    if (lane_spin_us == 0)
+        return 0;
+    int64_t until = clock_now_us() + lane_spin_us;
+    if (until > deadline)
+        until = deadline;
+    for (;;) {
+        ssize_t got = recv(t->fd, t->buf + t->end, t->cap - t->end, MSG_DONTWAIT);
+        if (got > 0)
+            return got;
+        if (got == 0) {
+            errno = 0;
+            return -1; /* EOF: the broker is gone */
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (clock_now_us() >= until)
+            return 0;
+        sched_yield();
+    }
+}
+
 static int
 unix_receive(transport_conn *t, int wait_ms, size_t max_len, const void **data, size_t *len)
 {
@@ -241,7 +299,9 @@ unix_receive(transport_conn *t, int wait_ms, size_t max_len, const void **data, 
         }
         if (!make_room(t, need < BUF_MIN ? BUF_MIN : need))
             return IPCQ_ENOMEM;
-        ssize_t got = recv(t->fd, t->buf + t->end, t->cap - t->end, flags);
+        ssize_t got = wait_ms == 0 ? 0 : spin_receive(t, deadline);
+        if (got == 0)
+            got = recv(t->fd, t->buf + t->end, t->cap - t->end, flags);
         if (got > 0) {
             t->end += (size_t)got;
             continue;

@@ -68,6 +68,12 @@ extern "C" {
 
 /* The environment variable that names the broker endpoint for clients. */
 #define IPCQ_BROKER_ENV "IPCQ_BROKER"
+/* On a unix:// endpoint a call that waits for the broker first looks for
+ * the answer, yielding the processor between looks, for up to this many
+ * microseconds (default 50, 0 turns it off; read once per process) before
+ * it sleeps: waking a sleeping process costs more than a strict round trip
+ * on a small virtual machine. */
+#define IPCQ_SPIN_ENV "IPCQ_SPIN_US"
 
 typedef enum ipcq_status {
     IPCQ_OK = 0,
