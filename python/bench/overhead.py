@@ -9,10 +9,13 @@ makes means noisy:
   raw      ipcq.Queue(raw=True).put(b) / .get()
   pickled  ipcq.Queue().put(obj) / .get() of a small object
 
-    python overhead.py [ROUNDS]     (from an installed ipcq; needs cc for the C row)
+    python overhead.py [ROUNDS] [--json]
+        (from an installed ipcq; needs cc for the C row; --json: one line
+        for tools/ipcq-bench/compare instead of the table)
 """
 
 import ctypes
+import json
 import os
 import statistics
 import subprocess
@@ -54,7 +57,11 @@ def timed(put, get, n):
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    args = [a for a in sys.argv[1:] if a != "--json"]
+    as_json = len(args) < len(sys.argv) - 1
+    if len(args) > 1 or (args and not args[0].isdigit()) or (args and int(args[0]) < 1):
+        sys.exit("usage: overhead.py [ROUNDS] [--json]")
+    n = int(args[0]) if args else 20000
     with ipcq.Manager() as m:
         rows = {}
         for rnd in range(2):  # the second round is the one reported (warm)
@@ -76,6 +83,13 @@ def main():
             obj = ("job", 12345)
             rows["pickled"] = timed(lambda: pick.put(obj), pick.get, n)
         cp, cg = rows["C"]
+        if as_json:
+            line = {"peer": "ipcq-python", "mode": "per-call overhead over the C call",
+                    "unit": "µs", "rounds": n, "endpoint": m.address}
+            for k, (p, g) in rows.items():
+                line[k] = {"put_us": round(p, 2), "get_us": round(g, 2)}
+            print(json.dumps(line))
+            return
         print(f"{n} rounds, median microseconds per call (over the C call)")
         for k, (p, g) in rows.items():
             print(f"  {k:8s} put {p:6.2f} (+{p - cp:5.2f})   get {g:6.2f} (+{g - cg:5.2f})")

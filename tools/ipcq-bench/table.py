@@ -21,7 +21,7 @@ broker's native lane, when measured), the durable table, each figure with
 its ratio to ipcq strict and async with --fsync always (a durable run
 compare makes that is not there at all says "missing"), then ipcq's
 latencies and broker figures, issue 4's targets, issue 11's and issue
-12's targets (each with its ratio, met or not), and the "Scale and
+12's and 13's targets (each with its ratio, met or not), and the "Scale and
 memory" table: each target, the figure, met or not. With --docs, writes
 the same, with the machine and the date, between the markers
 <!-- compare:begin --> and <!-- compare:end --> of that file.
@@ -464,6 +464,38 @@ def issue12_lines(out, dout, markdown):
     return render(["issue 12 target", "wanted", "measured", "met?"], res, markdown)
 
 
+OVERHEAD = "per-call overhead over the C call"  # python/bench/overhead.py --json's mode
+
+
+def issue13_lines(rows, overhead, markdown):
+    """Issue 13's targets: ipcq.Queue from Python, producer→consumer one
+    item a call, against Manager().Queue() (the same program, peers.py),
+    judged on unix:// (the default endpoint, a Python user's); and the
+    Python client's per-call overhead over the C call (overhead.py: medians
+    of put and get of a 16-byte item, raw and pickled; the best run)."""
+    res = [ratio_target(
+        "ipcq from Python (ipcq.Queue, one item a call) producer→consumer items/s ÷ Python "
+        "Manager().Queue() producer→consumer (1P/1C, the same program)", "≥ 2× on unix://", 2,
+        lambda t: find(rows, "ipcq-python", "producer-consumer", exact=True, transports=[t]),
+        find(rows, "python-manager", "producer-consumer", exact=True), ("unix",))]
+    runs = [r for r in overhead if not failed(r) and "C" in r]
+
+    def worst(r):  # the largest of the four overheads of a run
+        return max(r[k][f] - r["C"][f] for k in ("raw", "pickled") for f in ("put_us", "get_us"))
+    what = ("Python per-call overhead over the C call (ipcq.Queue put / get of a small item "
+            "minus ipcq_put / ipcq_get, medians, on a Manager's unix:// broker)")
+    if not runs:
+        res.append([what, "≤ 10 µs", "not measured", "–"])
+    else:
+        r = min(runs, key=worst)
+        c = r["C"]
+        parts = [f"{k} put +{r[k]['put_us'] - c['put_us']:.1f}, get "
+                 f"+{r[k]['get_us'] - c['get_us']:.1f}" for k in ("raw", "pickled")]
+        res.append([what, "≤ 10 µs", "; ".join(parts) +
+                    f" µs (C: put {c['put_us']:.1f}, get {c['get_us']:.1f} µs)",
+                    "met" if worst(r) <= 10 else "not met"])
+    return render(["issue 13 target", "wanted", "measured", "met?"], res, markdown)
+
 
 MB = 1e6  # issue 4's MB: bytes / 10^6 (stricter than MiB)
 
@@ -619,7 +651,9 @@ def machine():
 
 
 def report(all_rows, markdown, env):
-    rows = [r for r in all_rows if not r.get("label") and not r.get("durable")]
+    overhead = [r for r in all_rows if r.get("mode") == OVERHEAD]
+    rows = [r for r in all_rows if not r.get("label") and not r.get("durable")
+            and r.get("mode") != OVERHEAD]
     durable = [r for r in all_rows if not r.get("label") and r.get("durable")]
     scale = [r for r in all_rows if r.get("label")]
     out, strict, batch = build(rows)
@@ -638,6 +672,7 @@ def report(all_rows, markdown, env):
     lines += [""] + target_lines(rows, out, markdown)
     lines += [""] + issue11_lines(rows, out, markdown)
     lines += [""] + issue12_lines(out, dout, markdown)
+    lines += [""] + issue13_lines(rows, overhead, markdown)
     if scale:
         lines += ["", "Scale and memory (each ipcq-bench run against an ipcqd of its own, "
                   "started with --ipcqd; MB = 10^6 bytes):", ""]
@@ -680,7 +715,8 @@ def main():
     ap.add_argument("--durable-fs", help="the filesystem the durable runs wrote to, one line")
     args = ap.parse_args()
     loaded = load(args.results)
-    rows = best_of([r for r in loaded if not r.get("label")])
+    rows = best_of([r for r in loaded if not r.get("label") and r.get("mode") != OVERHEAD])
+    rows += [r for r in loaded if r.get("mode") == OVERHEAD]
     rows += [r for r in loaded if r.get("label")]
     if not rows:
         sys.exit("table.py: no results")

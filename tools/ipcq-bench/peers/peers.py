@@ -5,6 +5,10 @@
                            (--producers P --consumers C: P producer processes -> C
                            consumer processes, one queue)
     peers.py manager-local Manager().Queue(): one process, put then get, in a loop
+    peers.py ipcq-pc --broker EP
+                           the same producer -> consumer as manager-pc, the queue an
+                           ipcq.Queue() on the broker at EP (the Python client of
+                           python/, importable by this Python)
     peers.py mp-queue      multiprocessing.Queue(maxsize 1000): producer process -> consumer
     peers.py pool          multiprocessing.Pool.apply_async: tiny tasks per second
 
@@ -160,6 +164,19 @@ def cmd_manager_pc(args):
            consumers=args.consumers)
 
 
+def cmd_ipcq_pc(args):
+    # The one change from cmd_manager_pc: where the queue comes from.
+    import ipcq
+
+    ctx = mp.get_context("fork")
+    q = ipcq.Queue(broker=args.broker)
+    try:
+        got, seconds = producer_consumer(q, ctx, args)
+    finally:
+        q.delete()
+    report("ipcq-python", "producer-consumer", got, seconds)
+
+
 def cmd_manager_local(args):
     ctx = mp.get_context("fork")
     with ctx.Manager() as m:
@@ -225,6 +242,7 @@ def main():
     cmds = {
         "manager-pc": cmd_manager_pc,
         "manager-local": cmd_manager_local,
+        "ipcq-pc": cmd_ipcq_pc,
         "mp-queue": cmd_mp_queue,
         "pool": cmd_pool,
     }
@@ -235,6 +253,8 @@ def main():
         if name == "manager-pc":
             p.add_argument("--producers", type=int, default=1)
             p.add_argument("--consumers", type=int, default=1)
+        if name == "ipcq-pc":
+            p.add_argument("--broker", required=True, help="the ipcqd's endpoint")
         if name == "mp-queue":
             p.add_argument("--maxsize", type=int, default=1000)
         if name == "pool":
