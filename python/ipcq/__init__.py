@@ -14,6 +14,7 @@ import os
 import pickle
 import queue as _stdqueue
 import threading
+import time
 import uuid
 from ctypes import (byref, c_bool, c_char_p, c_size_t, c_uint32, c_uint64, c_void_p,
                     create_string_buffer, string_at)
@@ -203,6 +204,33 @@ def _timeout_ms(block, timeout):
     return max(1, min(math.ceil(timeout * 1000), 2**62))
 
 
+# A wait in libipcq is one C call, and Python runs a signal's handler (a
+# KeyboardInterrupt for Ctrl-C) only once that call returns. So the main
+# thread, where handlers run, waits in slices of at most this long, as
+# queue.Queue's own waits can be interrupted; other threads wait in one call.
+_SLICE_MS = 200
+_main_thread_id = threading.main_thread().ident
+
+
+def _waited(call, ms, again):
+    """call(wait_ms) -> status, for a wait of ms (libipcq's milliseconds). In
+    the main thread a longer wait is made of slices, called again while the
+    status is ``again`` (nothing happened in that slice) and time is left:
+    nothing is taken or put by a slice that ends with ``again``."""
+    if ms == _capi.NOWAIT or (0 < ms <= _SLICE_MS) or threading.get_ident() != _main_thread_id:
+        return call(ms)
+    deadline = None if ms == _capi.FOREVER else time.monotonic() + ms / 1000
+    while True:
+        wait = _SLICE_MS
+        if deadline is not None:
+            wait = min(wait, math.ceil((deadline - time.monotonic()) * 1000))
+            if wait <= 0:
+                return again
+        st = call(wait)
+        if st != again:
+            return st
+
+
 def _lease_ms(seconds):
     """A lease's length in seconds as libipcq's milliseconds (> 0, rounded up)."""
     try:
@@ -374,8 +402,9 @@ class Queue:
             data = item
         else:
             data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
-        ms = _timeout_ms(block, timeout)
-        st = _capi.put(self._c, self._qname, data, len(data), ms)
+        c, name, size = self._c, self._qname, len(data)
+        st = _waited(lambda ms: _capi.put(c, name, data, size, ms), _timeout_ms(block, timeout),
+                     _capi.FULL)
         if st == _capi.OK:
             return
         if st == _capi.FULL:
@@ -389,10 +418,11 @@ class Queue:
         ipcq.Leased, to be acked, released or extended (SPEC §8 P9)."""
         if lease is not None:
             return self._get_leased(_lease_ms(lease), _timeout_ms(block, timeout))
-        ms = _timeout_ms(block, timeout)
         ptr = c_void_p()
         n = c_size_t()
-        st = _capi.get(self._c, self._qname, byref(ptr), byref(n), ms)
+        c, name, pptr, pn = self._c, self._qname, byref(ptr), byref(n)
+        st = _waited(lambda ms: _capi.get(c, name, pptr, pn, ms), _timeout_ms(block, timeout),
+                     _capi.EMPTY)
         if st == _capi.OK:
             try:
                 data = string_at(ptr, n.value)
@@ -410,8 +440,9 @@ class Queue:
         n = c_size_t()
         lease = c_uint64()
         deliveries = c_uint32()
-        st = _capi.get_leased(self._c, self._qname, lease_ms, byref(ptr), byref(n),
-                              byref(lease), byref(deliveries), ms)
+        st = _waited(lambda wait: _capi.get_leased(self._c, self._qname, lease_ms, byref(ptr),
+                                                   byref(n), byref(lease), byref(deliveries),
+                                                   wait), ms, _capi.EMPTY)
         if st != _capi.OK:
             raise self._outcome(st)
         try:
@@ -432,7 +463,8 @@ class Queue:
         n = len(datas)
         ptrs = (c_char_p * n)(*datas)
         lens = (c_size_t * n)(*map(len, datas))
-        st = _capi.put_many(self._c, self._qname, n, ptrs, lens, ms)
+        st = _waited(lambda wait: _capi.put_many(self._c, self._qname, n, ptrs, lens, wait), ms,
+                     _capi.FULL)
         if st != _capi.OK:
             raise self._outcome(st)
 
@@ -447,7 +479,8 @@ class Queue:
         ptrs = (c_void_p * n)()
         lens = (c_size_t * n)()
         got = c_size_t()
-        st = _capi.get_many(self._c, self._qname, n, ptrs, lens, byref(got), ms)
+        st = _waited(lambda wait: _capi.get_many(self._c, self._qname, n, ptrs, lens, byref(got),
+                                                 wait), ms, _capi.EMPTY)
         if st != _capi.OK:
             raise self._outcome(st)
         count = got.value
@@ -519,7 +552,8 @@ class Queue:
         self._check(st)
 
     def join(self):
-        self._check(_capi.join(self._c, self._qname, _capi.FOREVER))
+        self._check(_waited(lambda ms: _capi.join(self._c, self._qname, ms), _capi.FOREVER,
+                            _capi.ETIMEDOUT))
 
     def shutdown(self, immediate=False):
         self._check(_capi.shutdown(self._c, self._qname, bool(immediate)))
