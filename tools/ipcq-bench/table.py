@@ -489,8 +489,8 @@ def issue13_lines(rows, overhead, markdown):
     else:
         r = min(runs, key=worst)
         c = r["C"]
-        parts = [f"{k} put +{r[k]['put_us'] - c['put_us']:.1f}, get "
-                 f"+{r[k]['get_us'] - c['get_us']:.1f}" for k in ("raw", "pickled")]
+        parts = [f"{k} put {r[k]['put_us'] - c['put_us']:+.1f}, get "
+                 f"{r[k]['get_us'] - c['get_us']:+.1f}" for k in ("raw", "pickled")]
         res.append([what, "≤ 10 µs", "; ".join(parts) +
                     f" µs (C: put {c['put_us']:.1f}, get {c['get_us']:.1f} µs)",
                     "met" if worst(r) <= 10 else "not met"])
