@@ -24,7 +24,9 @@ latencies and broker figures, issue 4's targets, issue 11's and issue
 12's and 13's targets (each with its ratio, met or not), and the "Scale and
 memory" table: each target, the figure, met or not. With --docs, writes
 the same, with the machine and the date, between the markers
-<!-- compare:begin --> and <!-- compare:end --> of that file.
+<!-- compare:begin --> and <!-- compare:end --> of that file, and draws the
+main and the durable table as charts (chart.py, gnuplot) beside it:
+compare.svg and compare-durable.svg.
 """
 
 import argparse
@@ -687,6 +689,39 @@ def report(all_rows, markdown, env):
     return lines
 
 
+CHARTS = (("compare.svg", "ipcq and its peers, 1 producer and 1 consumer, 100-byte items"),
+          ("compare-durable.svg", "Durable: ipcq, Redis and beanstalkd keeping their data on disk"))
+
+
+def chart_bars(out, base):
+    """(label, ratio to base, is ipcq's) for each row of a table."""
+    b = base["items_per_s"] if base else None
+    return [(f"{r['peer']}: {r['mode']}" + (f", {r['durable']}" if r.get("durable") else ""),
+             r["items_per_s"] / b if b and r["items_per_s"] else None,
+             r["peer"] in ("ipcq", "ipcq-pool", "ipcq-python")) for r in out]
+
+
+def draw_charts(all_rows, docs_dir):
+    """Draws the main and the durable table as charts into docs_dir (issue
+    15); returns a line for each chart: its markdown image, or why not."""
+    import chart  # beside this file
+
+    rows = [r for r in all_rows if not r.get("label") and not r.get("durable")
+            and r.get("mode") != OVERHEAD]
+    out, strict, _ = build(rows)
+    dout = build([r for r in all_rows if not r.get("label") and r.get("durable")])[0]
+    dstrict = next((r for r in dout if r["key"] == "strict" and r["durable"] == "--fsync always"
+                    and r["items_per_s"]), None)
+    os.makedirs(docs_dir, exist_ok=True)
+    lines = []
+    for (name, title), rows_, base, what in (
+            (CHARTS[0], out, strict, on("ipcq strict", strict and strict["transport"])),
+            (CHARTS[1], dout, dstrict, "ipcq strict, --fsync always")):
+        why = chart.draw(chart_bars(rows_, base), what, os.path.join(docs_dir, name), title)
+        lines.append(f"chart not drawn: {why}" if why else f"![{title}]({name})")
+    return lines
+
+
 def write_docs(path, lines):
     block = BEGIN + "\n" + "\n".join(lines) + "\n" + END
     try:
@@ -724,7 +759,15 @@ def main():
            "rounds": f" (best of {args.rounds} rounds)" if args.rounds > 1 else ""}
     print("\n".join(report(rows, False, env)))
     if args.docs:
-        write_docs(args.docs, report(rows, True, env))
+        docs = report(rows, True, env)
+        charts = draw_charts(rows, os.path.dirname(os.path.abspath(args.docs)))
+        # each chart after the first line of its table's caption
+        docs = docs[:2] + [charts[0], ""] + docs[2:]
+        at = next((i for i, line in enumerate(docs) if line.startswith("Durable (issue 12)")),
+                  None)
+        if at is not None:
+            docs = docs[:at + 2] + [charts[1], ""] + docs[at + 2:]
+        write_docs(args.docs, docs)
         print(f"\ntable.py: wrote the table into {args.docs}")
 
 
