@@ -62,6 +62,8 @@ client_access_prepare(ipcq_client *c, client_keys *keys)
         char text[4600];
         snprintf(text, sizeof text, "%s: %s", IPCQ_CURVE_KEY_ENV, detail);
         return client_fail(c, NULL, IPCQ_EINVAL, text);
+    } else {
+        keys->own_key = true;
     }
     keys->curve = true;
     return IPCQ_OK;

@@ -8,7 +8,8 @@
 #include "keyfile.h"
 
 typedef struct client_keys {
-    bool curve; /* a tcp:// endpoint with IPCQ_CURVE_SERVER set */
+    bool curve;   /* a tcp:// endpoint with IPCQ_CURVE_SERVER set */
+    bool own_key; /* ... and IPCQ_CURVE_KEY: a key pair of its own, not an anonymous one */
     char server[KEYFILE_Z85_LEN + 1], public_key[KEYFILE_Z85_LEN + 1], secret[KEYFILE_Z85_LEN + 1];
 } client_keys;
 

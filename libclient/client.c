@@ -285,6 +285,20 @@ unavailable(ipcq_client *c, const char *why)
     return client_fail(c, NULL, IPCQ_EUNAVAILABLE, detail);
 }
 
+/* A request found no connection in time: refused by the broker (its
+ * security handshake, IPCQ_EACCESS), or no broker there. */
+static int
+no_connection(ipcq_client *c)
+{
+    char why[400];
+    if (c->transport->refusal == NULL || c->transport->refusal(c->conn, why, sizeof why) == IPCQ_OK)
+        return unavailable(c, "no connection");
+    forget_in_flight(c, IPCQ_EACCESS, "when the broker refused this client");
+    char detail[600];
+    snprintf(detail, sizeof detail, "%s: permission denied: %s", c->endpoint, why);
+    return client_fail(c, NULL, IPCQ_EACCESS, detail);
+}
+
 /* Closes the connection; the next call opens a new one. */
 static void
 drop_connection(ipcq_client *c)
@@ -644,7 +658,7 @@ call_locked(ipcq_client *c, Ipcqwire__Request *req, int64_t wait_ms, Ipcqwire__R
     req->id = ++c->next_id;
     rc = send_request(c, req, connect_deadline);
     if (rc == IPCQ_ETIMEDOUT)
-        return unavailable(c, "no connection");
+        return no_connection(c);
     if (rc != IPCQ_OK)
         return rc;
     return await_replies(c, req->id, 0, deadline, reply);
@@ -704,7 +718,7 @@ client_send_async(ipcq_client *c, Ipcqwire__Request *req, size_t nitems)
     req->id = ++c->next_id;
     rc = send_request(c, req, clock_deadline_us(clock_now_us(), CONNECT_TIMEOUT_MS));
     if (rc == IPCQ_ETIMEDOUT)
-        return unavailable(c, "no connection");
+        return no_connection(c);
     if (rc != IPCQ_OK)
         return rc;
     c->inflight[c->ninflight++] = (inflight_put){req->id, nitems};

@@ -7,7 +7,8 @@
  *
  * - transport_zmq.c: ipc:// and tcp://, a ZeroMQ DEALER (CURVE on tcp).
  *   Its connection is lazy and reconnects by itself: it never reports one
- *   lost; the heartbeats find a broker that went away.
+ *   lost; the heartbeats find a broker that went away. On tcp:// it
+ *   watches its handshakes, to tell a refused client why.
  * - transport_unix.c: unix://PATH, the native local lane: a unix-domain
  *   stream socket driven from the calling thread, each message a 4-byte
  *   little-endian length and the protobuf bytes. The broker's death is an
@@ -54,6 +55,11 @@ typedef struct transport_ops {
     /* True if the broker has closed conn (what it sent before may still be
      * there to read); NULL for a transport that reconnects by itself. */
     bool (*hung_up)(transport_conn *conn);
+    /* After a send that found no connection in time: IPCQ_EACCESS with one
+     * line in why if the broker refused this client's security handshake
+     * (its CURVE key, or no CURVE where the broker wants it), else IPCQ_OK.
+     * NULL for a transport without a handshake. */
+    int (*refusal)(transport_conn *conn, char *why, size_t why_cap);
 } transport_ops;
 
 extern const transport_ops transport_zmq;

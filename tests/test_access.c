@@ -5,8 +5,9 @@
  *   once with IPCQ_EACCESS, while the owner is served; with --group, a
  *   member of that group is served (0660) and a non-member still refused.
  * - TCP: with --curve-key and --allowed-keys, a client with an allowed key
- *   pair is served; one with no CURVE, an unknown key pair or an anonymous
- *   one is refused (IPCQ_EUNAVAILABLE within its short timeout) while the
+ *   pair is served; one with no CURVE, an unknown key pair, an anonymous
+ *   one or the wrong server key is refused with IPCQ_EACCESS (within its
+ *   short timeout, the error saying which of these it was) while the
  *   broker goes on serving the allowed one; a key added to the directory
  *   takes effect without a restart. A TCP bind beyond loopback without
  *   CURVE is refused unless --insecure. The CLI takes the keys as flags.
@@ -274,9 +275,10 @@ tcp_client(const curve_setup *cs, const char *server, const char *client)
     return c;
 }
 
-/* A get with a short timeout by a client with these keys: the status. */
-static int
-refused_get(const curve_setup *cs, const char *server, const char *client)
+/* A get with a short timeout by a client with these keys: refused with
+ * IPCQ_EACCESS, within its own timeout, the error saying why (says). */
+static void
+refused_get(const curve_setup *cs, const char *server, const char *client, const char *says)
 {
     use_keys(cs, server, client);
     ipcq_client *c = NULL;
@@ -286,12 +288,13 @@ refused_get(const curve_setup *cs, const char *server, const char *client)
     int64_t t0 = now_ms();
     int rc = ipcq_get(c, "secret", &data, &len, REFUSED_MS);
     int64_t took = now_ms() - t0;
-    if (rc == IPCQ_EUNAVAILABLE && strstr(ipcq_client_error(c), "broker unavailable") == NULL)
-        fail_msg("refused, but the error says '%s'", ipcq_client_error(c));
+    if (rc != IPCQ_EACCESS || strstr(ipcq_client_error(c), "permission denied") == NULL ||
+        strstr(ipcq_client_error(c), says) == NULL)
+        fail_msg("keys %s/%s: refused with %d '%s', not IPCQ_EACCESS saying '%s'",
+                 server ? server : "-", client ? client : "-", rc, ipcq_client_error(c), says);
     ipcq_free(data);
     ipcq_client_close(&c);
     assert_true(took < CALL_MS); /* refused within its own timeout and grace */
-    return rc;
 }
 
 static void
@@ -302,12 +305,12 @@ only_allowed_keys_get_in_and_the_broker_keeps_serving(void **state)
     put_text(alice, "secret", "one");
     /* No CURVE at all; an unknown key pair; an anonymous one; the right
      * server key but the client's key taken for the server's. */
-    assert_int_equal(refused_get(cs, NULL, NULL), IPCQ_EUNAVAILABLE);
+    refused_get(cs, NULL, NULL, "the broker wants CURVE");
     put_text(alice, "secret", "two");
-    assert_int_equal(refused_get(cs, "server", "mallory"), IPCQ_EUNAVAILABLE);
+    refused_get(cs, "server", "mallory", "not among the broker's --allowed-keys");
     put_text(alice, "secret", "three");
-    assert_int_equal(refused_get(cs, "server", NULL), IPCQ_EUNAVAILABLE);
-    assert_int_equal(refused_get(cs, "alice", "alice"), IPCQ_EUNAVAILABLE);
+    refused_get(cs, "server", NULL, "no CURVE key pair of its own");
+    refused_get(cs, "alice", "alice", "is its public key right?");
     /* Nothing was taken by the refused clients; alice is served still. */
     expect_get(alice, "secret", "one", CALL_MS);
     expect_get(alice, "secret", "two", CALL_MS);

@@ -120,8 +120,10 @@ IPCQ_API const char *ipcq_version(void);
  * A handle reads both from the environment when it connects: the broker's
  * public key (its .pub file, or the key itself) and the client's key pair
  * file. Without the client's key pair it uses an anonymous one, which the
- * broker refuses; a refused client sees IPCQ_EUNAVAILABLE, as for an absent
- * broker (ZeroMQ does not tell why). Local endpoints ignore both.
+ * broker refuses. A refused client (a key the broker does not allow, an
+ * anonymous one, no CURVE where the broker wants it) gets IPCQ_EACCESS,
+ * its error text saying which, as soon as the handshake fails; an absent
+ * broker is IPCQ_EUNAVAILABLE. Local endpoints ignore both.
  */
 #define IPCQ_CURVE_SERVER_ENV "IPCQ_CURVE_SERVER"
 #define IPCQ_CURVE_KEY_ENV "IPCQ_CURVE_KEY"
