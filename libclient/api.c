@@ -25,11 +25,12 @@ begin_on(ipcq_client *c, const char *queue, int64_t timeout_ms, ipcq_client **s)
     return *s == NULL ? IPCQ_EINVAL : client_check_args(*s, queue, timeout_ms);
 }
 
+/* Operation op (on queue, NULL: none) that s's backend leaves NULL. */
 static int
-unsupported(ipcq_client *s, const char *op)
+unsupported(ipcq_client *s, const char *queue, const char *op)
 {
-    char detail[200];
-    snprintf(detail, sizeof detail, "%s: %s", op,
+    char detail[600];
+    snprintf(detail, sizeof detail, "%s%s%s: %s", queue ? queue : "", queue ? ": " : "", op,
              s->backend->unsupported ? s->backend->unsupported : "not supported");
     return client_fail(s, NULL, IPCQ_ENOTSUP, detail);
 }
@@ -45,7 +46,11 @@ bad_lease(ipcq_client *s, const char *queue, int64_t lease_ms)
 
 /* Calls operation op of session s's backend, or fails IPCQ_ENOTSUP. */
 #define DISPATCH(s, op, ...)                                                                       \
-    ((s)->backend->op != NULL ? (s)->backend->op((s), __VA_ARGS__) : unsupported((s), #op))
+    ((s)->backend->op != NULL ? (s)->backend->op((s), __VA_ARGS__) : unsupported((s), NULL, #op))
+/* The same for an operation on a queue (its first argument). */
+#define DISPATCH_ON(s, op, queue, ...)                                                             \
+    ((s)->backend->op != NULL ? (s)->backend->op((s), (queue), __VA_ARGS__)                        \
+                              : unsupported((s), (queue), #op))
 
 void
 ipcq_client_close(ipcq_client **cp)
@@ -65,7 +70,7 @@ ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_
     int rc = begin_on(c, queue, timeout_ms, &s);
     if (rc == IPCQ_OK && data == NULL && len > 0)
         rc = client_fail(s, queue, IPCQ_EINVAL, NULL);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, put, queue, data, len, timeout_ms);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, put, queue, data, len, timeout_ms);
 }
 
 ipcq_status
@@ -76,7 +81,7 @@ ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *it
     int rc = begin_on(c, queue, timeout_ms, &s);
     if (rc == IPCQ_OK && (n == 0 || items == NULL || lens == NULL))
         rc = client_fail(s, queue, IPCQ_EINVAL, NULL);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, put_many, queue, n, items, lens, timeout_ms);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, put_many, queue, n, items, lens, timeout_ms);
 }
 
 ipcq_status
@@ -86,7 +91,7 @@ ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
     int rc = begin_on(c, queue, IPCQ_FOREVER, &s);
     if (rc == IPCQ_OK && data == NULL && len > 0)
         rc = client_fail(s, queue, IPCQ_EINVAL, NULL);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, put_async, queue, data, len);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, put_async, queue, data, len);
 }
 
 ipcq_status
@@ -115,7 +120,7 @@ ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t ti
     int rc = begin_on(c, queue, timeout_ms, &s);
     if (rc == IPCQ_OK && (data == NULL || len == NULL))
         rc = client_fail(s, queue, IPCQ_EINVAL, NULL);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, get, queue, data, len, timeout_ms);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, get, queue, data, len, timeout_ms);
 }
 
 ipcq_status
@@ -129,7 +134,7 @@ ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_
     if (rc == IPCQ_OK &&
         (max == 0 || max > UINT32_MAX || items == NULL || lens == NULL || got == NULL))
         rc = client_fail(s, queue, IPCQ_EINVAL, NULL);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, get_many, queue, max, items, lens, got, timeout_ms);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, get_many, queue, max, items, lens, got, timeout_ms);
 }
 
 ipcq_status
@@ -144,7 +149,7 @@ ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize)
 {
     ipcq_client *s;
     int rc = begin_on(c, queue, IPCQ_NOWAIT, &s);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, create, queue, maxsize);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, create, queue, maxsize);
 }
 
 ipcq_status
@@ -152,7 +157,7 @@ ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
 {
     ipcq_client *s;
     int rc = begin_on(c, queue, IPCQ_NOWAIT, &s);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, set_maxsize, queue, maxsize);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, set_maxsize, queue, maxsize);
 }
 
 ipcq_status
@@ -160,7 +165,7 @@ ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveri
 {
     ipcq_client *s;
     int rc = begin_on(c, queue, IPCQ_NOWAIT, &s);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, set_max_deliveries, queue, max_deliveries);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, set_max_deliveries, queue, max_deliveries);
 }
 
 ipcq_status
@@ -168,7 +173,10 @@ ipcq_delete(ipcq_client *c, const char *queue)
 {
     ipcq_client *s;
     int rc = begin_on(c, queue, IPCQ_NOWAIT, &s);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, delete_queue, queue);
+    if (rc != IPCQ_OK)
+        return rc;
+    return s->backend->delete_queue ? s->backend->delete_queue(s, queue)
+                                    : unsupported(s, queue, "delete");
 }
 
 ipcq_status
@@ -176,7 +184,10 @@ ipcq_task_done(ipcq_client *c, const char *queue)
 {
     ipcq_client *s;
     int rc = begin_on(c, queue, IPCQ_NOWAIT, &s);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, task_done, queue);
+    if (rc != IPCQ_OK)
+        return rc;
+    return s->backend->task_done ? s->backend->task_done(s, queue)
+                                 : unsupported(s, queue, "task_done");
 }
 
 ipcq_status
@@ -184,7 +195,7 @@ ipcq_join(ipcq_client *c, const char *queue, int64_t timeout_ms)
 {
     ipcq_client *s;
     int rc = begin_on(c, queue, timeout_ms, &s);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, join, queue, timeout_ms);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, join, queue, timeout_ms);
 }
 
 ipcq_status
@@ -192,7 +203,7 @@ ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
 {
     ipcq_client *s;
     int rc = begin_on(c, queue, IPCQ_NOWAIT, &s);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, shutdown, queue, immediate);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, shutdown, queue, immediate);
 }
 
 ipcq_status
@@ -201,7 +212,7 @@ ipcq_ping(ipcq_client *c)
     ipcq_client *s = begin(c);
     return s == NULL          ? IPCQ_EINVAL
            : s->backend->ping ? s->backend->ping(s)
-                              : unsupported(s, "ping");
+                              : unsupported(s, NULL, "ping");
 }
 
 ipcq_status
@@ -222,9 +233,9 @@ ipcq_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data
         rc = client_fail(s, queue, IPCQ_EINVAL, NULL);
     if (rc == IPCQ_OK && lease_ms <= 0)
         rc = bad_lease(s, queue, lease_ms);
-    return rc != IPCQ_OK
-               ? rc
-               : DISPATCH(s, get_leased, queue, lease_ms, data, len, lease, deliveries, timeout_ms);
+    return rc != IPCQ_OK ? rc
+                         : DISPATCH_ON(s, get_leased, queue, lease_ms, data, len, lease, deliveries,
+                                       timeout_ms);
 }
 
 ipcq_status
@@ -241,8 +252,8 @@ ipcq_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms, size_t
     if (rc == IPCQ_OK && lease_ms <= 0)
         rc = bad_lease(s, queue, lease_ms);
     return rc != IPCQ_OK ? rc
-                         : DISPATCH(s, get_leased_many, queue, lease_ms, max, items, lens, leases,
-                                    got, timeout_ms);
+                         : DISPATCH_ON(s, get_leased_many, queue, lease_ms, max, items, lens,
+                                       leases, got, timeout_ms);
 }
 
 ipcq_status
@@ -290,5 +301,5 @@ ipcq_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
     int rc = begin_on(c, queue, IPCQ_NOWAIT, &s);
     if (rc == IPCQ_OK && out == NULL)
         rc = client_fail(s, queue, IPCQ_EINVAL, NULL);
-    return rc != IPCQ_OK ? rc : DISPATCH(s, stat, queue, out);
+    return rc != IPCQ_OK ? rc : DISPATCH_ON(s, stat, queue, out);
 }

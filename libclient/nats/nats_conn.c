@@ -1,8 +1,8 @@
 /* The nats:// handle's connection: made on the first call (an absent
- * cluster shows as IPCQ_EUNAVAILABLE then, not at open), reconnecting by
- * itself to any server of the endpoint's list; a forked child makes its own
- * and never touches its parent's (D4). Also: libnats statuses to ipcq's,
- * and the clock. */
+ * cluster shows as IPCQ_EUNAVAILABLE then, not at open) to the first server
+ * of the endpoint's list that answers (in the order listed, so that a
+ * deployment chooses), reconnecting by itself to any server of the list; a forked child makes its
+ * own and never touches its parent's (D4). Also: libnats statuses to ipcq's, and the clock. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +127,8 @@ connect_state(ipcq_client *s, nats_state *st)
         (ns = natsOptions_SetServers(opts, urls, n)) == NATS_OK &&
         (ns = natsOptions_SetTimeout(opts, CONNECT_TIMEOUT_MS)) == NATS_OK &&
         (ns = natsOptions_SetMaxReconnect(opts, -1)) == NATS_OK &&
-        (ns = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) == NATS_OK)
+        (ns = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) == NATS_OK &&
+        (ns = natsOptions_SetNoRandomize(opts, true)) == NATS_OK)
         ns = natsConnection_Connect(&st->nc, opts);
     natsOptions_Destroy(opts);
     for (int i = 0; i < n; i++)

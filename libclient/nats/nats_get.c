@@ -14,6 +14,10 @@
 
 #define WAIT_SLICE_MS 1000 /* a long wait is fetched in slices, to notice a deletion */
 #define ABSENT_POLL_MS 50  /* how often a get looks for a queue that does not exist */
+/* A nowait get's pull request: libnats 3.4.1 waits for its expiry when the
+ * queue is empty (checked against nats-server 2.9.10), so an empty queue
+ * answers in this long, a queue with items at once. */
+#define NOWAIT_EXPIRES_MS 50
 
 struct nats_sub {
     nats_sub *next;
@@ -170,7 +174,7 @@ fetch_once(natsSubscription *sub, size_t max, int64_t wait_ms, natsMsgList *list
     jsFetchRequest_Init(&fr);
     fr.Batch = (int)max;
     fr.NoWait = true;
-    fr.Expires = (int64_t)NATS_REQUEST_MS * 1000000;
+    fr.Expires = (int64_t)NOWAIT_EXPIRES_MS * 1000000;
     return natsSubscription_FetchRequest(list, sub, &fr);
 }
 
