@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "nats_internal.h"
 
 #define CONNECT_TIMEOUT_MS 2000
@@ -22,9 +23,7 @@ static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 int64_t
 nats_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_us() / 1000;
 }
 
 int64_t

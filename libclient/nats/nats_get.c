@@ -229,6 +229,26 @@ nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_
     }
 }
 
+int
+nats_fetch_batch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_t timeout_ms,
+                 natsMsg ***msgs, size_t *got)
+{
+    *got = 0;
+    if ((*msgs = calloc(max, sizeof **msgs)) == NULL)
+        return client_fail(s, queue, IPCQ_ENOMEM, NULL);
+    size_t more = 0;
+    int rc = nats_fetch(s, st, queue, 1, timeout_ms, *msgs, got);
+    if (rc != IPCQ_OK) {
+        free(*msgs);
+        *msgs = NULL;
+        return rc;
+    }
+    if (max > 1 && nats_fetch(s, st, queue, max - 1, IPCQ_NOWAIT, *msgs + 1, &more) != IPCQ_OK)
+        s->error[0] = '\0'; /* none more now: the first is enough */
+    *got += more;
+    return IPCQ_OK;
+}
+
 /* Takes up to max items (waiting for the first only) and acknowledges them. */
 int
 nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
@@ -238,15 +258,10 @@ nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_
     int rc = nats_state_get(c, &st);
     if (rc != IPCQ_OK)
         return rc;
-    natsMsg **msgs = calloc(max, sizeof *msgs);
-    if (msgs == NULL)
-        return client_fail(c, queue, IPCQ_ENOMEM, NULL);
-    size_t n = 0, more = 0;
-    rc = nats_fetch(c, st, queue, 1, timeout_ms, msgs, &n);
-    if (rc == IPCQ_OK && max > 1 &&
-        nats_fetch(c, st, queue, max - 1, IPCQ_NOWAIT, msgs + 1, &more) != IPCQ_OK)
-        c->error[0] = '\0'; /* none more now: the first is enough */
-    n += more;
+    natsMsg **msgs;
+    size_t n;
+    if ((rc = nats_fetch_batch(c, st, queue, max, timeout_ms, &msgs, &n)) != IPCQ_OK)
+        return rc;
     size_t copied = 0;
     while (rc == IPCQ_OK && copied < n &&
            (rc = nats_copy_item(c, queue, msgs[copied], &items[copied], &lens[copied])) == IPCQ_OK)

@@ -117,15 +117,10 @@ nats_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms, size_t
     int rc = nats_state_get(c, &st);
     if (rc != IPCQ_OK)
         return rc;
-    natsMsg **msgs = calloc(max, sizeof *msgs);
-    if (msgs == NULL)
-        return client_fail(c, queue, IPCQ_ENOMEM, NULL);
-    size_t n = 0, more = 0;
-    rc = nats_fetch(c, st, queue, 1, timeout_ms, msgs, &n);
-    if (rc == IPCQ_OK && max > 1 &&
-        nats_fetch(c, st, queue, max - 1, IPCQ_NOWAIT, msgs + 1, &more) != IPCQ_OK)
-        c->error[0] = '\0'; /* none more now: the first is enough */
-    n += more;
+    natsMsg **msgs;
+    size_t n;
+    if ((rc = nats_fetch_batch(c, st, queue, max, timeout_ms, &msgs, &n)) != IPCQ_OK)
+        return rc;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (rc == IPCQ_OK &&

@@ -15,14 +15,19 @@
 #define BACKOFF_MAX_MS 50
 #define ANSWER_WAIT_MS 2000 /* one try's wait for JetStream's answer */
 
+/* The subject of queue, and the options of a put to it: a new message id. */
 static void
-next_msg_id(nats_state *st, char *id, size_t cap)
+publish_options(nats_state *st, const char *queue, char *subject, char *id, size_t id_cap,
+                jsPubOptions *po)
 {
+    nats_subject(queue, subject);
     pthread_mutex_lock(&st->lock);
     uint64_t serial = ++st->msg_serial;
     pthread_mutex_unlock(&st->lock);
-    snprintf(id, cap, "%016llx-%llu", (unsigned long long)st->msg_nonce,
+    snprintf(id, id_cap, "%016llx-%llu", (unsigned long long)st->msg_nonce,
              (unsigned long long)serial);
+    jsPubOptions_Init(po);
+    po->MsgId = id;
 }
 
 int
@@ -32,11 +37,8 @@ nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data
     if (len > (size_t)natsConnection_GetMaxPayload(st->nc))
         return nats_fail(s, queue, NATS_MAX_PAYLOAD, 0);
     char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[48];
-    nats_subject(queue, subject);
-    next_msg_id(st, id, sizeof id);
     jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MsgId = id;
+    publish_options(st, queue, subject, id, sizeof id, &po);
     int64_t backoff = BACKOFF_FIRST_MS;
     bool existed = false;
     for (;;) {
@@ -141,11 +143,8 @@ nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
     if (rc != IPCQ_OK || (rc = take_async_error(c, st)) != IPCQ_OK)
         return rc;
     char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[48];
-    nats_subject(queue, subject);
-    next_msg_id(st, id, sizeof id);
     jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MsgId = id;
+    publish_options(st, queue, subject, id, sizeof id, &po);
     /* The queue must exist: a message nobody stores has no answer. The
      * last queue made sure of is remembered, not to ask for each put. */
     pthread_mutex_lock(&st->lock);

@@ -93,6 +93,14 @@ nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t max
     return add_consumer(s, st, queue, stream);
 }
 
+/* The handle's state and the stream of queue: how a call on a queue starts. */
+static int
+begin_queue(ipcq_client *c, const char *queue, nats_state **st, char *stream)
+{
+    nats_stream_name(queue, stream);
+    return nats_state_get(c, st);
+}
+
 int
 nats_create(ipcq_client *c, const char *queue, int64_t maxsize)
 {
@@ -105,11 +113,10 @@ int
 nats_delete(ipcq_client *c, const char *queue)
 {
     nats_state *st;
-    int rc = nats_state_get(c, &st);
+    char stream[NATS_STREAM_MAX + 1];
+    int rc = begin_queue(c, queue, &st, stream);
     if (rc != IPCQ_OK)
         return rc;
-    char stream[NATS_STREAM_MAX + 1];
-    nats_stream_name(queue, stream);
     jsErrCode jerr = 0;
     natsStatus ns = js_DeleteStream(st->js, stream, NULL, &jerr);
     return ns == NATS_OK ? IPCQ_OK : nats_fail(c, queue, ns, jerr);
@@ -130,11 +137,10 @@ int
 nats_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
 {
     nats_state *st;
-    int rc = nats_state_get(c, &st);
+    char stream[NATS_STREAM_MAX + 1];
+    int rc = begin_queue(c, queue, &st, stream);
     if (rc != IPCQ_OK)
         return rc;
-    char stream[NATS_STREAM_MAX + 1];
-    nats_stream_name(queue, stream);
     jsStreamInfo *si = NULL, *after = NULL;
     jsErrCode jerr = 0;
     natsStatus ns = js_GetStreamInfo(&si, st->js, stream, NULL, &jerr);
@@ -185,11 +191,10 @@ int
 nats_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries)
 {
     nats_state *st;
-    int rc = nats_state_get(c, &st);
+    char stream[NATS_STREAM_MAX + 1];
+    int rc = begin_queue(c, queue, &st, stream);
     if (rc != IPCQ_OK)
         return rc;
-    char stream[NATS_STREAM_MAX + 1];
-    nats_stream_name(queue, stream);
     jsConsumerConfig cc;
     char description[40];
     consumer_config(&cc, description, max_deliveries);
