@@ -3,7 +3,7 @@
  * cluster: three nats-server processes on loopback, started and stopped by
  * this suite (nats_cluster.c). It skips, saying why, only if nats-server is
  * absent; a library built without libnats must refuse nats:// with
- * IPCQ_ENOTSUP, and that is what it checks then.
+ * IPCQ_ENOTSUP, and that is all it checks then (test_without_libnats).
  *
  * Processes: producers, consumers and lease holders are this program run
  * again (--worker ...), each with a handle of its own; libnats's threads
@@ -137,7 +137,7 @@ static int
 cluster_setup(void **state)
 {
     (void)state;
-    if (nats_server_path() == NULL)
+    if (nats_server_path() == NULL || !IPCQ_TEST_HAVE_LIBNATS)
         return 0;
     nats_cluster_start(&cluster);
     cluster_up = true;
@@ -159,6 +159,10 @@ cluster_teardown(void **state)
 static ipcq_client *
 open_cluster(void)
 {
+    if (!IPCQ_TEST_HAVE_LIBNATS) {
+        print_message("skipped: libipcq was built without libnats (test_without_libnats)\n");
+        skip();
+    }
     if (!cluster_up) {
         print_message("skipped: nats-server is not installed (apt-get install nats-server)\n");
         skip();
@@ -203,6 +207,23 @@ wait_qsize(ipcq_client *c, const char *queue, size_t want)
 }
 
 /* ---- the queue rules that hold on JetStream ------------------------------ */
+
+/* A library built without libnats refuses nats:// in one clear line. */
+static void
+test_without_libnats(void **state)
+{
+    (void)state;
+    if (IPCQ_TEST_HAVE_LIBNATS) {
+        print_message("skipped: this libipcq has the nats:// backend\n");
+        skip();
+    }
+    ipcq_client *c;
+    assert_int_equal(ipcq_client_open(&c, "nats://127.0.0.1:4222"), IPCQ_OK);
+    assert_ipcq_status(c, ipcq_put(c, "q", "x", 1, 0), IPCQ_ENOTSUP);
+    assert_string_equal(ipcq_client_error(c), "q: put: nats:// needs a libipcq built with "
+                                              "libnats (install libnats-dev and rebuild)");
+    ipcq_client_close(&c);
+}
 
 /* Q1, Q5, Q11: bad input fails as on a broker, before anything is sent. */
 static void
@@ -596,12 +617,12 @@ main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "--worker") == 0)
         return worker_main(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_input),           cmocka_unit_test(test_put_get_fifo),
-        cmocka_unit_test(test_full_empty_timeouts), cmocka_unit_test(test_get_absent_queue),
-        cmocka_unit_test(test_delete_wakes_getter), cmocka_unit_test(test_unsupported),
-        cmocka_unit_test(test_leases_dead_letter),  cmocka_unit_test(test_producer_consumers),
-        cmocka_unit_test(test_leased_worker_dies),  cmocka_unit_test(test_cli_exit_codes),
-        cmocka_unit_test(test_server_killed),
+        cmocka_unit_test(test_without_libnats),    cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_put_get_fifo),       cmocka_unit_test(test_full_empty_timeouts),
+        cmocka_unit_test(test_get_absent_queue),   cmocka_unit_test(test_delete_wakes_getter),
+        cmocka_unit_test(test_unsupported),        cmocka_unit_test(test_leases_dead_letter),
+        cmocka_unit_test(test_producer_consumers), cmocka_unit_test(test_leased_worker_dies),
+        cmocka_unit_test(test_cli_exit_codes),     cmocka_unit_test(test_server_killed),
     };
     return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
 }
