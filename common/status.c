@@ -54,6 +54,8 @@ ipcq_strerror(ipcq_status status)
         return "permission denied";
     case IPCQ_ESTORAGE:
         return "broker storage failed";
+    case IPCQ_ENOTSUP:
+        return "not supported on this endpoint";
     }
     return "unknown status";
 }

@@ -19,7 +19,9 @@
  *   own on first use (D4).
  */
 #include "client.h"
+#include "broker_ops.h"
 #include "access.h"
+#include "backend.h"
 #include "transport.h"
 
 #include <limits.h>
@@ -144,6 +146,7 @@ session_alloc(const char *endpoint, size_t window)
         return NULL;
     }
     c->pid = client_process_pid();
+    c->backend = backend_for(endpoint);
     c->transport = transport_for(endpoint);
     c->window = window;
     init_lock(c);
@@ -225,7 +228,7 @@ close_session(ipcq_client *c)
 }
 
 void
-ipcq_client_close(ipcq_client **cp)
+client_handle_close(ipcq_client **cp)
 {
     if (cp == NULL || *cp == NULL)
         return;
@@ -750,8 +753,8 @@ flush_locked(ipcq_client *c, int64_t timeout_ms)
     return client_take_async_error(c);
 }
 
-ipcq_status
-ipcq_flush(ipcq_client *c, int64_t timeout_ms)
+int
+broker_flush(ipcq_client *c, int64_t timeout_ms)
 {
     if (c == NULL || timeout_ms < IPCQ_FOREVER)
         return IPCQ_EINVAL;
@@ -763,8 +766,8 @@ ipcq_flush(ipcq_client *c, int64_t timeout_ms)
     return rc;
 }
 
-ipcq_status
-ipcq_set_put_window(ipcq_client *c, size_t window)
+int
+broker_set_put_window(ipcq_client *c, size_t window)
 {
     if (c == NULL || window == 0 || window > IPCQ_MAX_WINDOW)
         return IPCQ_EINVAL;

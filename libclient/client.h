@@ -41,6 +41,8 @@ struct ipcq_client {
     _Atomic int64_t default_prefetch_lease_ms;
     char *endpoint;
     pid_t pid;                             /* the process that owns conn */
+    const struct client_backend *backend;  /* chosen by the endpoint's scheme (backend.h) */
+    void *backend_state;                   /* root: what a backend other than the broker keeps */
     const struct transport_ops *transport; /* chosen by the endpoint's scheme */
     struct transport_conn *conn;           /* NULL until first use in this process */
     uint64_t next_id;
@@ -106,6 +108,22 @@ int client_connect(ipcq_client *c);
  * any) but keeps the handle: the next call reconnects. Called before the
  * library forks. */
 void client_disconnect(ipcq_client *c);
+
+/* Checks what every call on a queue checks: the name (Q1) and the timeout
+ * (queue NULL: the timeout only); on failure records the error text. */
+int client_check_args(ipcq_client *c, const char *queue, int64_t timeout_ms);
+
+/* Closes every session of the handle and frees it (what ipcq_client_close
+ * does once the backend let go of its own state). */
+void client_handle_close(ipcq_client **cp);
+
+/* A snapshot of count queue rows, all fields 0 and the broker's -1, for a
+ * backend other than the broker to fill (stats.c); NULL if out of memory. */
+ipcq_stats *client_stats_new(size_t count);
+/* Names row i and sets its field f, or the broker's field f. */
+void client_stats_name(ipcq_stats *s, size_t i, const char *name);
+void client_stats_set(ipcq_stats *s, size_t i, ipcq_queue_field f, int64_t value);
+void client_stats_set_broker(ipcq_stats *s, ipcq_broker_field f, int64_t value);
 
 /* Starts a request of type op on queue (NULL: none): checks the handle, the
  * name (Q1) and the timeout, and clears the handle's error text. */

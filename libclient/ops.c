@@ -7,7 +7,24 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "broker_ops.h"
 #include "wire.h"
+
+int
+client_check_args(ipcq_client *c, const char *queue, int64_t timeout_ms)
+{
+    if (timeout_ms < IPCQ_FOREVER) {
+        char detail[320];
+        snprintf(detail, sizeof detail, "%s%snegative timeout %lld ms", queue ? queue : "",
+                 queue ? ": " : "", (long long)timeout_ms);
+        return client_fail(c, NULL, IPCQ_EINVAL, detail);
+    }
+    if (queue != NULL && !queue_name_valid(queue, strlen(queue)))
+        return client_fail(c, NULL, IPCQ_EINVAL,
+                           "invalid queue name: it must be 1 to 255 bytes of UTF-8 "
+                           "without control characters");
+    return IPCQ_OK;
+}
 
 int
 client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char *queue,
@@ -22,23 +39,15 @@ client_begin(ipcq_client *c, Ipcqwire__Request *req, Ipcqwire__Op op, const char
     if (failed != IPCQ_OK)
         return failed;
     req->op = op;
-    if (timeout_ms < IPCQ_FOREVER) {
-        char detail[320];
-        snprintf(detail, sizeof detail, "%s%snegative timeout %lld ms", queue ? queue : "",
-                 queue ? ": " : "", (long long)timeout_ms);
-        return client_fail(c, NULL, IPCQ_EINVAL, detail);
-    }
+    int rc = client_check_args(c, queue, timeout_ms);
+    if (rc != IPCQ_OK)
+        return rc;
     req->has_timeout_ms = 1;
     req->timeout_ms = timeout_ms;
     if (queue != NULL) {
-        size_t len = strlen(queue);
-        if (!queue_name_valid(queue, len))
-            return client_fail(c, NULL, IPCQ_EINVAL,
-                               "invalid queue name: it must be 1 to 255 bytes of UTF-8 "
-                               "without control characters");
         req->has_queue = 1;
         req->queue.data = (uint8_t *)queue;
-        req->queue.len = len;
+        req->queue.len = strlen(queue);
     }
     return IPCQ_OK;
 }
@@ -80,7 +89,7 @@ check_put_size(ipcq_client *c, const char *queue, size_t largest, size_t total)
     if (total <= IPCQ_MESSAGE_OVERHEAD / 2)
         return IPCQ_OK;
     if (c->broker_max_item == 0) {
-        int rc = ipcq_ping(c);
+        int rc = broker_ping(c);
         if (rc != IPCQ_OK)
             return rc;
     }
@@ -117,8 +126,8 @@ begin_put(ipcq_client *c, Ipcqwire__Request *req, ProtobufCBinaryData *item, con
     return IPCQ_OK;
 }
 
-ipcq_status
-ipcq_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
+int
+broker_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
 {
     c = client_session(c); /* D8 */
     Ipcqwire__Request req;
@@ -139,8 +148,8 @@ client_get_one(ipcq_client *c, const char *queue, int64_t lease_ms, int64_t time
     return client_get_batch(c, queue, 1, lease_ms, timeout_ms, data, len, tag, deliveries, &got);
 }
 
-ipcq_status
-ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
+int
+broker_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms)
 {
     c = client_session(c); /* D8 */
     if (c != NULL && c->prefetch != NULL && data != NULL && len != NULL && queue != NULL &&
@@ -149,8 +158,8 @@ ipcq_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t ti
     return client_get_one(c, queue, 0, timeout_ms, data, len, NULL, NULL);
 }
 
-ipcq_status
-ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
+int
+broker_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
 {
     c = client_session(c); /* D8 */
     Ipcqwire__Request req;
@@ -159,9 +168,9 @@ ipcq_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
     return rc != IPCQ_OK ? rc : client_batch_put(c, queue, data, len);
 }
 
-ipcq_status
-ipcq_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
-              const size_t *lens, int64_t timeout_ms)
+int
+broker_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
+                const size_t *lens, int64_t timeout_ms)
 {
     c = client_session(c); /* D8 */
     Ipcqwire__Request req;
@@ -247,9 +256,9 @@ client_get_batch(ipcq_client *c, const char *queue, size_t max, int64_t lease_ms
     return rc;
 }
 
-ipcq_status
-ipcq_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
-              size_t *got, int64_t timeout_ms)
+int
+broker_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
+                size_t *got, int64_t timeout_ms)
 {
     c = client_session(c); /* D8 */
     if (got != NULL)
@@ -265,8 +274,8 @@ ipcq_free(void *p)
     free(p);
 }
 
-ipcq_status
-ipcq_create(ipcq_client *c, const char *queue, int64_t maxsize)
+int
+broker_create(ipcq_client *c, const char *queue, int64_t maxsize)
 {
     c = client_session(c); /* D8 */
     Ipcqwire__Request req;
@@ -293,45 +302,45 @@ configure(ipcq_client *c, const char *queue, const Ipcqwire__Request *want)
     return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
 }
 
-ipcq_status
-ipcq_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
+int
+broker_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize)
 {
     c = client_session(c); /* D8 */
     Ipcqwire__Request want = {.has_maxsize = 1, .maxsize = maxsize > 0 ? maxsize : 0};
     return configure(c, queue, &want);
 }
 
-ipcq_status
-ipcq_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries)
+int
+broker_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries)
 {
     c = client_session(c); /* D8 */
     Ipcqwire__Request want = {.has_max_deliveries = 1, .max_deliveries = max_deliveries};
     return configure(c, queue, &want);
 }
 
-ipcq_status
-ipcq_delete(ipcq_client *c, const char *queue)
+int
+broker_delete(ipcq_client *c, const char *queue)
 {
     c = client_session(c); /* D8 */
     return simple(c, IPCQWIRE__OP__OP_DELETE, queue, IPCQ_NOWAIT);
 }
 
-ipcq_status
-ipcq_task_done(ipcq_client *c, const char *queue)
+int
+broker_task_done(ipcq_client *c, const char *queue)
 {
     c = client_session(c); /* D8 */
     return simple(c, IPCQWIRE__OP__OP_TASK_DONE, queue, IPCQ_NOWAIT);
 }
 
-ipcq_status
-ipcq_join(ipcq_client *c, const char *queue, int64_t timeout_ms)
+int
+broker_join(ipcq_client *c, const char *queue, int64_t timeout_ms)
 {
     c = client_session(c); /* D8 */
     return simple(c, IPCQWIRE__OP__OP_JOIN, queue, timeout_ms);
 }
 
-ipcq_status
-ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
+int
+broker_shutdown(ipcq_client *c, const char *queue, bool immediate)
 {
     c = client_session(c); /* D8 */
     Ipcqwire__Request req;
@@ -343,8 +352,8 @@ ipcq_shutdown(ipcq_client *c, const char *queue, bool immediate)
     return client_finish(c, &req, queue, IPCQ_NOWAIT, NULL);
 }
 
-ipcq_status
-ipcq_ping(ipcq_client *c)
+int
+broker_ping(ipcq_client *c)
 {
     c = client_session(c); /* D8 */
     Ipcqwire__Request req;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "broker_ops.h"
 #include "clock.h"
 #include "wire.h"
 
@@ -52,8 +53,8 @@ client_prefetch_free(ipcq_client *c)
     c->prefetch = NULL;
 }
 
-ipcq_status
-ipcq_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms)
+int
+broker_set_prefetch(ipcq_client *c, size_t max, int64_t lease_ms)
 {
     if (c == NULL || (max > 1 && lease_ms <= 0) || max > IPCQ_MAX_WINDOW)
         return IPCQ_EINVAL;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "broker_ops.h"
 #include "wire.h"
 
 #define QUEUE_FIELDS (IPCQ_QUEUE_DEAD_LETTERED + 1)
@@ -63,8 +64,8 @@ fill_broker(int64_t *f, const Ipcqwire__BrokerStat *b)
     f[IPCQ_BROKER_STAT_STORAGE_FAILED] = b->has_storage_failed ? b->storage_failed : -1;
 }
 
-ipcq_status
-ipcq_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
+int
+broker_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
 {
     c = client_session(c); /* D8 */
     if (out == NULL)
@@ -90,6 +91,38 @@ ipcq_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
     ipcqwire__reply__free_unpacked(r, NULL);
     *out = s;
     return IPCQ_OK;
+}
+
+ipcq_stats *
+client_stats_new(size_t count)
+{
+    ipcq_stats *s = calloc(1, sizeof *s + count * sizeof s->rows[0]);
+    if (s == NULL)
+        return NULL;
+    s->count = count;
+    for (size_t f = 0; f < BROKER_FIELDS; f++)
+        s->broker[f] = -1;
+    return s;
+}
+
+void
+client_stats_name(ipcq_stats *s, size_t i, const char *name)
+{
+    size_t n = strnlen(name, IPCQ_NAME_MAX);
+    memcpy(s->rows[i].name, name, n);
+    s->rows[i].name[n] = '\0';
+}
+
+void
+client_stats_set(ipcq_stats *s, size_t i, ipcq_queue_field f, int64_t value)
+{
+    s->rows[i].f[f] = value;
+}
+
+void
+client_stats_set_broker(ipcq_stats *s, ipcq_broker_field f, int64_t value)
+{
+    s->broker[f] = value;
 }
 
 size_t

@@ -102,6 +102,10 @@ typedef enum ipcq_status {
      * takes no more changes (puts, creates, ...) until it is restarted, and
      * still serves gets; nothing it acknowledged before is lost (SPEC D5). */
     IPCQ_ESTORAGE = 22,
+    /* The endpoint's backend cannot serve this call as SPEC says (a nats://
+     * endpoint: JetStream has no equivalent, docs/NATS.md; or a library
+     * built without libnats); ipcq_client_error() says which call and why. */
+    IPCQ_ENOTSUP = 23,
 } ipcq_status;
 
 /* A string literal naming the status ("queue is empty", ...); never NULL. */

@@ -96,6 +96,10 @@ class StorageFailed(Error):
     """IPCQ_ESTORAGE: a durable broker's log failed; it takes no more changes."""
 
 
+class Unsupported(Error, NotImplementedError):
+    """IPCQ_ENOTSUP: the endpoint (nats://) cannot serve this call."""
+
+
 class ProtocolError(Error):
     """IPCQ_EPROTO / IPCQ_EVERSION."""
 
@@ -121,6 +125,7 @@ _ERRORS = {
     _capi.ELIMIT: LimitReached,
     _capi.EMEMLIMIT: LimitReached,
     _capi.ESTORAGE: StorageFailed,
+    _capi.ENOTSUP: Unsupported,
     _capi.EPROTO: ProtocolError,
     _capi.EVERSION: ProtocolError,
     _capi.ELEASE: LeaseLost,

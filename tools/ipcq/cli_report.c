@@ -20,6 +20,7 @@ cli_exit_code(int status)
     case IPCQ_EUNAVAILABLE:
     case IPCQ_EACCESS: /* the broker cannot be reached by this user */
         return CLI_UNAVAILABLE;
+    case IPCQ_ENOTSUP: /* a nats:// endpoint cannot serve the call: "any other error" */
     default:
         return CLI_ERROR;
     }

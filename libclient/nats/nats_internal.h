@@ -1,0 +1,152 @@
+/* The nats:// backend (backend.h, SPEC §9): a queue is a JetStream
+ * work-queue stream with one shared durable pull consumer; docs/NATS.md
+ * holds the mapping rule by rule. Its files:
+ *
+ * - nats_backend.c: the table of operations;
+ * - nats_conn.c: the handle's connection (made on first use, made anew in a
+ *   forked child) and libnats's statuses turned into ipcq's;
+ * - nats_names.c: queue names to stream names and subjects;
+ * - nats_queue.c: create, delete, bounds, dead-letter limit, stat, ping;
+ * - nats_put.c: put, put_many, put_async and flush;
+ * - nats_get.c: get, get_many, and fetching for leases (dead-lettering);
+ * - nats_lease.c: the lease table and its keeper thread.
+ */
+#ifndef IPCQ_CLIENT_NATS_INTERNAL_H
+#define IPCQ_CLIENT_NATS_INTERNAL_H
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "client.h"
+#include "wire.h"
+
+#define NATS_CONSUMER "ipcq"  /* the durable pull consumer of every queue */
+#define NATS_ACK_WAIT_MS 4000 /* how long a taken item stays out unconfirmed */
+#define NATS_REQUEST_MS 5000  /* a call that does not wait: its JetStream budget */
+#define NATS_STREAM_MAX 255   /* JetStream's longest stream name */
+#define NATS_SUBJECT_PREFIX "ipcq.q."
+#define NATS_ASYNC_WINDOW 256 /* async puts in flight (ipcq_set_put_window: ENOTSUP) */
+
+typedef struct nats_sub nats_sub;
+typedef struct nats_lease nats_lease;
+
+/* What a handle keeps (its root's backend_state), shared by its sessions;
+ * libnats's connection and JetStream context are thread-safe. */
+typedef struct nats_state {
+    pid_t pid;            /* the process that made it: a forked child makes its own */
+    pthread_mutex_t lock; /* guards subs, leases, async_* */
+    natsConnection *nc;
+    jsCtx *js;
+    nats_sub *subs; /* pull subscriptions, one per (session, queue) */
+    /* leases (nats_lease.c) */
+    nats_lease *leases;
+    uint64_t next_lease;
+    pthread_t keeper;
+    pthread_cond_t keeper_wake;
+    bool keeper_running, keeper_stop;
+    /* async puts (nats_put.c): the first failure not reported yet */
+    int async_status;
+    char async_error[512];
+    char async_queue[IPCQ_NAME_MAX + 1]; /* the last queue an async put made sure of */
+    uint64_t msg_serial;                 /* with msg_nonce, the de-duplication id of each put */
+    uint64_t msg_nonce;
+} nats_state;
+
+/* The handle's state, connected; made on first use (and again in a forked
+ * child, which leaves its parent's alone). IPCQ_EUNAVAILABLE, with the
+ * error text, when no server answers. */
+int nats_state_get(ipcq_client *s, nats_state **out);
+/* Lets go of the handle's state (the backend's close). */
+void nats_state_close(ipcq_client *root);
+
+/* Records on session s the failure of a libnats call on queue (NULL: none)
+ * and returns its ipcq status: no server, or no answer in time, is
+ * IPCQ_EUNAVAILABLE; JetStream's "stream not found" IPCQ_ENOQUEUE;
+ * "maximum messages exceeded" IPCQ_FULL; too large IPCQ_ETOOBIG. */
+int nats_fail(ipcq_client *s, const char *queue, natsStatus st, jsErrCode jerr);
+/* True for the statuses that mean "no server now" (retry within the deadline). */
+bool nats_transient(natsStatus st);
+
+/* Monotonic milliseconds, and the deadline of a timeout (IPCQ_FOREVER: INT64_MAX). */
+int64_t nats_now_ms(void);
+int64_t nats_deadline(int64_t timeout_ms);
+/* Sleeps ms, but not past deadline. */
+void nats_nap(int64_t ms, int64_t deadline);
+
+/* The stream of queue (at least NATS_STREAM_MAX + 1 bytes) and its subject
+ * (at least NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX bytes). */
+void nats_stream_name(const char *queue, char *stream);
+void nats_subject(const char *queue, char *subject);
+/* True if stream is one of ipcq's. */
+bool nats_is_queue_stream(const char *stream);
+
+/* Creates queue if it does not exist: a work-queue stream with maxsize
+ * (<= 0: unbounded) and its consumer. exists_ok: a queue there with
+ * another bound is fine (a put); else it is IPCQ_ECONFLICT (create). */
+int nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t maxsize,
+                      bool exists_ok);
+/* The queue's dead-letter limit (0: none), kept in its consumer's
+ * description; IPCQ_ENOQUEUE if there is no such queue. */
+int nats_max_deliveries(ipcq_client *s, nats_state *st, const char *queue, uint32_t *max);
+/* True if the queue's stream exists now (a failed lookup counts as yes). */
+bool nats_queue_exists(nats_state *st, const char *queue);
+
+/* Publishes one item to queue and waits for JetStream's answer, retrying a
+ * full queue or an absent server until deadline (nats_put.c). */
+int nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data, size_t len,
+                 int64_t deadline, bool create);
+
+/* libnats calls this, from its own thread, for an async put that failed:
+ * the first failure is kept for flush or the next put_async (closure: the
+ * state). */
+void nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *closure);
+
+/* Takes up to max items of queue, waiting until deadline for the first:
+ * msgs[0..*got) are the messages, not yet acknowledged, items past the
+ * queue's dead-letter limit already moved to QUEUE.dlq (nats_get.c). */
+int nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_t timeout_ms,
+               natsMsg **msgs, size_t *got);
+/* nats_fetch() of up to max items into *msgs (free() it), waiting only for
+ * the first. */
+int nats_fetch_batch(ipcq_client *s, nats_state *st, const char *queue, size_t max,
+                     int64_t timeout_ms, natsMsg ***msgs, size_t *got);
+/* Copies a message's bytes into a buffer for ipcq_free(). */
+int nats_copy_item(ipcq_client *s, const char *queue, natsMsg *m, void **data, size_t *len);
+/* How many times message m was handed out, this time included. */
+uint32_t nats_deliveries(natsMsg *m);
+/* Frees the subscriptions of the state (close). */
+void nats_subs_free(nats_state *st);
+
+/* Leases (nats_lease.c): takes m on a lease of lease_ms and returns its id. */
+int nats_lease_add(ipcq_client *s, nats_state *st, natsMsg *m, int64_t lease_ms, uint64_t *id);
+/* Hands back every lease still held and stops the keeper (close). */
+void nats_leases_free(nats_state *st);
+
+/* The backend's operations, as backend.h declares them. */
+int nats_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms);
+int nats_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
+                  const size_t *lens, int64_t timeout_ms);
+int nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len);
+int nats_flush(ipcq_client *c, int64_t timeout_ms);
+int nats_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms);
+int nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
+                  size_t *got, int64_t timeout_ms);
+int nats_create(ipcq_client *c, const char *queue, int64_t maxsize);
+int nats_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize);
+int nats_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries);
+int nats_delete(ipcq_client *c, const char *queue);
+int nats_ping(ipcq_client *c);
+int nats_stat(ipcq_client *c, const char *queue, ipcq_stats **out);
+int nats_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data, size_t *len,
+                    uint64_t *lease, uint32_t *deliveries, int64_t timeout_ms);
+int nats_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms, size_t max,
+                         void **items, size_t *lens, uint64_t *leases, size_t *got,
+                         int64_t timeout_ms);
+int nats_ack(ipcq_client *c, uint64_t lease);
+int nats_ack_many(ipcq_client *c, size_t n, const uint64_t *leases);
+int nats_release(ipcq_client *c, uint64_t lease);
+int nats_extend(ipcq_client *c, uint64_t lease, int64_t lease_ms);
+
+#endif

@@ -1,0 +1,178 @@
+/* Puts on JetStream. Each put carries a message id (the handle's random
+ * nonce and a counter), so that a put retried after a lost answer (a server
+ * killed, a leader elected) is stored once (the stream's de-duplication
+ * window). A full queue refuses the message (error 10077, MaxMsgs with
+ * DiscardNew): put_nowait fails IPCQ_FULL at once; a blocking put tries
+ * again, backing off, until its deadline (SPEC §9). A queue that does not
+ * exist is created, unbounded (Q2); one deleted while a put waits fails it
+ * IPCQ_EDELETED (Q10). */
+#include <stdio.h>
+#include <string.h>
+
+#include "nats_internal.h"
+
+#define BACKOFF_FIRST_MS 2
+#define BACKOFF_MAX_MS 50
+#define ANSWER_WAIT_MS 2000 /* one try's wait for JetStream's answer */
+
+/* The subject of queue, and the options of a put to it: a new message id. */
+static void
+publish_options(nats_state *st, const char *queue, char *subject, char *id, size_t id_cap,
+                jsPubOptions *po)
+{
+    nats_subject(queue, subject);
+    pthread_mutex_lock(&st->lock);
+    uint64_t serial = ++st->msg_serial;
+    pthread_mutex_unlock(&st->lock);
+    snprintf(id, id_cap, "%016llx-%llu", (unsigned long long)st->msg_nonce,
+             (unsigned long long)serial);
+    jsPubOptions_Init(po);
+    po->MsgId = id;
+}
+
+int
+nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data, size_t len,
+             int64_t deadline, bool create)
+{
+    if (len > (size_t)natsConnection_GetMaxPayload(st->nc))
+        return nats_fail(s, queue, NATS_MAX_PAYLOAD, 0);
+    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[48];
+    jsPubOptions po;
+    publish_options(st, queue, subject, id, sizeof id, &po);
+    int64_t backoff = BACKOFF_FIRST_MS;
+    bool existed = false;
+    for (;;) {
+        int64_t left = deadline - nats_now_ms();
+        po.MaxWait = left < ANSWER_WAIT_MS ? (left > 100 ? left : 100) : ANSWER_WAIT_MS;
+        jsPubAck *pa = NULL;
+        jsErrCode jerr = 0;
+        natsStatus ns = js_Publish(&pa, st->js, subject, data, (int)len, &po, &jerr);
+        jsPubAck_Destroy(pa);
+        if (ns == NATS_OK)
+            return IPCQ_OK;
+        if (ns == NATS_NO_RESPONDERS && existed)
+            return client_fail(s, queue, IPCQ_EDELETED, NULL);
+        if (ns == NATS_NO_RESPONDERS && create) {
+            /* no stream on the subject: create the queue (Q2), once */
+            int rc = nats_queue_ensure(s, st, queue, 0, true);
+            if (rc != IPCQ_OK)
+                return rc;
+            create = false;
+            continue;
+        }
+        if (jerr != JSStreamStoreFailedErr && !nats_transient(ns))
+            return nats_fail(s, queue, ns, jerr);
+        existed = existed || jerr == JSStreamStoreFailedErr;
+        if (nats_now_ms() >= deadline)
+            return nats_fail(s, queue, ns, jerr);
+        nats_nap(backoff, deadline);
+        backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
+    }
+}
+
+int
+nats_put(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms)
+{
+    nats_state *st;
+    int rc = nats_state_get(c, &st);
+    if (rc != IPCQ_OK)
+        return rc;
+    return nats_publish(c, st, queue, data ? data : "", len, nats_deadline(timeout_ms), true);
+}
+
+int
+nats_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *items,
+              const size_t *lens, int64_t timeout_ms)
+{
+    nats_state *st;
+    int rc = nats_state_get(c, &st);
+    if (rc != IPCQ_OK)
+        return rc;
+    /* One publish each, in order, against one deadline: JetStream has no
+     * batch publish, so this is not all-or-none (docs/NATS.md). */
+    int64_t deadline = nats_deadline(timeout_ms);
+    for (size_t i = 0; i < n; i++) {
+        rc = nats_publish(c, st, queue, items[i] ? items[i] : "", lens[i], deadline, true);
+        if (rc != IPCQ_OK && i > 0) {
+            char detail[600];
+            snprintf(detail, sizeof detail, "%s (%zu of the %zu items were put)",
+                     ipcq_client_error(c), i, n);
+            return client_fail(c, NULL, rc, detail);
+        }
+        if (rc != IPCQ_OK)
+            return rc;
+    }
+    return IPCQ_OK;
+}
+
+void
+nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
+{
+    (void)js;
+    nats_state *st = arg;
+    pthread_mutex_lock(&st->lock);
+    if (st->async_status == IPCQ_OK) {
+        jsErrCode jerr = pae->ErrCode;
+        st->async_status = jerr == JSStreamStoreFailedErr ? IPCQ_FULL
+                           : nats_transient(pae->Err)     ? IPCQ_EUNAVAILABLE
+                                                          : IPCQ_ESYSTEM;
+        snprintf(st->async_error, sizeof st->async_error, "%s: async put failed: %s",
+                 natsMsg_GetSubject(pae->Msg), pae->ErrText ? pae->ErrText : "");
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* Reports (and forgets) the first failure of an async put. */
+static int
+take_async_error(ipcq_client *c, nats_state *st)
+{
+    pthread_mutex_lock(&st->lock);
+    int rc = st->async_status;
+    if (rc != IPCQ_OK)
+        client_fail(c, NULL, rc, st->async_error);
+    st->async_status = IPCQ_OK;
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int
+nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
+{
+    nats_state *st;
+    int rc = nats_state_get(c, &st);
+    if (rc != IPCQ_OK || (rc = take_async_error(c, st)) != IPCQ_OK)
+        return rc;
+    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[48];
+    jsPubOptions po;
+    publish_options(st, queue, subject, id, sizeof id, &po);
+    /* The queue must exist: a message nobody stores has no answer. The
+     * last queue made sure of is remembered, not to ask for each put. */
+    pthread_mutex_lock(&st->lock);
+    bool known = strcmp(st->async_queue, queue) == 0;
+    pthread_mutex_unlock(&st->lock);
+    if (!known && (rc = nats_queue_ensure(c, st, queue, 0, true)) != IPCQ_OK)
+        return rc;
+    pthread_mutex_lock(&st->lock);
+    snprintf(st->async_queue, sizeof st->async_queue, "%s", queue);
+    pthread_mutex_unlock(&st->lock);
+    natsStatus ns = js_PublishAsync(st->js, subject, data ? data : "", (int)len, &po);
+    return ns == NATS_OK ? IPCQ_OK : nats_fail(c, queue, ns, 0);
+}
+
+int
+nats_flush(ipcq_client *c, int64_t timeout_ms)
+{
+    nats_state *st;
+    int rc = nats_state_get(c, &st);
+    if (rc != IPCQ_OK)
+        return rc;
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = timeout_ms == IPCQ_FOREVER ? INT32_MAX : (timeout_ms > 0 ? timeout_ms : 1);
+    natsStatus ns = js_PublishAsyncComplete(st->js, &po);
+    if ((rc = take_async_error(c, st)) != IPCQ_OK)
+        return rc;
+    if (ns == NATS_TIMEOUT)
+        return client_fail(c, NULL, IPCQ_ETIMEDOUT, "async puts still unanswered");
+    return ns == NATS_OK ? IPCQ_OK : nats_fail(c, NULL, ns, 0);
+}

@@ -1,0 +1,628 @@
+/*
+ * The nats:// backend (SPEC §9, docs/NATS.md) against a real NATS JetStream
+ * cluster: three nats-server processes on loopback, started and stopped by
+ * this suite (nats_cluster.c). It skips, saying why, only if nats-server is
+ * absent; a library built without libnats must refuse nats:// with
+ * IPCQ_ENOTSUP, and that is all it checks then (test_without_libnats).
+ *
+ * Processes: producers, consumers and lease holders are this program run
+ * again (--worker ...), each with a handle of its own; libnats's threads
+ * do not survive fork(), so a child execs before it touches NATS.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "nats_cluster.h"
+
+static nats_cluster cluster;
+static bool cluster_up;
+
+/* ---- workers: this program run again ------------------------------------ */
+
+/* produce EP QUEUE N: puts "item-K" for K < N, waiting for room; prints
+ * "put K" once each put was acknowledged. */
+static int
+worker_produce(const char *ep, const char *queue, int n)
+{
+    ipcq_client *c;
+    if (ipcq_client_open(&c, ep) != IPCQ_OK)
+        return 2;
+    for (int k = 0; k < n; k++) {
+        char item[32];
+        int len = snprintf(item, sizeof item, "item-%d", k);
+        int rc = ipcq_put(c, queue, item, (size_t)len, 20000);
+        if (rc != IPCQ_OK) {
+            fprintf(stderr, "put %d: %s\n", k, ipcq_client_error(c));
+            return 1;
+        }
+        printf("put %d\n", k);
+        fflush(stdout);
+    }
+    ipcq_client_close(&c);
+    return 0;
+}
+
+/* consume EP QUEUE: gets and prints each item until "end" or a get finds
+ * nothing for 10 s. */
+static int
+worker_consume(const char *ep, const char *queue)
+{
+    ipcq_client *c;
+    if (ipcq_client_open(&c, ep) != IPCQ_OK)
+        return 2;
+    for (;;) {
+        void *d;
+        size_t len;
+        int rc = ipcq_get(c, queue, &d, &len, 10000);
+        if (rc != IPCQ_OK) {
+            fprintf(stderr, "get: %s\n", ipcq_client_error(c));
+            return 1;
+        }
+        bool end = len == 3 && memcmp(d, "end", 3) == 0;
+        if (!end)
+            printf("%.*s\n", (int)len, (char *)d);
+        ipcq_free(d);
+        if (end)
+            break;
+    }
+    fflush(stdout);
+    ipcq_client_close(&c);
+    return 0;
+}
+
+/* lease EP QUEUE: takes one item on a 60 s lease, prints it and its
+ * delivery count, and waits to be killed. */
+static int
+worker_lease(const char *ep, const char *queue)
+{
+    ipcq_client *c;
+    if (ipcq_client_open(&c, ep) != IPCQ_OK)
+        return 2;
+    void *d;
+    size_t len;
+    uint64_t lease;
+    uint32_t deliveries;
+    if (ipcq_get_leased(c, queue, 60000, &d, &len, &lease, &deliveries, 10000) != IPCQ_OK) {
+        fprintf(stderr, "get_leased: %s\n", ipcq_client_error(c));
+        return 1;
+    }
+    printf("leased %.*s %u\n", (int)len, (char *)d, deliveries);
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+static int
+worker_main(int argc, char **argv)
+{
+    if (argc == 6 && strcmp(argv[2], "produce") == 0)
+        return worker_produce(argv[3], argv[4], atoi(argv[5]));
+    if (argc == 5 && strcmp(argv[2], "consume") == 0)
+        return worker_consume(argv[3], argv[4]);
+    if (argc == 5 && strcmp(argv[2], "lease") == 0)
+        return worker_lease(argv[3], argv[4]);
+    fprintf(stderr, "unknown worker\n");
+    return 2;
+}
+
+/* Starts this program as a worker: argv after "--worker", NULL ended. */
+static void
+start_worker(program_run *r, ...)
+{
+    static char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    const char *argv[8] = {self, "--worker"};
+    va_list ap;
+    va_start(ap, r);
+    for (int i = 2; i < 7 && (argv[i] = va_arg(ap, const char *)) != NULL; i++) {
+    }
+    va_end(ap);
+    argv[7] = NULL;
+    program_spec sp = {.argv = argv};
+    program_start(r, &sp);
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static int
+cluster_setup(void **state)
+{
+    (void)state;
+    if (nats_server_path() == NULL || !IPCQ_TEST_HAVE_LIBNATS)
+        return 0;
+    nats_cluster_start(&cluster);
+    cluster_up = true;
+    return 0;
+}
+
+static int
+cluster_teardown(void **state)
+{
+    (void)state;
+    kill_all_children(); /* workers a failed test left */
+    if (cluster_up)
+        nats_cluster_stop(&cluster);
+    cluster_up = false;
+    return 0;
+}
+
+/* A handle on the cluster; skips the test if there is none. */
+static ipcq_client *
+open_cluster(void)
+{
+    if (!IPCQ_TEST_HAVE_LIBNATS) {
+        print_message("skipped: libipcq was built without libnats (test_without_libnats)\n");
+        skip();
+    }
+    if (!cluster_up) {
+        print_message("skipped: nats-server is not installed (apt-get install nats-server)\n");
+        skip();
+    }
+    ipcq_client *c;
+    assert_int_equal(ipcq_client_open(&c, cluster.endpoint), IPCQ_OK);
+    return c;
+}
+
+static void
+put_str(ipcq_client *c, const char *queue, const char *s, int64_t timeout_ms)
+{
+    assert_ipcq_ok(c, ipcq_put(c, queue, s, strlen(s), timeout_ms));
+}
+
+static void
+get_str(ipcq_client *c, const char *queue, const char *want, int64_t timeout_ms)
+{
+    void *d;
+    size_t len;
+    assert_ipcq_ok(c, ipcq_get(c, queue, &d, &len, timeout_ms));
+    if (len != strlen(want) || memcmp(d, want, len) != 0)
+        fail_msg("%s: got '%.*s', want '%s'", queue, (int)len, (char *)d, want);
+    ipcq_free(d);
+}
+
+/* Polls qsize until it is want (JetStream removes an acknowledged message
+ * from a replicated stream a moment after the ack's answer). */
+static void
+wait_qsize(ipcq_client *c, const char *queue, size_t want)
+{
+    int64_t deadline = now_ms() + 5000;
+    size_t n = 0;
+    while (now_ms() < deadline) {
+        assert_ipcq_ok(c, ipcq_qsize(c, queue, &n));
+        if (n == want)
+            return;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%s: qsize %zu, want %zu", queue, n, want);
+}
+
+/* ---- the queue rules that hold on JetStream ------------------------------ */
+
+/* A library built without libnats refuses nats:// in one clear line. */
+static void
+test_without_libnats(void **state)
+{
+    (void)state;
+    if (IPCQ_TEST_HAVE_LIBNATS) {
+        print_message("skipped: this libipcq has the nats:// backend\n");
+        skip();
+    }
+    ipcq_client *c;
+    assert_int_equal(ipcq_client_open(&c, "nats://127.0.0.1:4222"), IPCQ_OK);
+    assert_ipcq_status(c, ipcq_put(c, "q", "x", 1, 0), IPCQ_ENOTSUP);
+    assert_string_equal(ipcq_client_error(c), "q: put: nats:// needs a libipcq built with "
+                                              "libnats (install libnats-dev and rebuild)");
+    ipcq_client_close(&c);
+}
+
+/* Q1, Q5, Q11: bad input fails as on a broker, before anything is sent. */
+static void
+test_bad_input(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    assert_ipcq_status(c, ipcq_put(c, "", "x", 1, 0), IPCQ_EINVAL);
+    assert_non_null(strstr(ipcq_client_error(c), "invalid queue name"));
+    assert_ipcq_status(c, ipcq_put(c, "q", "x", 1, -5), IPCQ_EINVAL);
+    assert_string_equal(ipcq_client_error(c), "q: negative timeout -5 ms");
+    void *d;
+    size_t len;
+    uint64_t lease;
+    assert_ipcq_status(c, ipcq_get_leased(c, "q", 0, &d, &len, &lease, NULL, 0), IPCQ_EINVAL);
+    ipcq_client_close(&c);
+}
+
+/* Q2 (create, conflict), Q3 (binary-safe, empty), Q4 (FIFO), Q8 (qsize). */
+static void
+test_put_get_fifo(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    assert_ipcq_ok(c, ipcq_create(c, "fifo", 0));
+    assert_ipcq_ok(c, ipcq_create(c, "fifo", 0));
+    assert_ipcq_status(c, ipcq_create(c, "fifo", 4), IPCQ_ECONFLICT);
+    assert_string_equal(ipcq_client_error(c), "fifo: exists with maxsize 0, not 4");
+    for (int i = 0; i < 5; i++) {
+        char s[8];
+        snprintf(s, sizeof s, "%d", i);
+        put_str(c, "fifo", s, IPCQ_FOREVER);
+    }
+    unsigned char bin[256];
+    for (int i = 0; i < 256; i++)
+        bin[i] = (unsigned char)i;
+    assert_ipcq_ok(c, ipcq_put(c, "fifo", bin, sizeof bin, IPCQ_FOREVER));
+    assert_ipcq_ok(c, ipcq_put(c, "fifo", NULL, 0, IPCQ_FOREVER));
+    wait_qsize(c, "fifo", 7);
+    for (int i = 0; i < 5; i++) {
+        char s[8];
+        snprintf(s, sizeof s, "%d", i);
+        get_str(c, "fifo", s, 1000);
+    }
+    void *d;
+    size_t len;
+    assert_ipcq_ok(c, ipcq_get(c, "fifo", &d, &len, 1000));
+    assert_int_equal(len, sizeof bin);
+    assert_memory_equal(d, bin, sizeof bin);
+    ipcq_free(d);
+    assert_ipcq_ok(c, ipcq_get(c, "fifo", &d, &len, 1000));
+    assert_int_equal(len, 0);
+    assert_non_null(d);
+    ipcq_free(d);
+    wait_qsize(c, "fifo", 0);
+    assert_ipcq_ok(c, ipcq_delete(c, "fifo"));
+    ipcq_client_close(&c);
+}
+
+/* Q5, Q6, Q11: nowait and timeouts fail with Full and Empty, in time. */
+static void
+test_full_empty_timeouts(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    assert_ipcq_ok(c, ipcq_create(c, "bounded", 2));
+    put_str(c, "bounded", "a", 0);
+    put_str(c, "bounded", "b", 0);
+    bool full = false;
+    assert_ipcq_ok(c, ipcq_full(c, "bounded", &full));
+    assert_true(full);
+    int64_t t0 = now_ms();
+    assert_ipcq_status(c, ipcq_put(c, "bounded", "c", 1, IPCQ_NOWAIT), IPCQ_FULL);
+    assert_true(now_ms() - t0 < 1000);
+    assert_string_equal(ipcq_client_error(c), "bounded: queue is full");
+    t0 = now_ms();
+    assert_ipcq_status(c, ipcq_put(c, "bounded", "c", 1, 300), IPCQ_FULL);
+    int64_t took = now_ms() - t0;
+    if (took < 300 || took > 2000)
+        fail_msg("a put of timeout 300 ms took %lld ms", (long long)took);
+    /* Q2: a larger bound admits the next put. */
+    assert_ipcq_ok(c, ipcq_set_maxsize(c, "bounded", 3));
+    put_str(c, "bounded", "c", 0);
+    /* A smaller bound than the items held: JetStream would drop items. */
+    assert_ipcq_status(c, ipcq_set_maxsize(c, "bounded", 1), IPCQ_ENOTSUP);
+    get_str(c, "bounded", "a", 0);
+    get_str(c, "bounded", "b", 0);
+    get_str(c, "bounded", "c", 0);
+    t0 = now_ms();
+    void *d;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "bounded", &d, &len, IPCQ_NOWAIT), IPCQ_EMPTY);
+    assert_null(d);
+    assert_true(now_ms() - t0 < 1000);
+    t0 = now_ms();
+    assert_ipcq_status(c, ipcq_get(c, "bounded", &d, &len, 300), IPCQ_EMPTY);
+    took = now_ms() - t0;
+    if (took < 300 || took > 2000)
+        fail_msg("a get of timeout 300 ms took %lld ms", (long long)took);
+    assert_ipcq_ok(c, ipcq_delete(c, "bounded"));
+    ipcq_client_close(&c);
+}
+
+/* Q2: a get on a queue that does not exist waits and does not create it. */
+static void
+test_get_absent_queue(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    void *d;
+    size_t len;
+    assert_ipcq_status(c, ipcq_get(c, "absent", &d, &len, 200), IPCQ_EMPTY);
+    size_t n;
+    assert_ipcq_status(c, ipcq_qsize(c, "absent", &n), IPCQ_ENOQUEUE);
+    assert_ipcq_status(c, ipcq_delete(c, "absent"), IPCQ_ENOQUEUE);
+    ipcq_client_close(&c);
+}
+
+typedef struct blocked_get {
+    const char *queue;
+    int rc;
+} blocked_get;
+
+static void *
+get_forever(void *arg)
+{
+    blocked_get *g = arg;
+    ipcq_client *c;
+    g->rc = ipcq_client_open(&c, cluster.endpoint);
+    void *d;
+    size_t len;
+    if (g->rc == IPCQ_OK)
+        g->rc = ipcq_get(c, g->queue, &d, &len, IPCQ_FOREVER);
+    ipcq_client_close(&c);
+    return NULL;
+}
+
+/* Q10: deleting a queue wakes a getter blocked on it. */
+static void
+test_delete_wakes_getter(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    assert_ipcq_ok(c, ipcq_create(c, "doomed", 0));
+    blocked_get g = {"doomed", -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, get_forever, &g), 0);
+    int64_t deadline = now_ms() + 5000;
+    while (queue_field(c, "doomed", IPCQ_QUEUE_GETTERS) < 1 && now_ms() < deadline) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(queue_field(c, "doomed", IPCQ_QUEUE_GETTERS) >= 1);
+    assert_ipcq_ok(c, ipcq_delete(c, "doomed"));
+    pthread_join(t, NULL);
+    assert_int_equal(g.rc, IPCQ_EDELETED);
+    ipcq_client_close(&c);
+}
+
+/* What JetStream cannot serve is IPCQ_ENOTSUP with one line naming it. */
+static void
+test_unsupported(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    assert_ipcq_ok(c, ipcq_create(c, "plain", 0));
+    assert_ipcq_status(c, ipcq_task_done(c, "plain"), IPCQ_ENOTSUP);
+    assert_string_equal(ipcq_client_error(c), "plain: task_done: not supported on a nats:// "
+                                              "endpoint (JetStream; see docs/NATS.md)");
+    assert_ipcq_status(c, ipcq_join(c, "plain", 0), IPCQ_ENOTSUP);
+    assert_ipcq_status(c, ipcq_shutdown(c, "plain", false), IPCQ_ENOTSUP);
+    assert_ipcq_status(c, ipcq_set_prefetch(c, 8, 1000), IPCQ_ENOTSUP);
+    assert_ipcq_ok(c, ipcq_delete(c, "plain"));
+    ipcq_client_close(&c);
+}
+
+/* D2, D6: a lease is released to the queue, its count kept; past the
+ * limit the item goes to NAME.dlq. Ack of a settled lease: IPCQ_ELEASE. */
+static void
+test_leases_dead_letter(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    assert_ipcq_ok(c, ipcq_create(c, "work", 0));
+    assert_ipcq_ok(c, ipcq_set_max_deliveries(c, "work", 2));
+    assert_int_equal(queue_field(c, "work", IPCQ_QUEUE_MAX_DELIVERIES), 2);
+    put_str(c, "work", "job", IPCQ_FOREVER);
+    void *d;
+    size_t len;
+    uint64_t lease;
+    uint32_t deliveries;
+    for (uint32_t want = 1; want <= 2; want++) {
+        assert_ipcq_ok(c, ipcq_get_leased(c, "work", 5000, &d, &len, &lease, &deliveries, 2000));
+        assert_int_equal(deliveries, want);
+        assert_memory_equal(d, "job", 3);
+        ipcq_free(d);
+        assert_ipcq_ok(c, ipcq_extend(c, lease, 5000));
+        assert_ipcq_ok(c, ipcq_release(c, lease));
+        assert_ipcq_status(c, ipcq_ack(c, lease), IPCQ_ELEASE);
+    }
+    /* A third delivery is past the limit: the item is in work.dlq. */
+    assert_ipcq_status(c, ipcq_get_leased(c, "work", 5000, &d, &len, &lease, &deliveries, 300),
+                       IPCQ_EMPTY);
+    get_str(c, "work.dlq", "job", 2000);
+    put_str(c, "work", "next", IPCQ_FOREVER);
+    assert_ipcq_ok(c, ipcq_get_leased(c, "work", 5000, &d, &len, &lease, &deliveries, 2000));
+    ipcq_free(d);
+    assert_ipcq_ok(c, ipcq_ack(c, lease));
+    wait_qsize(c, "work", 0);
+    assert_ipcq_ok(c, ipcq_delete(c, "work"));
+    assert_ipcq_ok(c, ipcq_delete(c, "work.dlq"));
+    ipcq_client_close(&c);
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+/* Counts the lines "item-K" of out into seen[K] (K < n). */
+static void
+count_items(const char *out, int *seen, int n)
+{
+    for (const char *p = out; (p = strstr(p, "item-")) != NULL; p++) {
+        int k = atoi(p + 5);
+        assert_true(k >= 0 && k < n);
+        seen[k]++;
+    }
+}
+
+/* A producer and two consumers, each a process of its own: every item
+ * comes out once. */
+static void
+test_producer_consumers(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    enum { N = 200 };
+    assert_ipcq_ok(c, ipcq_create(c, "pc", 16));
+    program_run prod, cons[2];
+    start_worker(&cons[0], "consume", cluster.endpoint, "pc", NULL);
+    start_worker(&cons[1], "consume", cluster.endpoint, "pc", NULL);
+    start_worker(&prod, "produce", cluster.endpoint, "pc", "200", NULL);
+    program_finish(&prod, 60000);
+    expect_exit(&prod, 0);
+    put_str(c, "pc", "end", IPCQ_FOREVER);
+    put_str(c, "pc", "end", IPCQ_FOREVER);
+    int seen[N] = {0};
+    for (int i = 0; i < 2; i++) {
+        program_finish(&cons[i], 60000);
+        expect_exit(&cons[i], 0);
+        count_items(cons[i].out.data, seen, N);
+        program_free(&cons[i]);
+    }
+    program_free(&prod);
+    for (int k = 0; k < N; k++)
+        if (seen[k] != 1)
+            fail_msg("item-%d came out %d times", k, seen[k]);
+    assert_ipcq_ok(c, ipcq_delete(c, "pc"));
+    ipcq_client_close(&c);
+}
+
+/* D1, D2: an item leased by a worker that dies comes back to the next
+ * getter with its delivery count raised. */
+static void
+test_leased_worker_dies(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    put_str(c, "leased", "precious", IPCQ_FOREVER);
+    program_run w;
+    start_worker(&w, "lease", cluster.endpoint, "leased", NULL);
+    while (strstr(w.out.data, "\n") == NULL && program_pump(&w, 100)) {
+    }
+    assert_string_equal(w.out.data, "leased precious 1\n");
+    kill_child(w.pid);
+    program_free(&w);
+    void *d;
+    size_t len;
+    uint64_t lease;
+    uint32_t deliveries;
+    /* back within the consumer's ack wait (4 s) */
+    assert_ipcq_ok(c, ipcq_get_leased(c, "leased", 5000, &d, &len, &lease, &deliveries, 10000));
+    assert_int_equal(len, 8);
+    assert_memory_equal(d, "precious", 8);
+    assert_int_equal(deliveries, 2);
+    ipcq_free(d);
+    assert_ipcq_ok(c, ipcq_ack(c, lease));
+    assert_ipcq_ok(c, ipcq_delete(c, "leased"));
+    ipcq_client_close(&c);
+}
+
+/* SPEC §9: one server of three SIGKILLed while a producer puts and this
+ * process gets, then restarted: every acknowledged put comes out, and every
+ * get returns within its timeout. Both connect to the server that is
+ * killed (servers are tried in the order listed, and it comes first), so
+ * both must move to another. */
+static void
+test_server_killed(void **state)
+{
+    (void)state;
+    ipcq_client *admin = open_cluster();
+    enum { N = 300 };
+    assert_ipcq_ok(admin, ipcq_create(admin, "survive", 0));
+    char first[128];
+    snprintf(first, sizeof first, "nats://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d",
+             cluster.client_port[1], cluster.client_port[0], cluster.client_port[2]);
+    ipcq_client *c;
+    assert_int_equal(ipcq_client_open(&c, first), IPCQ_OK);
+    assert_ipcq_ok(c, ipcq_ping(c));
+    program_run prod;
+    start_worker(&prod, "produce", first, "survive", "300", NULL);
+    int seen[N] = {0};
+    int got = 0;
+    int64_t slowest = 0;
+    for (; got < N; got++) {
+        if (got == 80)
+            nats_node_kill(&cluster, 1);
+        if (got == 160)
+            nats_node_restart(&cluster, 1);
+        program_pump(&prod, 0);
+        void *d;
+        size_t len;
+        int64_t t0 = now_ms();
+        int rc = ipcq_get(c, "survive", &d, &len, 15000);
+        if (rc != IPCQ_OK)
+            fail_msg("get %d: %s after %lld ms; producer: %s", got, ipcq_client_error(c),
+                     (long long)(now_ms() - t0), prod.err.data);
+        slowest = now_ms() - t0 > slowest ? now_ms() - t0 : slowest;
+        char item[32];
+        snprintf(item, sizeof item, "%.*s", (int)(len < 31 ? len : 31), (char *)d);
+        ipcq_free(d);
+        int k = atoi(item + 5);
+        assert_true(strncmp(item, "item-", 5) == 0 && k >= 0 && k < N);
+        seen[k]++;
+    }
+    program_finish(&prod, 60000);
+    expect_exit(&prod, 0);
+    print_message("slowest get across the kill: %lld ms\n", (long long)slowest);
+    for (int k = 0; k < N; k++) {
+        char line[32];
+        snprintf(line, sizeof line, "put %d\n", k);
+        if (strstr(prod.out.data, line) != NULL && seen[k] == 0)
+            fail_msg("item-%d was acknowledged and lost", k);
+        if (seen[k] > 1)
+            print_message("item-%d came out %d times (at least once)\n", k, seen[k]);
+    }
+    program_free(&prod);
+    assert_ipcq_ok(admin, ipcq_delete(admin, "survive"));
+    ipcq_client_close(&c);
+    ipcq_client_close(&admin);
+}
+
+/* ---- the CLI ----------------------------------------------------------------- */
+
+static int
+cli(const char *ep, ...)
+{
+    const char *argv[16] = {IPCQ_CLI_PATH, "--broker", ep};
+    va_list ap;
+    va_start(ap, ep);
+    int i = 3;
+    while (i < 15 && (argv[i] = va_arg(ap, const char *)) != NULL)
+        i++;
+    va_end(ap);
+    argv[i] = NULL;
+    return run_quietly(argv);
+}
+
+/* SPEC §5's exit statuses on nats://. */
+static void
+test_cli_exit_codes(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    ipcq_client_close(&c);
+    const char *ep = cluster.endpoint;
+    assert_int_equal(cli(ep, "ping", NULL), 0);
+    assert_int_equal(cli(ep, "create", "cliq", "--maxsize", "1", NULL), 0);
+    assert_int_equal(cli(ep, "put", "cliq", "one", NULL), 0);
+    assert_int_equal(cli(ep, "put", "cliq", "two", "--nowait", NULL), 1);
+    assert_int_equal(cli(ep, "get", "cliq", "--timeout", "1", NULL), 0);
+    assert_int_equal(cli(ep, "get", "cliq", "--nowait", NULL), 1);
+    assert_int_equal(cli(ep, "get", "cliq", "--timeout", "-1", NULL), 2);
+    assert_int_equal(cli(ep, "task-done", "cliq", NULL), 4);
+    assert_int_equal(cli(ep, "rm", "cliq", NULL), 0);
+    assert_int_equal(cli(ep, "rm", "cliq", NULL), 4);
+    assert_int_equal(cli("nats://127.0.0.1:1", "ping", NULL), 3);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--worker") == 0)
+        return worker_main(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_without_libnats),    cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_put_get_fifo),       cmocka_unit_test(test_full_empty_timeouts),
+        cmocka_unit_test(test_get_absent_queue),   cmocka_unit_test(test_delete_wakes_getter),
+        cmocka_unit_test(test_unsupported),        cmocka_unit_test(test_leases_dead_letter),
+        cmocka_unit_test(test_producer_consumers), cmocka_unit_test(test_leased_worker_dies),
+        cmocka_unit_test(test_cli_exit_codes),     cmocka_unit_test(test_server_killed),
+    };
+    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
+}
