@@ -32,19 +32,6 @@ typedef struct tty_run {
     bool closed;           /* top's side is gone: no more bytes */
 } tty_run;
 
-static void
-screen_add(program_output *b, const char *data, size_t len)
-{
-    if (b->len + len + 1 > b->cap) {
-        b->cap = (b->len + len + 1) * 2;
-        b->data = realloc(b->data, b->cap);
-        assert_non_null(b->data);
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
 /* Starts ipcq --broker TB top ARGS... on a 40x120 pseudo-terminal. */
 static void
 tty_start(tty_run *r, const test_broker *tb, const char *const *args)
@@ -55,7 +42,7 @@ tty_start(tty_run *r, const test_broker *tb, const char *const *args)
         argv[n++] = *args;
     argv[n] = NULL;
     memset(r, 0, sizeof *r);
-    screen_add(&r->screen, "", 0);
+    program_output_add(&r->screen, "", 0);
     struct winsize ws = {.ws_row = 40, .ws_col = 120};
     fflush(NULL);
     r->pid = forkpty(&r->master, NULL, NULL, &ws);
@@ -80,7 +67,7 @@ tty_pump(tty_run *r, int wait_ms)
     char buf[65536];
     ssize_t n = read(r->master, buf, sizeof buf);
     if (n > 0)
-        screen_add(&r->screen, buf, (size_t)n);
+        program_output_add(&r->screen, buf, (size_t)n);
     else if (n == 0 || errno != EINTR) /* EIO: top's side closed */
         r->closed = true;
 }
