@@ -164,6 +164,9 @@ typedef struct program_run {
     int64_t started_ms, elapsed_ms;
 } program_run;
 
+/* Appends len bytes to b, keeping it NUL-terminated. */
+void program_output_add(program_output *b, const char *data, size_t len);
+
 /* Starts the program of sp. It is a tracked child (track_child()): a
  * failed test's kill_all_children(), or fixture_broker_down(), stops it. */
 void program_start(program_run *r, const program_spec *sp);

@@ -21,8 +21,8 @@
 
 extern char **environ;
 
-static void
-output_add(program_output *b, const char *data, size_t len)
+void
+program_output_add(program_output *b, const char *data, size_t len)
 {
     if (b->len + len + 1 > b->cap) {
         b->cap = (b->len + len + 1) * 2;
@@ -69,8 +69,8 @@ program_start(program_run *r, const program_spec *sp)
     memset(r, 0, sizeof *r);
     const char *slash = strrchr(sp->argv[0], '/');
     snprintf(r->name, sizeof r->name, "%s", slash != NULL ? slash + 1 : sp->argv[0]);
-    output_add(&r->out, "", 0);
-    output_add(&r->err, "", 0);
+    program_output_add(&r->out, "", 0);
+    program_output_add(&r->err, "", 0);
     r->started_ms = now_ms();
     fflush(NULL);
     r->pid = fork();
@@ -128,7 +128,7 @@ program_pump(program_run *r, int wait_ms)
         char buf[65536];
         ssize_t n = read(*fds[i], buf, sizeof buf);
         if (n > 0)
-            output_add(bufs[i], buf, (size_t)n);
+            program_output_add(bufs[i], buf, (size_t)n);
         else if (n == 0 || errno != EINTR) /* EIO: a terminal's last slave closed */
             close_fd(fds[i]);
     }

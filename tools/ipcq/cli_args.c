@@ -29,6 +29,10 @@ static const option_def option_table[] = {
     {"--help", OPT_HELP, false},
     {"-h", OPT_HELP, false},
     {"--broker", OPT_BROKER, true},
+    {"--prometheus", OPT_PROMETHEUS, false},
+    {"--once", OPT_ONCE, false},
+    {"--sort", OPT_SORT, true},
+    {"--interval", OPT_INTERVAL, true},
 };
 
 const tool_usage cli_usage = {.prog = "ipcq", .hint_prog_help = true};
@@ -105,6 +109,16 @@ apply_option(const char *cmd, cli_opts *o, const option_def *d, const char *valu
         return parse_integer(cmd, d->name, value, 0, INT64_MAX, &o->maxsize);
     case OPT_COUNT:
         return parse_integer(cmd, d->name, value, 1, INT32_MAX, &o->count);
+    case OPT_SORT:
+        o->sort = value;
+        return CLI_OK;
+    case OPT_INTERVAL: {
+        int rc = parse_seconds(cmd, d->name, value, &o->interval_ms);
+        if (rc == CLI_OK && o->interval_ms == 0)
+            rc = tool_usage_error(&cli_usage, cmd, "invalid %s '%s': must be more than 0", d->name,
+                                  value);
+        return rc;
+    }
     case OPT_BROKER:
         if (value[0] == '\0')
             return tool_usage_error(&cli_usage, cmd, "empty --broker endpoint");
@@ -141,6 +155,7 @@ cli_parse(const char *cmd, int argc, char **argv, unsigned allowed, cli_opts *o)
     memset(o, 0, sizeof *o);
     o->timeout_ms = IPCQ_FOREVER;
     o->count = 1;
+    o->interval_ms = 1000;
     o->args = calloc((size_t)argc + 1, sizeof *o->args);
     if (o->args == NULL) {
         fprintf(stderr, "ipcq: out of memory\n");
@@ -159,6 +174,8 @@ cli_parse(const char *cmd, int argc, char **argv, unsigned allowed, cli_opts *o)
     }
     if (rc == CLI_OK && !(o->seen & OPT_HELP) && (o->seen & OPT_TIMEOUT) && (o->seen & OPT_NOWAIT))
         rc = tool_usage_error(&cli_usage, cmd, "--timeout and --nowait exclude each other");
+    if (rc == CLI_OK && !(o->seen & OPT_HELP) && (o->seen & OPT_JSON) && (o->seen & OPT_PROMETHEUS))
+        rc = tool_usage_error(&cli_usage, cmd, "--json and --prometheus exclude each other");
     if (rc != CLI_OK)
         cli_opts_free(o);
     return rc;

@@ -24,25 +24,31 @@ enum {
 
 /* Options, as bits: a subcommand lists the ones it takes. */
 enum {
-    OPT_TIMEOUT = 1u << 0,   /* --timeout SEC */
-    OPT_NOWAIT = 1u << 1,    /* --nowait */
-    OPT_MAXSIZE = 1u << 2,   /* --maxsize N */
-    OPT_LINES = 1u << 3,     /* --lines */
-    OPT_COUNT = 1u << 4,     /* -n COUNT */
-    OPT_JSON = 1u << 5,      /* --json */
-    OPT_IMMEDIATE = 1u << 6, /* --immediate */
-    OPT_HELP = 1u << 7,      /* --help, -h: every subcommand */
-    OPT_BROKER = 1u << 8,    /* --broker EP: global, also accepted after the subcommand */
+    OPT_TIMEOUT = 1u << 0,    /* --timeout SEC */
+    OPT_NOWAIT = 1u << 1,     /* --nowait */
+    OPT_MAXSIZE = 1u << 2,    /* --maxsize N */
+    OPT_LINES = 1u << 3,      /* --lines */
+    OPT_COUNT = 1u << 4,      /* -n COUNT */
+    OPT_JSON = 1u << 5,       /* --json */
+    OPT_IMMEDIATE = 1u << 6,  /* --immediate */
+    OPT_HELP = 1u << 7,       /* --help, -h: every subcommand */
+    OPT_BROKER = 1u << 8,     /* --broker EP: global, also accepted after the subcommand */
+    OPT_PROMETHEUS = 1u << 9, /* --prometheus */
+    OPT_ONCE = 1u << 10,      /* --once */
+    OPT_SORT = 1u << 11,      /* --sort KEY */
+    OPT_INTERVAL = 1u << 12,  /* --interval SEC */
 };
 
 typedef struct cli_opts {
     const char **args; /* positional arguments, in order (owned array, borrowed strings) */
     int nargs;
-    unsigned seen;      /* OPT_* bits that were given */
-    int64_t timeout_ms; /* IPCQ_FOREVER unless --timeout or --nowait */
-    int64_t maxsize;    /* --maxsize, 0 if absent */
-    int64_t count;      /* -n, 1 if absent */
-    const char *broker; /* --broker given after the subcommand, else NULL */
+    unsigned seen;       /* OPT_* bits that were given */
+    int64_t timeout_ms;  /* IPCQ_FOREVER unless --timeout or --nowait */
+    int64_t maxsize;     /* --maxsize, 0 if absent */
+    int64_t count;       /* -n, 1 if absent */
+    const char *broker;  /* --broker given after the subcommand, else NULL */
+    const char *sort;    /* --sort, NULL if absent (checked by the subcommand) */
+    int64_t interval_ms; /* --interval, > 0; 1000 if absent */
 } cli_opts;
 
 /* Sorts argv[0..argc) of subcommand cmd into o, accepting only the options

@@ -6,7 +6,9 @@
  *
  *   cli_items.c   put, get: the item path, stdin and stdout
  *   cli_admin.c   create, resize, rm, task-done, join, shutdown, ping
- *   cli_stat.c    stat (a table or JSON) and ls: views of one snapshot
+ *   cli_stat.c    stat (a table, JSON, or Prometheus's format: cli_prom.c) and
+ *                 ls: views of one snapshot
+ *   cli_top.c     top: the live view (its terminal: cli_term.c)
  */
 #ifndef IPCQ_CLI_CMDS_H
 #define IPCQ_CLI_CMDS_H
@@ -27,5 +29,6 @@ int cmd_ping(ipcq_client *c, const cli_opts *o);
 
 int cmd_stat(ipcq_client *c, const cli_opts *o);
 int cmd_ls(ipcq_client *c, const cli_opts *o);
+int cmd_top(ipcq_client *c, const cli_opts *o);
 
 #endif

@@ -2,7 +2,8 @@
  * stat and ls: views of one ipcq_stat() snapshot. Queues are shown sorted by
  * name. stat prints an aligned table, or with --json one object per queue
  * (keys of SPEC §5) and, for the whole broker, {"broker": {...}, "queues":
- * [...]}. One column table drives both the table and the JSON keys.
+ * [...]}. One column table drives both the table and the JSON keys. With
+ * --prometheus it hands the snapshot to cli_prom.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cli_cmds.h"
 #include "cli_report.h"
+#include "cli_stat.h"
 
 typedef struct column {
     const char *header; /* in the table */
@@ -56,20 +58,13 @@ static const broker_key broker_keys[] = {
     {"storage_failed", IPCQ_BROKER_STAT_STORAGE_FAILED},
 };
 
-typedef struct row_ref {
-    const char *name;
-    size_t index;
-} row_ref;
-
 static int
 by_name(const void *a, const void *b)
 {
     return strcmp(((const row_ref *)a)->name, ((const row_ref *)b)->name);
 }
 
-/* The snapshot's rows sorted by name, in an array the caller frees; NULL
- * (after saying so) when out of memory. */
-static row_ref *
+row_ref *
 sorted_rows(const ipcq_stats *s)
 {
     size_t n = ipcq_stats_count(s);
@@ -82,6 +77,13 @@ sorted_rows(const ipcq_stats *s)
         rows[i] = (row_ref){ipcq_stats_name(s, i), i};
     qsort(rows, n, sizeof *rows, by_name);
     return rows;
+}
+
+const row_ref *
+find_row(const row_ref *rows, size_t n, const char *name)
+{
+    row_ref key = {name, 0};
+    return bsearch(&key, rows, n, sizeof *rows, by_name);
 }
 
 static void
@@ -214,6 +216,10 @@ show_snapshot(ipcq_client *c, const char *queue, const cli_opts *o, snapshot_vie
 static void
 view_stat(const ipcq_stats *s, const row_ref *rows, size_t n, const char *queue, const cli_opts *o)
 {
+    if (o->seen & OPT_PROMETHEUS) {
+        print_prometheus(s, rows, n, queue == NULL);
+        return;
+    }
     if (o->seen & OPT_JSON) {
         if (queue != NULL && n > 0)
             json_queue(s, 0);

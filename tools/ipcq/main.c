@@ -52,11 +52,34 @@ static const command commands[] = {
      "  --nowait        do not wait: exit 1 at once if the queue is empty\n"
      "  -n COUNT        get COUNT items, each under the timeout; exit 1 after writing\n"
      "                  those that came if fewer came in time\n"},
-    {"stat", cmd_stat, false, OPT_JSON, 0, 1, "stat [QUEUE] [--json]",
+    {"stat", cmd_stat, false, OPT_JSON | OPT_PROMETHEUS, 0, 1,
+     "stat [QUEUE] [--json | --prometheus]",
      "Prints the figures of QUEUE, or of the broker and every queue: items, maxsize\n"
      "(inf: unbounded), bytes, blocked getters and putters, unfinished tasks, leased\n"
      "items, age of the oldest item, puts and gets since creation, shut down or not.\n"
-     "  --json          as one JSON object\n"},
+     "  --json          as one JSON object\n"
+     "  --prometheus    in Prometheus's text format, for node_exporter's textfile\n"
+     "                  collector: metrics ipcq_broker_* and ipcq_queue_*{queue=\"NAME\"},\n"
+     "                  in seconds and bytes, counters ending in _total, each with HELP\n"
+     "                  and TYPE. Write a .prom file atomically, e.g. each minute:\n"
+     "                  ipcq stat --prometheus > DIR/ipcq.prom.$$ && mv DIR/ipcq.prom.$$ "
+     "DIR/ipcq.prom\n"},
+    {"top", cmd_top, false, OPT_ONCE | OPT_SORT | OPT_INTERVAL, 0, 0,
+     "top [--once] [--sort KEY] [--interval SEC]",
+     "A live view of the broker, redrawn every second like top(1): its pid, uptime,\n"
+     "queues, items and their bytes, sessions (clients with blocked calls or leased\n"
+     "items), requests/s; then each queue's size, maxsize, puts/s and gets/s (over\n"
+     "the last interval; '-' until there are two samples), blocked getters and\n"
+     "putters, leased items, age of the oldest item and bytes. If the broker goes\n"
+     "away, top says so and keeps asking.\n"
+     "Keys: s size, p puts/s, g gets/s, n name, a age, b bytes (the order: largest\n"
+     "first, name A-Z); q quits (so do Ctrl-C and SIGTERM, which exit 128 + signal).\n"
+     "  --once          print one plain frame (rates over one interval) and exit; what\n"
+     "                  top does when standard output is not a terminal. Exit 3 and\n"
+     "                  one line on stderr if the broker is unreachable\n"
+     "  --sort KEY      the first order: size (default), puts, gets, name, age, bytes,\n"
+     "                  or the key's letter\n"
+     "  --interval SEC  the time between two samples (decimal, default 1)\n"},
     {"ls", cmd_ls, false, 0, 0, 0, "ls",
      "Lists the names of the broker's queues, one a line, sorted.\n"},
     {"create", cmd_create, false, OPT_MAXSIZE, 1, 1, "create QUEUE [--maxsize N]",
