@@ -127,9 +127,25 @@ broker_handle(broker *b, const void *peer, size_t peer_len, const void *msg, siz
 #define PROBE_AFTER_DISCONNECT_US 10000
 
 void
-broker_peer_disconnected(broker *b, int64_t now_us)
+broker_peer_connected(broker *b)
+{
+    b->clients++;
+}
+
+/* One connection fewer (never below none: ZeroMQ may report a peer that
+ * connected before its monitor started). */
+static void
+client_gone(broker *b)
 {
     b->disconnects++;
+    if (b->clients > 0)
+        b->clients--;
+}
+
+void
+broker_peer_disconnected(broker *b, int64_t now_us)
+{
+    client_gone(b);
     if (b->next_probe_us > now_us + PROBE_AFTER_DISCONNECT_US)
         b->next_probe_us = now_us + PROBE_AFTER_DISCONNECT_US;
 }
@@ -138,7 +154,7 @@ void
 broker_peer_lost(broker *b, const void *peer, size_t peer_len, int64_t now_us)
 {
     b->now_us = now_us;
-    b->disconnects++;
+    client_gone(b);
     session *s = session_get(b, peer, peer_len, false);
     if (s != NULL) {
         session_lost(b, s);

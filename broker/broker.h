@@ -56,6 +56,10 @@ void broker_handle(broker *b, const void *peer, size_t peer_len, const void *msg
 /* Counts a message that could not even be read as a request (bad framing). */
 void broker_count_bad(broker *b);
 
+/* A client connection opened (either transport): counted as open until it
+ * closes (broker_peer_disconnected, broker_peer_lost). */
+void broker_peer_connected(broker *b);
+
 /* A connection closed (the transport saw it; which peer is unknown): counts
  * it, and probes the sessions soon, so that a departed client's state is
  * cleaned up promptly (D3). */

@@ -132,6 +132,7 @@ struct broker {
     uint64_t instance;
     int64_t started_us, now_us, next_probe_us;
     uint64_t requests, bad_requests, unroutable, disconnects;
+    uint64_t clients; /* connections open now: lane ones and ZeroMQ peers */
     bool stopping;
     size_t total_items, total_bytes;
     size_t nwaiters;    /* blocked requests, for the memory estimate (limits.c) */

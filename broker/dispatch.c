@@ -246,6 +246,21 @@ handle_delete(request *r)
     answer(r, IPCQ_OK, NULL);
 }
 
+/* This process's resident memory, from /proc/self/statm; false where
+ * there is none. */
+static bool
+resident_bytes(uint64_t *out)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size, resident;
+    bool ok = f != NULL && fscanf(f, "%llu %llu", &size, &resident) == 2;
+    if (f != NULL)
+        fclose(f);
+    if (ok)
+        *out = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    return ok;
+}
+
 static void
 fill_queue_stat(broker *b, const queue *q, Ipcqwire__QueueStat *st)
 {
@@ -308,6 +323,9 @@ handle_stat(request *r)
     bs.pid = (uint32_t)getpid();
     bs.has_disconnects = 1;
     bs.disconnects = b->disconnects;
+    bs.has_clients = 1;
+    bs.clients = b->clients;
+    bs.has_rss_bytes = resident_bytes(&bs.rss_bytes);
     if (b->store != NULL) {
         store_stats st;
         store_get_stats(b->store, &st);

@@ -303,6 +303,7 @@ accept_some(lane *l, listener *ls)
         if (fd >= 0) {
             ls->warned = false;
             add_conn(l, fd);
+            broker_peer_connected(l->b);
             continue;
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {

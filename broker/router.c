@@ -111,7 +111,8 @@ receive_one(void *sock, broker *b)
 static void *
 open_monitor(void *ctx, void *sock)
 {
-    if (zmq_socket_monitor(sock, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) != 0)
+    if (zmq_socket_monitor(sock, MONITOR_ENDPOINT, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) !=
+        0)
         return NULL;
     void *mon = zmq_socket(ctx, ZMQ_PAIR);
     if (mon != NULL && zmq_connect(mon, MONITOR_ENDPOINT) != 0) {
@@ -121,15 +122,24 @@ open_monitor(void *ctx, void *sock)
     return mon;
 }
 
-/* Reads the monitor's pending events: [event id + value][endpoint]. */
+/* Reads the monitor's pending events: [event id (16 bits) + value][endpoint]. */
 static void
 read_monitor(void *mon, broker *b)
 {
     zmq_msg_t frame;
     zmq_msg_init(&frame);
+    uint16_t event = 0;
     while (zmq_msg_recv(&frame, mon, ZMQ_DONTWAIT) >= 0) {
-        if (!zmq_msg_more(&frame))
+        if (zmq_msg_more(&frame)) { /* the first frame */
+            if (zmq_msg_size(&frame) >= sizeof event)
+                memcpy(&event, zmq_msg_data(&frame), sizeof event);
+            continue;
+        }
+        if (event == ZMQ_EVENT_ACCEPTED)
+            broker_peer_connected(b);
+        else if (event == ZMQ_EVENT_DISCONNECTED)
             broker_peer_disconnected(b, clock_now_us());
+        event = 0;
     }
     zmq_msg_close(&frame);
 }

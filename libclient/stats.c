@@ -8,7 +8,7 @@
 #include "wire.h"
 
 #define QUEUE_FIELDS (IPCQ_QUEUE_DEAD_LETTERED + 1)
-#define BROKER_FIELDS (IPCQ_BROKER_STAT_STORAGE_FAILED + 1)
+#define BROKER_FIELDS (IPCQ_BROKER_STAT_RSS_BYTES + 1)
 
 typedef struct queue_row {
     char name[IPCQ_NAME_MAX + 1];
@@ -62,6 +62,8 @@ fill_broker(int64_t *f, const Ipcqwire__BrokerStat *b)
     f[IPCQ_BROKER_STAT_LOG_LIVE_BYTES] = b->has_log_live_bytes ? (int64_t)b->log_live_bytes : -1;
     f[IPCQ_BROKER_STAT_LOG_SEGMENTS] = b->has_log_segments ? (int64_t)b->log_segments : -1;
     f[IPCQ_BROKER_STAT_STORAGE_FAILED] = b->has_storage_failed ? b->storage_failed : -1;
+    f[IPCQ_BROKER_STAT_CLIENTS] = b->has_clients ? (int64_t)b->clients : -1;
+    f[IPCQ_BROKER_STAT_RSS_BYTES] = b->has_rss_bytes ? (int64_t)b->rss_bytes : -1;
 }
 
 int

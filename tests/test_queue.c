@@ -566,6 +566,31 @@ stat_reports_every_queue_and_the_broker(void **state)
     ipcq_client_close(&c);
 }
 
+/* The broker counts the client connections open now, on either transport
+ * (the stat's own handle among them), and tells its resident memory. */
+static void
+stat_counts_the_clients_connected_now(void **state)
+{
+    ipcq_client *c = client_on(*state);
+    assert_ipcq_ok(c, ipcq_ping(c));
+    int64_t alone = broker_stat_field(c, IPCQ_BROKER_STAT_CLIENTS);
+    assert_true(alone >= 1);
+    ipcq_client *more[3];
+    for (int i = 0; i < 3; i++) {
+        more[i] = client_on(*state);
+        assert_ipcq_ok(more[i], ipcq_ping(more[i]));
+    }
+    wait_broker_stat_field(c, IPCQ_BROKER_STAT_CLIENTS, alone + 3, WAIT_MS);
+    for (int i = 0; i < 2; i++)
+        ipcq_client_close(&more[i]);
+    wait_broker_stat_field(c, IPCQ_BROKER_STAT_CLIENTS, alone + 1, WAIT_MS);
+    int64_t rss = broker_stat_field(c, IPCQ_BROKER_STAT_RSS_BYTES);
+    assert_true(rss > 1024 * 1024); /* a process with libzmq loaded */
+    assert_true(rss < (int64_t)1 << 40);
+    ipcq_client_close(&more[2]);
+    ipcq_client_close(&c);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
 
 int
@@ -595,6 +620,7 @@ main(void)
         T(get_on_a_missing_queue_waits_without_creating_it),
         T(set_maxsize_grows_and_shrinks_the_bound),
         T(stat_reports_every_queue_and_the_broker),
+        T(stat_counts_the_clients_connected_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -479,6 +479,8 @@ typedef enum ipcq_broker_field {
     IPCQ_BROKER_STAT_LOG_LIVE_BYTES, /* the records still needed */
     IPCQ_BROKER_STAT_LOG_SEGMENTS,
     IPCQ_BROKER_STAT_STORAGE_FAILED, /* 1: it takes no more changes (IPCQ_ESTORAGE) */
+    IPCQ_BROKER_STAT_CLIENTS,        /* client connections open now; -1 if not told */
+    IPCQ_BROKER_STAT_RSS_BYTES,      /* the broker's resident memory; -1 if not told */
 } ipcq_broker_field;
 
 /* queue NULL: every queue. On IPCQ_OK *out holds the snapshot; free it with

@@ -49,6 +49,9 @@ static const family broker_families[] = {
      IPCQ_BROKER_STAT_LOG_SEGMENTS},
     {"ipcq_broker_storage_failed", "1 when the durable log failed: no more changes are taken.",
      false, false, IPCQ_BROKER_STAT_STORAGE_FAILED},
+    {"ipcq_broker_clients", "Client connections open now.", false, false, IPCQ_BROKER_STAT_CLIENTS},
+    {"ipcq_broker_resident_memory_bytes", "The broker process's resident memory.", false, false,
+     IPCQ_BROKER_STAT_RSS_BYTES},
 };
 
 static const family queue_families[] = {

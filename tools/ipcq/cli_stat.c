@@ -56,6 +56,8 @@ static const broker_key broker_keys[] = {
     {"log_live_bytes", IPCQ_BROKER_STAT_LOG_LIVE_BYTES},
     {"log_segments", IPCQ_BROKER_STAT_LOG_SEGMENTS},
     {"storage_failed", IPCQ_BROKER_STAT_STORAGE_FAILED},
+    {"clients", IPCQ_BROKER_STAT_CLIENTS},
+    {"rss_bytes", IPCQ_BROKER_STAT_RSS_BYTES},
 };
 
 static int
@@ -133,6 +135,8 @@ print_broker(const ipcq_stats *s)
            "%lld requests (%lld bad, %lld unroutable), max item %lld bytes\n",
            B(PID), (double)B(UPTIME_MS) / 1000.0, B(QUEUES), B(ITEMS), B(BYTES), B(SESSIONS),
            B(REQUESTS), B(BAD_REQUESTS), B(UNROUTABLE), B(MAX_ITEM_SIZE));
+    if (B(CLIENTS) >= 0 && B(RSS_BYTES) >= 0)
+        printf("clients: %lld connected; memory: %lld bytes resident\n", B(CLIENTS), B(RSS_BYTES));
     if (B(LOG_SEGMENTS) >= 0)
         printf("log: %lld bytes on disk in %lld segments, %lld live%s\n", B(LOG_DISK_BYTES),
                B(LOG_SEGMENTS), B(LOG_LIVE_BYTES),

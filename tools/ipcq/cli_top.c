@@ -330,12 +330,16 @@ static void
 render_broker(const top *t, frame *f)
 {
 #define B(field) ((long long)ipcq_stats_broker(t->cur.s, IPCQ_BROKER_STAT_##field))
-    char up[24], held[24], reqs[24];
+    char up[24], held[24], reqs[24], rss[24] = "?";
     fmt_age(up, sizeof up, B(UPTIME_MS));
     fmt_bytes(held, sizeof held, B(BYTES));
     fmt_rate(reqs, sizeof reqs, t->requests_rate);
-    frame_line(f, false, "ipcqd pid %lld, up %s: %lld queues, %lld items (%s bytes), %lld sessions",
-               B(PID), up, B(QUEUES), B(ITEMS), held, B(SESSIONS));
+    if (B(RSS_BYTES) >= 0)
+        fmt_bytes(rss, sizeof rss, B(RSS_BYTES));
+    frame_line(f, false,
+               "ipcqd pid %lld, up %s: %lld queues, %lld items (%s bytes); %lld clients, %lld "
+               "sessions; memory %s",
+               B(PID), up, B(QUEUES), B(ITEMS), held, B(CLIENTS), B(SESSIONS), rss);
     frame_line(f, false, "requests: %s/s, %lld bad, %lld unroutable; %lld disconnects", reqs,
                B(BAD_REQUESTS), B(UNROUTABLE), B(DISCONNECTS));
     if (B(LOG_SEGMENTS) >= 0) {
