@@ -70,8 +70,11 @@ nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t max
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus ns = js_GetStreamInfo(&si, st->js, stream, NULL, &jerr);
-    /* Replicated on 3 servers, or as many as the cluster has. */
-    for (int64_t r = 3; ns == NATS_NOT_FOUND && r >= 1; r--) {
+    /* Replicated on 3 servers, or as many as the cluster has: a smaller
+     * cluster refuses more (a single server with 10074), so each refusal
+     * tries one fewer; the last one's error is the call's. */
+    bool absent = ns == NATS_NOT_FOUND;
+    for (int64_t r = 3; absent && r >= 1; r--) {
         sc.Replicas = r;
         jerr = 0;
         ns = js_AddStream(&si, st->js, &sc, NULL, &jerr);
