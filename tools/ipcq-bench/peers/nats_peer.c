@@ -8,9 +8,9 @@
  *
  *   nats_peer URLS rtt SECONDS [SIZE]            js_Publish, waiting for each
  *                                                ack; Fetch of 1 and AckSync
- *   nats_peer URLS pipeline SECONDS [SIZE [N]]   js_PublishAsync, N in flight;
- *                                                Fetch of up to N, acked (the
- *                                                last with AckSync)
+ *   nats_peer URLS pipeline SECONDS [SIZE [N [B]]]
+ *                         js_PublishAsync, N (default 100) in flight; Fetch of
+ *                         up to B (default N), acked (the last with AckSync)
  *
  * URLS: nats://host:port[,nats://host:port...]. The end is an empty item;
  * the consumer checks it got every item the producer put, in order (each
@@ -21,7 +21,7 @@
 #include <nats/nats.h>
 
 static const char usage[] =
-    "usage: nats_peer nats://HOST:PORT[,...] rtt|pipeline SECONDS [SIZE [DEPTH]]\n";
+    "usage: nats_peer nats://HOST:PORT[,...] rtt|pipeline SECONDS [SIZE [DEPTH [BATCH]]]\n";
 
 #define FETCH_WAIT_MS 5000 /* a fetch that finds nothing this long: the run is broken */
 
@@ -30,6 +30,7 @@ typedef struct cfg {
     char stream[64], subject[80];
     int replicas;
     peer_flow f;
+    size_t batch; /* the consumer's fetch */
 } cfg;
 
 static void
@@ -114,7 +115,7 @@ consumer(peer_start *s, void *arg)
     check(js_PullSubscribe(&sub, js, c->subject, "bench", NULL, &so, &jerr), jerr, "subscribe");
     peer_ready(s);
     uint64_t n = 0;
-    int batch = c->f.pipelined ? (int)c->f.depth : 1;
+    int batch = (int)c->batch;
     for (int done = 0; !done;) {
         natsMsgList list = {0};
         check(natsSubscription_Fetch(&list, sub, batch, FETCH_WAIT_MS, &jerr), jerr, "fetch");
@@ -202,7 +203,15 @@ main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    cfg c = {.urls = argv[1], .f = peer_flow_args(argc - 2, argv + 2, usage), .replicas = 1};
+    /* BATCH, if given, is the last word: the flow's words come before it */
+    int flow_words = argc - 2;
+    size_t batch = 0;
+    if (flow_words == 5) {
+        batch = (size_t)peer_arg(argv[argc - 1], usage);
+        flow_words--;
+    }
+    cfg c = {.urls = argv[1], .f = peer_flow_args(flow_words, argv + 2, usage), .replicas = 1};
+    c.batch = !c.f.pipelined ? 1 : batch ? batch : c.f.depth;
     for (const char *p = c.urls; (p = strchr(p, ',')) != NULL; p++)
         c.replicas++;
     if (c.replicas > 3)
@@ -216,7 +225,7 @@ main(int argc, char **argv)
     uint64_t count;
     double seconds = peer_run_pair(producer, consumer, &c, "nats_peer", &count);
     char extra[160];
-    snprintf(extra, sizeof extra, "\"replicas\": %d", c.replicas);
+    snprintf(extra, sizeof extra, "\"replicas\": %d, \"batch\": %zu", c.replicas, c.batch);
     in_child(delete_stream, &c);
     peer_flow_report("nats", "publish/fetch", &c.f, count, seconds, extra);
     return 0;
