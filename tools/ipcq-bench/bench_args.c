@@ -132,7 +132,8 @@ static const char usage_options[] =
     "Exit status: 0 done and checked; 1 an item was lost, duplicated, reordered or\n"
     "damaged, or a getter was answered wrongly or early; 2 usage error; 3 broker\n"
     "unreachable; 4 any other error; 130 after SIGINT, 143 after SIGTERM, once\n"
-    "every child was stopped.\n";
+    "every child was stopped.\n"
+    "See ipcq-bench(1) (man ipcq-bench).\n";
 
 static const tool_usage bench_usage = {.prog = "ipcq-bench"};
 
