@@ -30,7 +30,7 @@ header=$6
 pages=(ipcqd.8 ipcq.1 ipcq-pool.1 ipcq-bench.1 ipcq.3)
 
 # Plain ASCII from man, whatever the caller's locale and man settings.
-export LC_ALL=C MANOPT= MANPAGER=cat PAGER=cat
+export LC_ALL=C MANOPT='' MANPAGER=cat PAGER=cat
 unset MANROFFSEQ MANROFFOPT MANSECT
 
 tmp=$(mktemp -d)
