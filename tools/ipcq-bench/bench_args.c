@@ -120,7 +120,7 @@ static const char usage_options[] =
     "  --broker EP        use the broker at EP instead of a private one\n"
     "  --broker-pid PID   with --broker: the broker's pid, to report its CPU and RSS\n"
     "  --ipcqd PATH       instead of the library's private broker (which keeps\n"
-    "                     ipcqd's default limits: 10000 queues, 10000 waiters a\n"
+    "                     ipcqd's default limits: 100000 queues, 10000 waiters a\n"
     "                     queue, 1G of memory), start the ipcqd program at PATH\n"
     "                     on a private endpoint with those limits out of the way\n"
     "  --json             print the result as one JSON object\n"
