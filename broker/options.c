@@ -78,7 +78,8 @@ usage(FILE *out)
             "  --version            show the version\n"
             "\n"
             "SIGINT or SIGTERM stops the broker: every blocked client is answered\n"
-            "\"broker shutting down\", and ipcqd exits 0.\n",
+            "\"broker shutting down\", and ipcqd exits 0.\n"
+            "See ipcqd(8) (man ipcqd).\n",
             ep, BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS,
             ROUTER_DEFAULT_SPIN_US);
 }

@@ -7,11 +7,13 @@ set -euo pipefail
 # the fuzz targets of tests/fuzz; python3-venv, -setuptools, -wheel and
 # -pytest install and test the Python client (python/) without the Python
 # package index. libnats-dev builds the nats:// backend of libipcq and
-# nats-server runs the 3-node JetStream cluster its tests start.
+# nats-server runs the 3-node JetStream cluster its tests start. scdoc turns
+# docs/man/*.scd into the man pages at build time; man-db and groff-base
+# render them in their test (docs/man/check_man.sh).
 packages=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
           protobuf-c-compiler libcmocka-dev clang libclang-rt-14-dev
           python3-venv python3-setuptools python3-wheel python3-pytest
-          libnats-dev nats-server)
+          libnats-dev nats-server scdoc man-db groff-base)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The install test: `cmake --install` into a scratch prefix, check what it
-# put there, build consumer.c outside the tree against the installed files
+# put there (the man pages too, where man finds them), build consumer.c outside the tree against the installed files
 # (pkg-config, pkg-config --static against libipcq.a, find_package(ipcq)
 # with ipcq::ipcq and ipcq::ipcq_static) and run every build against the
 # installed ipcqd; and configure ipcq as a parent project's subdirectory on a
@@ -149,10 +149,29 @@ expect=(bin/ipcqd "${libdir#"$prefix"/}/libipcq.so" "${libdir#"$prefix"/}/$sonam
         "${libdir#"$prefix"/}/cmake/ipcq/ipcqTargets.cmake")
 # The CLI only once its target exists in this build.
 [[ -e $build/tools/ipcq ]] && expect+=(bin/ipcq)
+# The man pages when scdoc built them (docs/man).
+man_pages=()
+for p in ipcqd.8 ipcq.1 ipcq-pool.1 ipcq-bench.1 ipcq.3; do
+    [[ -e $build/docs/man/$p ]] && man_pages+=("$p")
+done
+for p in "${man_pages[@]}"; do
+    expect+=("share/man/man${p##*.}/$p")
+done
 for f in "${expect[@]}"; do
     [[ -e $prefix/$f ]] || fail "installed $f"
 done
 pass "installed ${expect[*]}"
+# man finds each installed page by name and section in the prefix's man
+# directory, as `man ipcq` finds it once the prefix's is on the MANPATH.
+for p in "${man_pages[@]}"; do
+    found=$(LC_ALL=C man -M "$prefix/share/man" -w "${p##*.}" "${p%.*}" 2>&1) ||
+        fail "man -M $prefix/share/man -w ${p##*.} ${p%.*}: $found"
+    [[ $found == "$prefix/share/man/man${p##*.}/$p"* ]] ||
+        fail "man -w ${p##*.} ${p%.*} finds the installed page (got '$found')"
+done
+if ((${#man_pages[@]})); then
+    pass "man finds the installed pages ${man_pages[*]}"
+fi
 [[ -x $prefix/bin/ipcqd ]] || fail "bin/ipcqd is executable"
 v_built=$("$ipcqd_built" --version 2>&1) ||
     fail "$ipcqd_built --version"

@@ -120,7 +120,7 @@ static const char usage_options[] =
     "  --broker EP        use the broker at EP instead of a private one\n"
     "  --broker-pid PID   with --broker: the broker's pid, to report its CPU and RSS\n"
     "  --ipcqd PATH       instead of the library's private broker (which keeps\n"
-    "                     ipcqd's default limits: 10000 queues, 10000 waiters a\n"
+    "                     ipcqd's default limits: 100000 queues, 10000 waiters a\n"
     "                     queue, 1G of memory), start the ipcqd program at PATH\n"
     "                     on a private endpoint with those limits out of the way\n"
     "  --json             print the result as one JSON object\n"
@@ -132,7 +132,8 @@ static const char usage_options[] =
     "Exit status: 0 done and checked; 1 an item was lost, duplicated, reordered or\n"
     "damaged, or a getter was answered wrongly or early; 2 usage error; 3 broker\n"
     "unreachable; 4 any other error; 130 after SIGINT, 143 after SIGTERM, once\n"
-    "every child was stopped.\n";
+    "every child was stopped.\n"
+    "See ipcq-bench(1) (man ipcq-bench).\n";
 
 static const tool_usage bench_usage = {.prog = "ipcq-bench"};
 

@@ -114,7 +114,8 @@ static const char exit_help[] =
     "Exit status: 0 done; 1 empty, full or tasks unfinished after --nowait or\n"
     "--timeout; 2 usage error or invalid argument; 3 broker unreachable, or it\n"
     "refused this client (permission denied: its socket or CURVE key); 4 any other\n"
-    "error.\n";
+    "error.\n"
+    "See ipcq(1) (man ipcq).\n";
 
 static void
 print_usage(void)
