@@ -129,6 +129,9 @@ int64_t broker_stat_field(ipcq_client *c, ipcq_broker_field f);
 /* Polls the broker's stat until field f equals want, failing the test after
  * timeout_ms. */
 void wait_broker_stat_field(ipcq_client *c, ipcq_broker_field f, int64_t want, int64_t timeout_ms);
+/* Fails the test if a queue whose name starts with prefix is on tb: what a
+ * program that cleans up after itself must not leave. */
+void expect_no_queue_prefixed(const test_broker *tb, const char *prefix);
 
 /* Runs argv (argv[0] a path) with stdout and stderr to /dev/null, waits for
  * it and returns its exit status (128 + signal if a signal ended it). */

@@ -55,20 +55,6 @@ expect_group_gone(const program_run *r)
     assert_int_equal(errno, ESRCH);
 }
 
-/* No queue of the chat (chat.server, chat.member.*, chat.login.*) is left. */
-static void
-expect_no_chat_queue(const test_broker *tb)
-{
-    ipcq_client *c = client_on(tb);
-    ipcq_stats *s;
-    assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
-    for (size_t i = 0; i < ipcq_stats_count(s); i++)
-        if (strncmp(ipcq_stats_name(s, i), "chat.", 5) == 0)
-            fail_msg("queue %s is left on the broker", ipcq_stats_name(s, i));
-    ipcq_stats_free(&s);
-    ipcq_client_close(&c);
-}
-
 /* Stops a program with sig to its group and checks how it ended. */
 static void
 interrupt(program_run *r, int sig)
@@ -135,7 +121,7 @@ room_forwards_refuses_announces_and_cleans_up(void **state)
 
     interrupt(&server, SIGINT);
     expect_out_has(&server, "room closed");
-    expect_no_chat_queue(tb);
+    expect_no_queue_prefixed(tb, "chat."); /* .server, .member.*, .login.* */
     program_run *runs[] = {&server, &a, &b, &c, &dup};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
         program_free(runs[i]);
@@ -156,7 +142,7 @@ closing_the_room_ends_its_members(void **state)
     program_finish(&a, RUN_TIMEOUT_MS);
     expect_exit(&a, 0);
     expect_group_gone(&a);
-    expect_no_chat_queue(tb);
+    expect_no_queue_prefixed(tb, "chat."); /* .server, .member.*, .login.* */
     program_free(&server);
     program_free(&a);
 }
@@ -182,7 +168,7 @@ client_asks_again_for_a_refused_name(void **state)
     program_finish(&a, RUN_TIMEOUT_MS);
     expect_exit(&a, 0);
     interrupt(&server, SIGINT);
-    expect_no_chat_queue(tb);
+    expect_no_queue_prefixed(tb, "chat."); /* .server, .member.*, .login.* */
     program_free(&server);
     program_free(&a);
     program_free(&asker);

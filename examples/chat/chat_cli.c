@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tool_exit.h"
+#include "tool_usage.h"
+
 const char *chat_prog = "chat";
 
 static void
@@ -34,42 +37,25 @@ chat_args_parse(int argc, char **argv, const char *synopsis, const char *about, 
     const char *slash = strrchr(argv[0], '/');
     chat_prog = slash != NULL ? slash + 1 : argv[0];
     memset(a, 0, sizeof *a);
+    tool_usage usage = {.prog = chat_prog};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             print_usage(synopsis, about);
-            return CHAT_EXIT_OK;
+            return TOOL_EXIT_OK;
         } else if (strcmp(arg, "--broker") == 0 && i + 1 < argc) {
             a->broker = argv[++i];
         } else if (strncmp(arg, "--broker=", 9) == 0) {
             a->broker = arg + 9;
         } else if (arg[0] == '-' && arg[1] != '\0') {
-            fprintf(stderr, "%s: unknown or incomplete option '%s' (try --help)\n", chat_prog, arg);
-            return CHAT_EXIT_USAGE;
+            return tool_usage_error(&usage, NULL, "unknown or incomplete option '%s'", arg);
         } else if (takes_name && a->name == NULL) {
             a->name = arg;
         } else {
-            fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", chat_prog, arg);
-            return CHAT_EXIT_USAGE;
+            return tool_usage_error(&usage, NULL, "unexpected argument '%s'", arg);
         }
     }
     return -1;
-}
-
-int
-chat_exit_for(int status)
-{
-    switch (status) {
-    case IPCQ_OK:
-        return CHAT_EXIT_OK;
-    case IPCQ_EINVAL:
-        return CHAT_EXIT_USAGE;
-    case IPCQ_EUNAVAILABLE:
-    case IPCQ_EACCESS:
-        return CHAT_EXIT_UNAVAILABLE;
-    default:
-        return CHAT_EXIT_ERROR;
-    }
 }
 
 int
@@ -80,7 +66,7 @@ chat_fail(const ipcq_client *c, const char *what, int status)
         fprintf(stderr, "%s: %s\n", chat_prog, detail);
     else
         fprintf(stderr, "%s: %s: %s\n", chat_prog, what, ipcq_strerror(status));
-    return chat_exit_for(status);
+    return tool_exit_for(status);
 }
 
 int
@@ -98,5 +84,5 @@ chat_connect(const char *broker, ipcq_client **c)
         return -1;
     fprintf(stderr, "%s: broker at %s: %s\n", chat_prog, ep, ipcq_strerror(rc));
     ipcq_client_close(c);
-    return chat_exit_for(rc);
+    return tool_exit_for(rc);
 }

@@ -28,6 +28,9 @@
 #include "chat_lines.h"
 #include "chat_msg.h"
 #include "chat_proc.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 #define LOGIN_WAIT_MS 5000 /* for the server's answer to a login */
 #define LEAVE_WAIT_MS 3000 /* for X, once leaving */
@@ -38,7 +41,7 @@ static const char about[] =
     "prints what the others say and sends each line typed; \"quit\", the end\n"
     "of input or Ctrl-C leaves. Needs chat_server running on the same broker.\n";
 
-/* The answer of the server to a login of name: CHAT_EXIT_OK (in), _REFUSED
+/* The answer of the server to a login of name: TOOL_EXIT_OK (in), _REFUSED
  * (why said on stderr) or an error's exit status. *sig: a stop signal that
  * came while waiting. */
 static int
@@ -46,23 +49,23 @@ login(ipcq_client *c, const char *name, int *sig)
 {
     char reply[CHAT_QUEUE_MAX], item[CHAT_ITEM_MAX];
     snprintf(reply, sizeof reply, "%s%d.%lld", CHAT_LOGIN_PREFIX, (int)getpid(),
-             (long long)chat_now_ms());
+             (long long)tool_now_ms());
     int n = chat_msg_format(item, sizeof item, "L", name, reply);
     int rc = ipcq_put(c, CHAT_SERVER_QUEUE, item, (size_t)n, PUT_MS);
     if (rc != IPCQ_OK)
         return chat_fail(c, CHAT_SERVER_QUEUE, rc);
     void *answer = NULL;
     size_t len = 0;
-    int64_t deadline = chat_now_ms() + LOGIN_WAIT_MS;
+    int64_t deadline = tool_now_ms() + LOGIN_WAIT_MS;
     do {
         rc = ipcq_get(c, reply, &answer, &len, CHAT_SLICE_MS);
         *sig = chat_take_signal(0);
-    } while (rc == IPCQ_EMPTY && chat_now_ms() < deadline && *sig != SIGINT && *sig != SIGTERM);
+    } while (rc == IPCQ_EMPTY && tool_now_ms() < deadline && *sig != SIGINT && *sig != SIGTERM);
     ipcq_delete(c, reply);
     chat_msg m = {0};
     int out = CHAT_EXIT_REFUSED;
     if (rc == IPCQ_OK && chat_msg_parse(answer, len, &m) == 0 && m.type == 'O')
-        out = CHAT_EXIT_OK;
+        out = TOOL_EXIT_OK;
     else if (rc == IPCQ_OK && m.type == 'E')
         fprintf(stderr, "%s: %s: %.*s\n", chat_prog, name, (int)m.text_len, m.text);
     else if (rc == IPCQ_OK)
@@ -108,13 +111,13 @@ login_asking(ipcq_client *c, chat_lines *lines, char *name, int *sig)
 static int
 receive(ipcq_client *c, const char *queue, bool leaving)
 {
-    int64_t leaving_since = leaving ? chat_now_ms() : -1;
-    int rc = CHAT_EXIT_OK;
+    int64_t leaving_since = leaving ? tool_now_ms() : -1;
+    int rc = TOOL_EXIT_OK;
     for (;;) {
         int sig = chat_take_signal(0);
         if ((sig == SIGINT || sig == SIGTERM) && leaving_since < 0)
-            leaving_since = chat_now_ms();
-        if (leaving_since >= 0 && chat_now_ms() - leaving_since > LEAVE_WAIT_MS)
+            leaving_since = tool_now_ms();
+        if (leaving_since >= 0 && tool_now_ms() - leaving_since > LEAVE_WAIT_MS)
             break; /* the server did not answer the leave: clean up alone */
         void *item;
         size_t len;
@@ -122,7 +125,7 @@ receive(ipcq_client *c, const char *queue, bool leaving)
         if (st == IPCQ_EMPTY)
             continue;
         if (st != IPCQ_OK) {
-            rc = st == IPCQ_EDELETED ? CHAT_EXIT_OK : chat_fail(c, queue, st);
+            rc = st == IPCQ_EDELETED ? TOOL_EXIT_OK : chat_fail(c, queue, st);
             break;
         }
         chat_msg m;
@@ -146,7 +149,7 @@ send_leave(ipcq_client *c, const char *name)
     char item[CHAT_ITEM_MAX];
     int n = chat_msg_format(item, sizeof item, "Q", name, NULL);
     int st = ipcq_put(c, CHAT_SERVER_QUEUE, item, (size_t)n, PUT_MS);
-    return st == IPCQ_OK ? CHAT_EXIT_OK : chat_fail(c, CHAT_SERVER_QUEUE, st);
+    return st == IPCQ_OK ? TOOL_EXIT_OK : chat_fail(c, CHAT_SERVER_QUEUE, st);
 }
 
 /* The sender child: each line typed goes to the room; "quit", the end of
@@ -155,7 +158,7 @@ static int
 send_lines(ipcq_client *c, chat_lines *lines, const char *name)
 {
     char text[CHAT_TEXT_MAX + 1], item[CHAT_ITEM_MAX];
-    int sig = 0, rc = CHAT_EXIT_OK;
+    int sig = 0, rc = TOOL_EXIT_OK;
     for (;;) {
         chat_line_kind kind = chat_lines_next(lines, text, &sig);
         if (kind == CHAT_LINE_LONG) {
@@ -165,7 +168,7 @@ send_lines(ipcq_client *c, chat_lines *lines, const char *name)
         if (kind == CHAT_LINE_SIGNAL && sig == SIGTERM)
             return 128 + sig;
         if (kind == CHAT_LINE_ERROR)
-            rc = CHAT_EXIT_ERROR;
+            rc = TOOL_EXIT_ERROR;
         if (kind != CHAT_LINE || strcmp(text, "quit") == 0)
             break;
         if (text[0] == '\0')
@@ -176,7 +179,7 @@ send_lines(ipcq_client *c, chat_lines *lines, const char *name)
             return chat_fail(c, CHAT_SERVER_QUEUE, st);
     }
     int st = send_leave(c, name);
-    return sig != 0 ? 128 + sig : st != CHAT_EXIT_OK ? st : rc;
+    return sig != 0 ? 128 + sig : st != TOOL_EXIT_OK ? st : rc;
 }
 
 /* Waits for both children and reaps them (see the top of the file); the
@@ -194,23 +197,23 @@ supervise(pid_t receiver, pid_t sender)
                 kill(receiver, SIGINT);
             if (sender > 0)
                 kill(sender, SIGINT);
-            kill_at = chat_now_ms() + LEAVE_WAIT_MS + 2000;
+            kill_at = tool_now_ms() + LEAVE_WAIT_MS + 2000;
         }
-        if (sender > 0 && chat_reap(sender, &send_status)) {
+        if (sender > 0 && tool_reap(sender, &send_status)) {
             sender = 0;
             if (receiver > 0)
                 kill(receiver, SIGTERM); /* leaving: the X comes, or not */
             if (kill_at == INT64_MAX)
-                kill_at = chat_now_ms() + LEAVE_WAIT_MS + 2000;
+                kill_at = tool_now_ms() + LEAVE_WAIT_MS + 2000;
         }
-        if (receiver > 0 && chat_reap(receiver, &recv_status)) {
+        if (receiver > 0 && tool_reap(receiver, &recv_status)) {
             receiver = 0;
             if (sender > 0)
                 kill(sender, SIGTERM); /* the room is gone: no Q */
             if (kill_at == INT64_MAX)
-                kill_at = chat_now_ms() + 2000;
+                kill_at = tool_now_ms() + 2000;
         }
-        if (chat_now_ms() > kill_at) { /* reaped on the next turns */
+        if (tool_now_ms() > kill_at) { /* reaped on the next turns */
             if (receiver > 0)
                 kill(receiver, SIGKILL);
             if (sender > 0)
@@ -234,13 +237,13 @@ main(int argc, char **argv)
     const char *problem = args.name != NULL ? chat_name_problem(args.name) : NULL;
     if (problem != NULL) {
         fprintf(stderr, "%s: %s\n", chat_prog, problem);
-        return CHAT_EXIT_USAGE;
+        return TOOL_EXIT_USAGE;
     }
     chat_signals_block();
     chat_lines lines;
     if (chat_lines_open(&lines) != 0) {
         perror("signalfd");
-        return CHAT_EXIT_ERROR;
+        return TOOL_EXIT_ERROR;
     }
     ipcq_client *c = NULL;
     char name[CHAT_NAME_MAX + 1] = "";
@@ -253,7 +256,7 @@ main(int argc, char **argv)
     } else {
         rc = login_asking(c, &lines, name, &sig);
     }
-    if (rc != CHAT_EXIT_OK) {
+    if (rc != TOOL_EXIT_OK) {
         ipcq_client_close(&c);
         return sig != 0 ? 128 + sig : rc;
     }
@@ -267,10 +270,10 @@ main(int argc, char **argv)
     }
     printf("joined the room as %s: type a line to say it, quit to leave\n", name);
     fflush(NULL);
-    pid_t receiver = chat_fork();
+    pid_t receiver = tool_fork();
     if (receiver == 0)
         _exit(receive(c, queue, false));
-    pid_t sender = receiver > 0 ? chat_fork() : -1;
+    pid_t sender = receiver > 0 ? tool_fork() : -1;
     if (sender == 0)
         _exit(send_lines(c, &lines, name));
     if (sender > 0) {
@@ -283,7 +286,7 @@ main(int argc, char **argv)
         else
             receive(c, queue, true);
         supervise(receiver > 0 ? receiver : 0, 0);
-        rc = CHAT_EXIT_ERROR;
+        rc = TOOL_EXIT_ERROR;
     }
     printf("left the room\n");
     fflush(stdout);

@@ -26,6 +26,9 @@
 #include "chat_lines.h"
 #include "chat_msg.h"
 #include "chat_proc.h"
+#include "tool_clock.h"
+#include "tool_exit.h"
+#include "tool_proc.h"
 
 #define MAX_MEMBERS 64
 #define PUT_MS 2000 /* the queues the server writes are unbounded: a put is quick */
@@ -180,9 +183,9 @@ console(ipcq_client *c)
 {
     chat_lines lines;
     if (chat_lines_open(&lines) != 0)
-        return CHAT_EXIT_ERROR;
+        return TOOL_EXIT_ERROR;
     char text[CHAT_TEXT_MAX + 1], item[CHAT_ITEM_MAX];
-    int sig = 0, rc = CHAT_EXIT_OK;
+    int sig = 0, rc = TOOL_EXIT_OK;
     for (;;) {
         chat_line_kind kind = chat_lines_next(&lines, text, &sig);
         if (kind == CHAT_LINE_LONG) {
@@ -190,7 +193,7 @@ console(ipcq_client *c)
             continue;
         }
         if (kind == CHAT_LINE_ERROR)
-            rc = CHAT_EXIT_ERROR;
+            rc = TOOL_EXIT_ERROR;
         if (kind != CHAT_LINE)
             break; /* end of input, or a stop signal */
         if (text[0] == '\0')
@@ -230,7 +233,7 @@ serve(room *r, pid_t *console_pid)
         if (sig == SIGINT || sig == SIGTERM)
             return 128 + sig;
         int status;
-        if (*console_pid > 0 && chat_reap(*console_pid, &status)) {
+        if (*console_pid > 0 && tool_reap(*console_pid, &status)) {
             *console_pid = 0; /* the console closed: the room goes on */
             say("the console closed");
         }
@@ -263,19 +266,19 @@ main(int argc, char **argv)
         return rc;
     }
     fflush(NULL);
-    pid_t console_pid = chat_fork();
+    pid_t console_pid = tool_fork();
     if (console_pid == 0)
         _exit(console(r.c));
     if (console_pid < 0) {
         perror("fork");
         ipcq_client_close(&r.c);
-        return CHAT_EXIT_ERROR;
+        return TOOL_EXIT_ERROR;
     }
     say("chat server on %s (pid %d, console pid %d); lines typed here go to everyone",
         CHAT_SERVER_QUEUE, (int)getpid(), (int)console_pid);
     rc = serve(&r, &console_pid);
     if (console_pid > 0)
-        chat_stop_child(console_pid, SIGTERM, CONSOLE_STOP_MS);
+        tool_stop_children(&console_pid, 1, CONSOLE_STOP_MS);
     close_room(&r);
     say("room closed");
     ipcq_client_close(&r.c);
