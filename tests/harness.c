@@ -506,6 +506,19 @@ wait_broker_stat_field(ipcq_client *c, ipcq_broker_field f, int64_t want, int64_
     }
 }
 
+void
+expect_no_queue_prefixed(const test_broker *tb, const char *prefix)
+{
+    ipcq_client *c = client_on(tb);
+    ipcq_stats *s = NULL;
+    assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
+    for (size_t i = 0; i < ipcq_stats_count(s); i++)
+        if (strncmp(ipcq_stats_name(s, i), prefix, strlen(prefix)) == 0)
+            fail_msg("queue %s was left on the broker", ipcq_stats_name(s, i));
+    ipcq_stats_free(&s);
+    ipcq_client_close(&c);
+}
+
 int
 run_quietly(const char *const argv[])
 {

@@ -129,6 +129,9 @@ int64_t broker_stat_field(ipcq_client *c, ipcq_broker_field f);
 /* Polls the broker's stat until field f equals want, failing the test after
  * timeout_ms. */
 void wait_broker_stat_field(ipcq_client *c, ipcq_broker_field f, int64_t want, int64_t timeout_ms);
+/* Fails the test if a queue whose name starts with prefix is on tb: what a
+ * program that cleans up after itself must not leave. */
+void expect_no_queue_prefixed(const test_broker *tb, const char *prefix);
 
 /* Runs argv (argv[0] a path) with stdout and stderr to /dev/null, waits for
  * it and returns its exit status (128 + signal if a signal ended it). */
@@ -145,6 +148,8 @@ typedef struct program_spec {
     bool stdout_full;   /* stdout is /dev/full: every write fails (ENOSPC) */
     bool stdout_closed; /* nobody reads stdout: writes fail with EPIPE */
     bool stderr_tty;    /* stderr is a pseudo-terminal, read as a pipe is */
+    bool in_open;   /* stdin stays open after in: program_write() adds, program_close_in() ends */
+    bool own_group; /* the program leads a process group of its own (kill(-pid, SIGINT)) */
 } program_spec;
 
 typedef struct program_output {
@@ -159,6 +164,7 @@ typedef struct program_run {
     int in_fd, out_fd, err_fd; /* our ends; -1 once closed */
     const char *in;            /* borrowed from the spec */
     size_t in_len, in_off;
+    bool in_open;
     program_output out, err;
     int status; /* exit status, or 128 + signal, once reaped */
     int64_t started_ms, elapsed_ms;
@@ -173,6 +179,13 @@ void program_start(program_run *r, const program_spec *sp);
 /* Feeds stdin and collects stdout and stderr, waiting at most wait_ms for
  * any of them; false once stdout and stderr have both closed. */
 bool program_pump(program_run *r, int wait_ms);
+/* Writes text to the stdin of a program started with in_open. */
+void program_write(program_run *r, const char *text);
+/* Ends its stdin (end of file). */
+void program_close_in(program_run *r);
+/* Pumps until stdout holds needle, failing the test (showing the output)
+ * if it does not within timeout_ms; returns where it is in r->out.data. */
+const char *program_wait_out(program_run *r, const char *needle, int64_t timeout_ms);
 /* Pumps until stdout and stderr close, then reaps the program into
  * r->status; fails the test (the program SIGKILLed) if that does not happen
  * within timeout_ms of its start. */

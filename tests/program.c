@@ -76,12 +76,16 @@ program_start(program_run *r, const program_spec *sp)
     r->pid = fork();
     assert_true(r->pid >= 0);
     if (r->pid == 0) {
+        if (sp->own_group)
+            setpgid(0, 0);
         dup2(in[0], 0);
         dup2(full >= 0 ? full : out[1], 1);
         dup2(err[1], 2);
         execve(sp->argv[0], (char *const *)sp->argv, sp->envp != NULL ? sp->envp : environ);
         _exit(127);
     }
+    if (sp->own_group)
+        setpgid(r->pid, r->pid); /* here too: a signal to the group may follow at once */
     track_child(r->pid);
     if (full >= 0)
         close(full);
@@ -91,9 +95,10 @@ program_start(program_run *r, const program_spec *sp)
     r->err_fd = err[0];
     r->in = sp->in;
     r->in_len = sp->in_len;
+    r->in_open = sp->in_open;
     if (sp->stdout_closed)
         close_fd(&r->out_fd);
-    if (r->in_len == 0)
+    if (r->in_len == 0 && !r->in_open)
         close_fd(&r->in_fd);
     else
         assert_int_equal(fcntl(r->in_fd, F_SETFL, O_NONBLOCK), 0);
@@ -106,7 +111,7 @@ feed(program_run *r)
     ssize_t n = write(r->in_fd, r->in + r->in_off, r->in_len - r->in_off);
     if (n > 0)
         r->in_off += (size_t)n;
-    if ((n < 0 && errno != EAGAIN && errno != EINTR) || r->in_off == r->in_len)
+    if ((n < 0 && errno != EAGAIN && errno != EINTR) || (r->in_off == r->in_len && !r->in_open))
         close_fd(&r->in_fd); /* EPIPE: the program reads no stdin */
 }
 
@@ -115,10 +120,11 @@ program_pump(program_run *r, int wait_ms)
 {
     if (r->out_fd < 0 && r->err_fd < 0)
         return false;
-    struct pollfd p[3] = {{r->in_fd, POLLOUT, 0}, {r->out_fd, POLLIN, 0}, {r->err_fd, POLLIN, 0}};
+    int feeding = r->in_off < r->in_len ? r->in_fd : -1;
+    struct pollfd p[3] = {{feeding, POLLOUT, 0}, {r->out_fd, POLLIN, 0}, {r->err_fd, POLLIN, 0}};
     if (poll(p, 3, wait_ms) <= 0)
         return true;
-    if (r->in_fd >= 0 && (p[0].revents & (POLLOUT | POLLERR | POLLHUP)))
+    if (feeding >= 0 && (p[0].revents & (POLLOUT | POLLERR | POLLHUP)))
         feed(r);
     int *fds[2] = {&r->out_fd, &r->err_fd};
     program_output *bufs[2] = {&r->out, &r->err};
@@ -133,6 +139,44 @@ program_pump(program_run *r, int wait_ms)
             close_fd(fds[i]);
     }
     return true;
+}
+
+void
+program_write(program_run *r, const char *text)
+{
+    assert_true(r->in_open && r->in_fd >= 0 && r->in_off == r->in_len);
+    size_t len = strlen(text), off = 0;
+    while (off < len) { /* a test's lines are far under a pipe's buffer */
+        ssize_t n = write(r->in_fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail_msg("%s: writing its stdin: %s", r->name, strerror(errno));
+        off += (size_t)n;
+    }
+}
+
+void
+program_close_in(program_run *r)
+{
+    close_fd(&r->in_fd);
+}
+
+const char *
+program_wait_out(program_run *r, const char *needle, int64_t timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    const char *at;
+    while ((at = strstr(r->out.data, needle)) == NULL) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            fail_msg("%s: no '%s' on stdout within %lld ms; stdout '%s', stderr '%s'", r->name,
+                     needle, (long long)timeout_ms, r->out.data, r->err.data);
+        if (!program_pump(r, (int)(left < 100 ? left : 100)) && strstr(r->out.data, needle) == NULL)
+            fail_msg("%s: its output ended without '%s'; stdout '%s', stderr '%s'", r->name, needle,
+                     r->out.data, r->err.data);
+    }
+    return at;
 }
 
 void
