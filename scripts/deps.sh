@@ -6,10 +6,12 @@ set -euo pipefail
 # clang and libclang-rt-14-dev (its sanitizer and libFuzzer runtimes) build
 # the fuzz targets of tests/fuzz; python3-venv, -setuptools, -wheel and
 # -pytest install and test the Python client (python/) without the Python
-# package index.
+# package index. libsystemd-dev gives ipcqd sd_notify (the service unit's
+# Type=notify); ipcqd builds without it, and then tells systemd nothing.
 packages=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
           protobuf-c-compiler libcmocka-dev clang libclang-rt-14-dev
-          python3-venv python3-setuptools python3-wheel python3-pytest)
+          python3-venv python3-setuptools python3-wheel python3-pytest
+          libsystemd-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
