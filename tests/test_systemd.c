@@ -67,6 +67,7 @@ exec_broker(void *arg)
     int out = open("/dev/null", O_WRONLY), err = open(s->log, O_WRONLY | O_APPEND);
     if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
         return 120;
+    close(out), close(err);
     if (s->notify_fd >= 0)
         setenv("NOTIFY_SOCKET", s->notify, 1);
     else
