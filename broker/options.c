@@ -79,6 +79,11 @@ usage(FILE *out)
             "\n"
             "SIGINT or SIGTERM stops the broker: every blocked client is answered\n"
             "\"broker shutting down\", and ipcqd exits 0.\n"
+            "\n"
+            "Under systemd (a Type=notify service; built with libsystemd) ipcqd says\n"
+            "READY=1 once every endpoint is bound and the queues of --data-dir are\n"
+            "rebuilt, and STOPPING=1 when it stops; when its stderr is the journal,\n"
+            "lines carry their level as a syslog priority instead of \"ipcqd: LEVEL:\".\n"
             "See ipcqd(8) (man ipcqd).\n",
             ep, BROKER_DEFAULT_MAX_QUEUES, BROKER_DEFAULT_MAX_WAITERS, BROKER_DEFAULT_PROBE_MS,
             ROUTER_DEFAULT_SPIN_US);

@@ -437,6 +437,10 @@ router_run(const router_config *cfg)
     }
     if (bind_all(cfg, sock, ln, bound, &nbound) != 0)
         goto out;
+    /* The store was opened before the binds: ready means serving. A client
+     * that connects now waits in the listen backlog until the first pass. */
+    if (cfg->events && cfg->events->ready)
+        cfg->events->ready(bound, nbound);
     /* epoll on the sockets' ZMQ_FDs: zmq_poll() would add several system
      * calls per wake-up, which is most of the cost of a request. The
      * monitor is read once before the first wait: libzmq signals a ZMQ_FD
@@ -452,6 +456,8 @@ router_run(const router_config *cfg)
                .spin_us = cfg->spin_us};
     status = serve(&lp, INT64_MAX, true);
     log_msg(LOG_LEVEL_INFO, "stopping: answering blocked clients");
+    if (cfg->events && cfg->events->stopping)
+        cfg->events->stopping();
     broker_stop(b);
     /* Blocked clients are answered; those that ask now are told the broker
      * is going, for a moment, so that they read their replies first. */

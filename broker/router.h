@@ -8,15 +8,26 @@
 #include "bind.h"
 #include "broker.h"
 
+/* What the loop tells its owner about its life (ipcqd: systemd, through
+ * notify.c); either may be NULL. ready: every endpoint is bound and a
+ * durable broker has rebuilt its queues, so a client that connects now is
+ * served; stopping: SIGINT or SIGTERM came, the broker is answering its
+ * blocked clients and will exit. */
+typedef struct router_events {
+    void (*ready)(const bound_endpoint *bound, size_t nbound);
+    void (*stopping)(void);
+} router_events;
+
 typedef struct router_config {
     const char *const *binds;
     size_t nbinds;
     broker_config core;
-    bind_policy access;       /* who may connect (B3) */
-    const char *allowed_keys; /* with access.curve_secret: the clients' public keys */
-    int64_t spin_us;          /* ipcqd --spin-us: see serve() in router.c; 0: off */
-    const char *data_dir;     /* ipcqd --data-dir: durable (SPEC D5); NULL: memory only */
-    store_options store;      /* --fsync, --repair, --segment-size */
+    bind_policy access;          /* who may connect (B3) */
+    const char *allowed_keys;    /* with access.curve_secret: the clients' public keys */
+    int64_t spin_us;             /* ipcqd --spin-us: see serve() in router.c; 0: off */
+    const char *data_dir;        /* ipcqd --data-dir: durable (SPEC D5); NULL: memory only */
+    store_options store;         /* --fsync, --repair, --segment-size */
+    const router_events *events; /* NULL: none */
 } router_config;
 
 /* How long the loop keeps looking for requests after serving some, before

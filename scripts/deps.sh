@@ -9,11 +9,13 @@ set -euo pipefail
 # package index. libnats-dev builds the nats:// backend of libipcq and
 # nats-server runs the 3-node JetStream cluster its tests start. scdoc turns
 # docs/man/*.scd into the man pages at build time; man-db and groff-base
-# render them in their test (docs/man/check_man.sh).
+# render them in their test (docs/man/check_man.sh). libsystemd-dev gives
+# ipcqd sd_notify (the service unit's Type=notify); ipcqd builds without it,
+# and then tells systemd nothing.
 packages=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev
           protobuf-c-compiler libcmocka-dev clang libclang-rt-14-dev
           python3-venv python3-setuptools python3-wheel python3-pytest
-          libnats-dev nats-server scdoc man-db groff-base)
+          libnats-dev nats-server scdoc man-db groff-base libsystemd-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The install test: `cmake --install` into a scratch prefix, check what it
-# put there (the man pages too, where man finds them), build consumer.c outside the tree against the installed files
+# put there (the man pages too, where man finds them; the systemd units
+# verified by systemd-analyze when it is installed), build consumer.c outside the tree against the installed files
 # (pkg-config, pkg-config --static against libipcq.a, find_package(ipcq)
 # with ipcq::ipcq and ipcq::ipcq_static) and run every build against the
 # installed ipcqd; and configure ipcq as a parent project's subdirectory on a
@@ -184,8 +185,56 @@ got_soname=$(readelf -d "$libdir/libipcq.so" | sed -n 's/.*(SONAME).*\[\(.*\)\].
 [[ $got_soname == "$soname" ]] || fail "SONAME of libipcq.so is $soname (got '$got_soname')"
 pass "libipcq.so -> $soname (SONAME $got_soname)"
 
+# --- systemd units ------------------------------------------------------------
+
+# The units name the installed ipcqd (written at install time: the prefix
+# of --prefix, not the one configured); outside systemd's own prefix (/usr)
+# they go under PREFIX/lib (dist/systemd/CMakeLists.txt).
+sys_unit="$prefix/lib/systemd/system/ipcqd.service"
+user_unit="$prefix/lib/systemd/user/ipcqd.service"
+sysusers="$prefix/lib/sysusers.d/ipcq.conf"
+for f in "$sys_unit" "$user_unit" "$sysusers"; do
+    [[ -f $f ]] || fail "installed ${f#"$prefix"/}"
+done
+want="ExecStart=$prefix/bin/ipcqd --bind unix:///run/ipcq/broker.sock --group ipcq --data-dir /var/lib/ipcq"
+grep -qxF -- "$want" "$sys_unit" || { grep -n ExecStart "$sys_unit" >&2; fail "system unit: $want"; }
+grep -qxF -- "ExecStart=$prefix/bin/ipcqd" "$user_unit" ||
+    { grep -n ExecStart "$user_unit" >&2; fail "user unit: ExecStart=$prefix/bin/ipcqd (no --bind)"; }
+for f in "$sys_unit" "$user_unit"; do
+    grep -qx "Type=notify" "$f" || fail "${f#"$prefix"/}: Type=notify"
+done
+pass "units installed, ExecStart=$prefix/bin/ipcqd"
+
+# systemd-analyze verify (Debian's systemd package; not a dependency of
+# ipcq: without it the units are checked as text only). It exits 0 on an
+# unknown key, only saying so: any output fails too. The user manager wants
+# a runtime directory of its own.
+if command -v systemd-analyze >/dev/null; then
+    mkdir -p "$scratch/xdg"
+    chmod 0700 "$scratch/xdg"
+    run "systemd-analyze verify ipcqd.service" systemd-analyze verify "$sys_unit"
+    [[ -s $scratch/log.$((passed - 1)) ]] && { cat "$scratch/log.$((passed - 1))" >&2; fail "systemd-analyze verify says nothing of ipcqd.service"; }
+    run "systemd-analyze --user verify ipcqd.service" \
+        env XDG_RUNTIME_DIR="$scratch/xdg" systemd-analyze --user verify "$user_unit"
+    [[ -s $scratch/log.$((passed - 1)) ]] && { cat "$scratch/log.$((passed - 1))" >&2; fail "systemd-analyze --user verify says nothing of ipcqd.service"; }
+else
+    echo "skip systemd-analyze verify: not installed (Debian package systemd)"
+fi
+# The sysusers.d snippet, applied to an empty root: user and group ipcq.
+if command -v systemd-sysusers >/dev/null; then
+    mkdir -p "$scratch/root/etc"
+    run "systemd-sysusers --root applies ipcq.conf" systemd-sysusers --root="$scratch/root" "$sysusers"
+    grep -q '^ipcq:x:[0-9]*:[0-9]*:[^:]*:/var/lib/ipcq:' "$scratch/root/etc/passwd" ||
+        fail "sysusers.d/ipcq.conf makes user ipcq, home /var/lib/ipcq"
+    grep -q '^ipcq:x:[0-9]*:' "$scratch/root/etc/group" || fail "sysusers.d/ipcq.conf makes group ipcq"
+    pass "sysusers.d/ipcq.conf makes user and group ipcq"
+else
+    echo "skip systemd-sysusers: not installed (Debian package systemd)"
+fi
+
 # Nothing of the build tree leaks into the installed files.
-for f in "$prefix/include/ipcq.h" "$libdir/pkgconfig/ipcq.pc" "$libdir"/cmake/ipcq/*.cmake; do
+for f in "$prefix/include/ipcq.h" "$libdir/pkgconfig/ipcq.pc" "$libdir"/cmake/ipcq/*.cmake \
+    "$sys_unit" "$user_unit"; do
     if names_build "$(<"$f")"; then
         grep -nF -- "$build" "$f" >&2 || true
         fail "${f#"$prefix"/} does not name the build tree $build"
