@@ -21,7 +21,9 @@ broker's native lane, when measured), the durable table, each figure with
 its ratio to ipcq strict and async with --fsync always (a durable run
 compare makes that is not there at all says "missing"), then ipcq's
 latencies and broker figures, issue 4's targets, issue 11's and issue
-12's and 13's targets (each with its ratio, met or not), and the "Scale and
+12's and 13's targets (each with its ratio, met or not), the nats:// runs
+(lines with a "nats": the setup, 1 server or 3 servers) beside the native
+floor with issue 14's targets, and the "Scale and
 memory" table: each target, the figure, met or not. With --docs, writes
 the same, with the machine and the date, between the markers
 <!-- compare:begin --> and <!-- compare:end --> of that file, and draws the
@@ -74,7 +76,7 @@ def best_of(rows):
     best, order = {}, []
     for r in rows:
         key = (("ipcq", r["mode"]) if r.get("tool") == "ipcq-bench" else
-               (r.get("peer"), r.get("mode"))) + (transport(r), r.get("durable"))
+               (r.get("peer"), r.get("mode"))) + (transport(r), r.get("durable"), r.get("nats"))
         if key not in best:
             order.append(key)
             best[key] = r
@@ -106,8 +108,8 @@ def ipcq_row(r):
                         f"ipcq_get, {r['batch']} prefetched"}.get(mode, mode)
     t = transport(r)
     return {"peer": "ipcq", "mode": on(what, t), "key": mode, "transport": t,
-            "durable": r.get("durable"), "items_per_s": r["items_per_s"], "unit": "items/s",
-            "raw": r}
+            "durable": r.get("durable"), "nats": r.get("nats"), "items_per_s": r["items_per_s"],
+            "unit": "items/s", "raw": r}
 
 
 def fmt_rate(v):
@@ -160,7 +162,7 @@ def build(rows):
         key = r.get("mode") if r.get("peer") == "ipcq" and r.get("mode") in IPCQ_MODES else None
         row = ipcq_row(r) or {"peer": r.get("peer", "?"), "mode": on(r.get("mode", "?"), t),
                               "key": key, "transport": t, "durable": r.get("durable"),
-                              "items_per_s": r.get("items_per_s"),
+                              "nats": r.get("nats"), "items_per_s": r.get("items_per_s"),
                               "unit": r.get("unit", "items/s"), "raw": r}
         if failed(r):
             row["items_per_s"] = None
@@ -467,6 +469,51 @@ def issue12_lines(out, dout, markdown):
 
 
 OVERHEAD = "per-call overhead over the C call"  # python/bench/overhead.py --json's mode
+NATS_SETUPS = ("1 server", "3 servers")
+# ipcq-bench's mode on nats:// and the native floor's mode that does the same work
+NATS_PAIRS = (("strict", "publish/fetch one per round trip"),
+              ("async", "publish/fetch pipelined by 1000"))
+
+
+def nats_runs(nout):
+    """{(setup, ipcq mode): (ipcq's row, the native floor's row)} of the nats:// runs."""
+    runs = {}
+    for setup in NATS_SETUPS:
+        for key, native in NATS_PAIRS:
+            mine = next((r for r in nout if r["nats"] == setup and r["key"] == key), None)
+            floor = next((r for r in nout if r["nats"] == setup and r["peer"] == "nats"
+                          and r["raw"].get("mode") == native), None)
+            runs[(setup, key)] = (mine, floor)
+    return runs
+
+
+def nats_lines(nout, out, markdown):
+    """Issue 14's runs: ipcq on nats:// (one server; the 3-node cluster)
+    beside the native libnats floor doing the same work, and beside the
+    same client on unix://; then the targets (≥ 0.8× the native floor)."""
+    head = ["setup", "ipcq-bench on nats://", "figure", "native libnats (the floor)", "figure",
+            "÷ the floor", "÷ the same on unix://"]
+    body, targets = [], []
+    for (setup, key), (mine, floor) in nats_runs(nout).items():
+        lane = baseline([r for r in out if r["transport"] == "unix"], key)
+        v = mine["items_per_s"] if mine else None
+        f = floor["items_per_s"] if floor else None
+        body.append([setup, key, fmt_rate(v) if mine else "missing",
+                     floor["raw"].get("mode", "–") if floor else "–",
+                     fmt_rate(f) if floor else "missing", fmt_ratio(v, f),
+                     fmt_ratio(v, lane["items_per_s"] if lane else None)])
+        what = f"ipcq {key} 1P/1C on nats:// ({setup}) ÷ native libnats doing the same"
+        if v is None or f is None:
+            targets.append([what, "≥ 0.8×", "not measured", "–"])
+        else:
+            targets.append([what, "≥ 0.8×", f"{v / f:.2f}× ({fmt_rate(v)} ÷ {fmt_rate(f)})",
+                            "met" if v / f >= 0.8 else "not met"])
+    lines = ["nats:// (issue 14): one producer and one consumer process, 100-byte items, "
+             "against one nats-server and a 3-node cluster on loopback (JetStream, file "
+             "storage, replicas min(3, servers)):", ""]
+    lines += render(head, body, markdown, right=(2, 4, 5, 6))
+    lines += [""] + render(["issue 14 target", "wanted", "measured", "met?"], targets, markdown)
+    return lines
 
 
 def issue13_lines(rows, overhead, markdown):
@@ -655,8 +702,9 @@ def machine():
 def report(all_rows, markdown, env):
     overhead = [r for r in all_rows if r.get("mode") == OVERHEAD]
     rows = [r for r in all_rows if not r.get("label") and not r.get("durable")
-            and r.get("mode") != OVERHEAD]
+            and not r.get("nats") and r.get("mode") != OVERHEAD]
     durable = [r for r in all_rows if not r.get("label") and r.get("durable")]
+    nout = build([r for r in all_rows if not r.get("label") and r.get("nats")])[0]
     scale = [r for r in all_rows if r.get("label")]
     out, strict, batch = build(rows)
     dout = build(durable)[0]
@@ -675,6 +723,7 @@ def report(all_rows, markdown, env):
     lines += [""] + issue11_lines(rows, out, markdown)
     lines += [""] + issue12_lines(out, dout, markdown)
     lines += [""] + issue13_lines(rows, overhead, markdown)
+    lines += [""] + nats_lines(nout, out, markdown)
     if scale:
         lines += ["", "Scale and memory (each ipcq-bench run against an ipcqd of its own, "
                   "started with --ipcqd; MB = 10^6 bytes):", ""]
@@ -707,7 +756,7 @@ def draw_charts(all_rows, docs_dir):
     import chart  # beside this file
 
     rows = [r for r in all_rows if not r.get("label") and not r.get("durable")
-            and r.get("mode") != OVERHEAD]
+            and not r.get("nats") and r.get("mode") != OVERHEAD]
     out, strict, _ = build(rows)
     dout = build([r for r in all_rows if not r.get("label") and r.get("durable")])[0]
     dstrict = next((r for r in dout if r["key"] == "strict" and r["durable"] == "--fsync always"
