@@ -415,27 +415,33 @@ op_lease(run *r, bool ack)
     size_t len;
     uint64_t lease;
     call k = begin_call(r, "get_leased", q, t);
+    int64_t asked = now_ms();
     int rc = ipcq_get_leased(r->c, q, lease_ms, &data, &len, &lease, NULL, t);
     end_call(r, &k, rc, allowed_for(cls, t, IPCQ_EMPTY));
     revive(r, q, cls, rc);
     if (rc != IPCQ_OK)
         return;
-    int64_t taken = now_ms();
+    /* The lease runs from the broker's hand-out, which came after the ask
+     * (and maybe long before the reply was read, on a loaded machine): the
+     * ask's time is the one sure to be no later. */
+    int64_t taken = asked;
     uint64_t id = ledger_leased(r->l, data, len);
     trace(r, "  leased %u:%u as %llu", (unsigned)(id >> 32), (unsigned)id,
           (unsigned long long)lease);
     ipcq_free(data);
-    ledger_hold(r->l, r->slot, taken + lease_ms);
+    /* ... and it has surely run out lease_ms after the reply was read */
+    ledger_hold(r->l, r->slot, now_ms() + lease_ms);
     /* The lease may have run out (or gone with a restarted broker, or with
      * a delete) by the time the client speaks of it again. */
     unsigned lease_gone = r->cfg->broker_may_die || cls == LEDGER_CHAOS ? BIT(IPCQ_ELEASE) : 0;
     pause_ms((int64_t)below(r, (uint64_t)r->cfg->work_ms + 1));
     if (below(r, 4) == 0) {
         k = begin_call(r, "extend", q, IPCQ_NOWAIT);
-        bool late = now_ms() - taken >= lease_ms - LEASE_SLACK_MS;
+        int64_t extended = now_ms(); /* the new lease runs from later than this */
+        bool late = extended - taken >= lease_ms - LEASE_SLACK_MS;
         rc = ipcq_extend(r->c, lease, lease_ms);
         if (rc == IPCQ_OK)
-            taken = now_ms();
+            taken = extended;
         end_call(r, &k, rc, BIT(IPCQ_OK) | lease_gone | (late ? BIT(IPCQ_ELEASE) : 0));
     }
     k = begin_call(r, ack ? "ack" : "release", q, IPCQ_NOWAIT);
