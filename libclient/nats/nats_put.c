@@ -53,12 +53,17 @@ nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data
         if (ns == NATS_NO_RESPONDERS && existed)
             return client_fail(s, queue, IPCQ_EDELETED, NULL);
         if (ns == NATS_NO_RESPONDERS && create) {
-            /* no stream on the subject: create the queue (Q2), once */
+            /* No stream on the subject: the queue does not exist (create
+             * it, Q2, once), or its stream has no leader for a moment (a
+             * server lost): JetStream may not answer that either, so a
+             * put keeps trying until its deadline. */
             int rc = nats_queue_ensure(s, st, queue, 0, true);
-            if (rc != IPCQ_OK)
+            if (rc == IPCQ_OK) {
+                create = false;
+                continue;
+            }
+            if (rc != IPCQ_EUNAVAILABLE || nats_now_ms() >= deadline)
                 return rc;
-            create = false;
-            continue;
         }
         if (jerr != JSStreamStoreFailedErr && !nats_transient(ns))
             return nats_fail(s, queue, ns, jerr);
