@@ -115,6 +115,12 @@ connect_state(ipcq_client *s, nats_state *st)
     int n = split_servers(s->root->endpoint, copy, sizeof copy, urls, with);
     natsOptions *opts = NULL;
     natsStatus ns = NATS_ERR;
+    /* libnats names inboxes from a process-wide generator that a forked
+     * child inherits in the parent's state: the two would draw the same
+     * names and receive each other's replies and fetched messages. A prefix
+     * of the handle's own random nonce keeps them apart (D4). */
+    char inbox[48];
+    snprintf(inbox, sizeof inbox, "_INBOX.%016llx", (unsigned long long)st->msg_nonce);
     if (n == 0) {
         char detail[300];
         snprintf(detail, sizeof detail, "%.200s: a nats:// endpoint lists 1 to %d HOST:PORT",
@@ -127,7 +133,8 @@ connect_state(ipcq_client *s, nats_state *st)
         (ns = natsOptions_SetTimeout(opts, CONNECT_TIMEOUT_MS)) == NATS_OK &&
         (ns = natsOptions_SetMaxReconnect(opts, -1)) == NATS_OK &&
         (ns = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) == NATS_OK &&
-        (ns = natsOptions_SetNoRandomize(opts, true)) == NATS_OK)
+        (ns = natsOptions_SetNoRandomize(opts, true)) == NATS_OK &&
+        (ns = natsOptions_SetCustomInboxPrefix(opts, inbox)) == NATS_OK)
         ns = natsConnection_Connect(&st->nc, opts);
     natsOptions_Destroy(opts);
     for (int i = 0; i < n; i++)
@@ -194,6 +201,8 @@ nats_state_close(ipcq_client *root)
         (void)js_PublishAsyncComplete(st->js, &po);
     }
     nats_subs_free(st);
+    if (st->kv != NULL)
+        kvStore_Destroy(st->kv);
     if (st->js != NULL)
         jsCtx_Destroy(st->js);
     if (st->nc != NULL)

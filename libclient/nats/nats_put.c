@@ -50,19 +50,26 @@ nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data
         jsPubAck_Destroy(pa);
         if (ns == NATS_OK)
             return IPCQ_OK;
-        if (ns == NATS_NO_RESPONDERS && existed)
-            return client_fail(s, queue, IPCQ_EDELETED, NULL);
-        if (ns == NATS_NO_RESPONDERS && create) {
-            /* No stream on the subject: the queue does not exist (create
-             * it, Q2, once), or its stream has no leader for a moment (a
-             * server lost): JetStream may not answer that either, so a
-             * put keeps trying until its deadline. */
-            int rc = nats_queue_ensure(s, st, queue, 0, true);
-            if (rc == IPCQ_OK) {
+        if (ns == NATS_NO_RESPONDERS) {
+            /* No stream on the subject: the queue does not exist (a put
+             * creates it, Q2, once; one deleted while this put waited is
+             * Q10), it is shut down (Q12: nats_tasks.c), or its stream has
+             * no leader for a moment (a server lost), when JetStream may
+             * not answer either: then the put keeps trying until its
+             * deadline. */
+            nats_look q;
+            create = create && !existed; /* a queue seen full was there */
+            int rc = create ? nats_queue_ensure(s, st, queue, 0, true)
+                            : nats_queue_look(s, st, queue, &q);
+            if (rc == IPCQ_OK && create) {
                 create = false;
                 continue;
             }
-            if (rc != IPCQ_EUNAVAILABLE || nats_now_ms() >= deadline)
+            if (rc == IPCQ_OK && q.shut)
+                return client_fail(s, queue, IPCQ_ESHUTDOWN, NULL);
+            if (rc == IPCQ_ENOQUEUE)
+                return client_fail(s, queue, IPCQ_EDELETED, NULL);
+            if ((rc != IPCQ_OK && rc != IPCQ_EUNAVAILABLE) || nats_now_ms() >= deadline)
                 return rc;
         }
         if (jerr != JSStreamStoreFailedErr && !nats_transient(ns))
@@ -123,20 +130,30 @@ nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
                                                           : IPCQ_ESYSTEM;
         snprintf(st->async_error, sizeof st->async_error, "%s: async put failed: %s",
                  natsMsg_GetSubject(pae->Msg), pae->ErrText ? pae->ErrText : "");
+        st->async_no_stream = pae->Err == NATS_NO_RESPONDERS;
     }
     pthread_mutex_unlock(&st->lock);
 }
 
-/* Reports (and forgets) the first failure of an async put. */
+/* Reports (and forgets) the first failure of an async put; one that found
+ * no stream on its subject, of a queue shut down, is IPCQ_ESHUTDOWN. */
 static int
 take_async_error(ipcq_client *c, nats_state *st)
 {
     pthread_mutex_lock(&st->lock);
     int rc = st->async_status;
-    if (rc != IPCQ_OK)
-        client_fail(c, NULL, rc, st->async_error);
+    bool no_stream = st->async_no_stream;
+    char error[sizeof st->async_error], queue[sizeof st->async_queue];
+    snprintf(error, sizeof error, "%s", st->async_error);
+    snprintf(queue, sizeof queue, "%s", st->async_queue);
     st->async_status = IPCQ_OK;
+    st->async_no_stream = false;
     pthread_mutex_unlock(&st->lock);
+    nats_look q;
+    if (rc != IPCQ_OK && no_stream && nats_queue_look(c, st, queue, &q) == IPCQ_OK && q.shut)
+        return client_fail(c, queue, IPCQ_ESHUTDOWN, NULL);
+    if (rc != IPCQ_OK)
+        client_fail(c, NULL, rc, error);
     return rc;
 }
 
