@@ -403,7 +403,6 @@ test_unsupported(void **state)
     assert_ipcq_status(c, ipcq_set_prefetch(c, 8, 1000), IPCQ_ENOTSUP);
     assert_string_equal(ipcq_client_error(c), "set_prefetch: not supported on a nats:// "
                                               "endpoint (JetStream; see docs/NATS.md)");
-    assert_ipcq_status(c, ipcq_set_put_window(c, 64), IPCQ_ENOTSUP);
     assert_ipcq_ok(c, ipcq_delete(c, "plain"));
     ipcq_client_close(&c);
 }

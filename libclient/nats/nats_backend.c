@@ -11,6 +11,7 @@ const client_backend backend_nats = {
     .put_many = nats_put_many,
     .put_async = nats_put_async,
     .flush = nats_flush,
+    .set_put_window = nats_set_put_window,
     .get = nats_get,
     .get_many = nats_get_many,
     .create = nats_create,

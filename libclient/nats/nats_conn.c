@@ -143,9 +143,10 @@ connect_state(ipcq_client *s, nats_state *st)
         jsOptions jo;
         jsOptions_Init(&jo);
         jo.Wait = NATS_REQUEST_MS;
-        jo.PublishAsync.MaxPending = NATS_ASYNC_WINDOW;
-        jo.PublishAsync.ErrHandler = nats_async_failed;
-        jo.PublishAsync.ErrHandlerClosure = st;
+        /* the put window is the handle's (nats_put.c), changed at will */
+        jo.PublishAsync.MaxPending = IPCQ_MAX_WINDOW;
+        jo.PublishAsync.AckHandler = nats_async_acked;
+        jo.PublishAsync.AckHandlerClosure = st;
         ns = natsConnection_JetStream(&st->js, st->nc, &jo);
     }
     if (ns != NATS_OK) {
@@ -176,6 +177,7 @@ nats_state_get(ipcq_client *s, nats_state **out)
         st->pid = client_process_pid();
         pthread_mutex_init(&st->lock, NULL);
         pthread_cond_init(&st->keeper_wake, NULL);
+        pthread_cond_init(&st->async_room, NULL);
         if (getrandom(&st->msg_nonce, sizeof st->msg_nonce, 0) != sizeof st->msg_nonce)
             st->msg_nonce = (uint64_t)time(NULL) ^ (uint64_t)st->pid << 32;
         root->backend_state = st;
@@ -208,6 +210,7 @@ nats_state_close(ipcq_client *root)
     if (st->nc != NULL)
         natsConnection_Destroy(st->nc);
     pthread_cond_destroy(&st->keeper_wake);
+    pthread_cond_destroy(&st->async_room);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }

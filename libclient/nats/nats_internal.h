@@ -30,7 +30,6 @@
 #define NATS_STREAM_MAX 255   /* JetStream's longest stream name */
 #define NATS_SUBJECT_PREFIX "ipcq.q."
 #define NATS_SHUT_PREFIX "ipcq.x." /* a shut-down queue's stream: as long as the above */
-#define NATS_ASYNC_WINDOW 256      /* async puts in flight (ipcq_set_put_window: ENOTSUP) */
 
 typedef struct nats_sub nats_sub;
 typedef struct nats_lease nats_lease;
@@ -51,6 +50,8 @@ typedef struct nats_state {
     pthread_cond_t keeper_wake;
     bool keeper_running, keeper_stop;
     /* async puts (nats_put.c): the first failure not reported yet */
+    size_t async_inflight;     /* within the handle's put window (default_window) */
+    pthread_cond_t async_room; /* an async put was answered */
     int async_status;
     bool async_no_stream; /* that failure was "no responders": shut down? */
     char async_error[512];
@@ -126,10 +127,10 @@ void nats_tasks_forget(ipcq_client *s, nats_state *st, const char *queue);
 int nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data, size_t len,
                  int64_t deadline, bool create);
 
-/* libnats calls this, from its own thread, for an async put that failed:
- * the first failure is kept for flush or the next put_async (closure: the
- * state). */
-void nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *closure);
+/* libnats calls this, from its own thread, for each async put answered:
+ * one refused by a full queue is sent again; the first failure is kept for
+ * flush or the next put_async (closure: the state). */
+void nats_async_acked(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);
 
 /* Takes up to max items of queue, waiting until deadline for the first:
  * msgs[0..*got) are the messages, not yet acknowledged, items past the
@@ -162,6 +163,7 @@ int nats_put_many(ipcq_client *c, const char *queue, size_t n, const void *const
                   const size_t *lens, int64_t timeout_ms);
 int nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len);
 int nats_flush(ipcq_client *c, int64_t timeout_ms);
+int nats_set_put_window(ipcq_client *c, size_t window);
 int nats_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms);
 int nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
                   size_t *got, int64_t timeout_ms);
