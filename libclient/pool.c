@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "child.h"
 #include "client.h"
 #include "clock.h"
@@ -134,6 +135,31 @@ run_task(ipcq_pool *p, ipcq_client *c, const unsigned char *msg, size_t len)
     return rc == IPCQ_OK;
 }
 
+/* Takes up to max tasks on a lease, waiting for the first. A broker is
+ * asked straight (a wire batch with redelivered_alone); another backend
+ * (nats://) through the public call: there a dead worker's whole batch
+ * comes back a delivery up (docs/NATS.md). */
+static int
+take_tasks(ipcq_pool *p, ipcq_client *c, size_t max, void **msgs, size_t *lens, uint64_t *leases,
+           size_t *got)
+{
+    if (c->backend == &backend_broker)
+        return client_get_batch(c, p->tasks, max, TASK_LEASE_MS, IPCQ_FOREVER, msgs, lens, leases,
+                                NULL, got);
+    return ipcq_get_leased_many(c, p->tasks, TASK_LEASE_MS, max, msgs, lens, leases, got,
+                                IPCQ_FOREVER);
+}
+
+/* Acks n tasks: on a broker one one-way confirm, elsewhere ipcq_ack_many. */
+static void
+ack_tasks(ipcq_client *c, uint64_t *leases, size_t n)
+{
+    if (c->backend == &backend_broker)
+        client_send_tags(c, IPCQWIRE__OP__OP_CONFIRM, leases, n);
+    else
+        (void)ipcq_ack_many(c, n, leases);
+}
+
 static void
 worker_main(ipcq_pool *p)
 {
@@ -156,8 +182,7 @@ worker_main(ipcq_pool *p)
     size_t lens[WORKER_BATCH_MAX], got;
     uint64_t leases[WORKER_BATCH_MAX];
     for (;;) {
-        if (client_get_batch(c, p->tasks, batch, TASK_LEASE_MS, IPCQ_FOREVER, msgs, lens, leases,
-                             NULL, &got) != IPCQ_OK)
+        if (take_tasks(p, c, batch, msgs, lens, leases, &got) != IPCQ_OK)
             break; /* shut down (closed pool), deleted, or no broker */
         int64_t started = clock_now_us();
         bool ok = true;
@@ -168,7 +193,7 @@ worker_main(ipcq_pool *p)
         /* The results are the broker's before the tasks are acked. */
         if (!ok || ipcq_flush(c, IPCQ_FOREVER) != IPCQ_OK)
             break;
-        client_send_tags(c, IPCQWIRE__OP__OP_CONFIRM, leases, got);
+        ack_tasks(c, leases, got);
         bool quick = clock_now_us() - started < (int64_t)got * QUICK_TASK_US;
         batch = !quick ? 1 : batch * 2 > WORKER_BATCH_MAX ? WORKER_BATCH_MAX : batch * 2;
     }

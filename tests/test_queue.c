@@ -1,10 +1,32 @@
 /* Queue semantics end to end (SPEC Q1-Q12): a real broker, the public API,
- * and forked processes where a caller must block. */
+ * and forked processes where a caller must block.
+ *
+ * Built a second time as test_queue_nats (IPCQ_TEST_ON_NATS): the same tests
+ * against a three-node NATS JetStream cluster on loopback (SPEC §9,
+ * nats_cluster.c), each on a clean cluster (its queues deleted after it).
+ * A rule that does not hold on nats:// skips its test there, saying which
+ * and pointing at docs/NATS.md; where only a figure is missing (blocked
+ * putters and joiners are not counted on nats://), the test waits for it
+ * on a broker only (wait_waiters). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+
+#ifdef IPCQ_TEST_ON_NATS
+#include "nats_cluster.h"
+#define ON_NATS true
+/* Skips the running test on nats://, saying why. */
+#define NOT_ON_NATS(why)                                                                           \
+    do {                                                                                           \
+        print_message("skipped on nats://: %s (docs/NATS.md)\n", why);                             \
+        skip();                                                                                    \
+    } while (0)
+#else
+#define ON_NATS false
+#define NOT_ON_NATS(why) ((void)0)
+#endif
 
 #define SLACK_MS 900 /* see get_nowait_on_empty_fails_at_once */
 #define WAIT_MS 10000
@@ -51,6 +73,16 @@ child_join(void *arg)
     int rc = ipcq_join(c, a->queue, a->timeout_ms);
     ipcq_client_close(&c);
     return rc == IPCQ_OK ? 0 : 100 + rc;
+}
+
+/* Waits for n putters or joiners blocked on queue; on nats:// they are not
+ * counted (a blocked put retries, join polls), and the test goes on: what
+ * it checks next holds whether the child blocked yet or not. */
+static void
+wait_waiters(ipcq_client *c, const char *queue, ipcq_queue_field f, int64_t n)
+{
+    if (!ON_NATS || f == IPCQ_QUEUE_GETTERS)
+        wait_queue_field(c, queue, f, n, WAIT_MS);
 }
 
 static void
@@ -174,6 +206,7 @@ negative_timeout_is_rejected_on_every_queue(void **state)
 static void
 blocked_getters_are_served_in_arrival_order(void **state)
 {
+    NOT_ON_NATS("Q7: a blocked get asks again every second, behind the getters that came since");
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_create(c, "fair", 0)); /* a get waits, creating nothing (Q2) */
     child_args a = {*state, "fair", NULL, IPCQ_FOREVER};
@@ -193,6 +226,7 @@ blocked_getters_are_served_in_arrival_order(void **state)
 static void
 blocked_putters_are_admitted_in_arrival_order(void **state)
 {
+    NOT_ON_NATS("Q7: blocked putters retry (2 to 50 ms back-off), in no order");
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_create(c, "fairput", 1));
     put_text(c, "fairput", "0");
@@ -202,7 +236,7 @@ blocked_putters_are_admitted_in_arrival_order(void **state)
     for (int i = 0; i < 3; i++) {
         a[i] = (child_args){*state, "fairput", items[i], IPCQ_FOREVER};
         putters[i] = fork_child(child_put, &a[i]);
-        wait_queue_field(c, "fairput", IPCQ_QUEUE_PUTTERS, i + 1, WAIT_MS);
+        wait_waiters(c, "fairput", IPCQ_QUEUE_PUTTERS, i + 1);
     }
     expect_get(c, "fairput", "0", IPCQ_NOWAIT);
     for (int i = 0; i < 3; i++)
@@ -215,6 +249,7 @@ blocked_putters_are_admitted_in_arrival_order(void **state)
 static void
 put_hands_its_item_straight_to_a_waiting_getter(void **state)
 {
+    NOT_ON_NATS("Q7: a put goes through the stream, never straight to a getter");
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_create(c, "handoff", 0)); /* a get waits, creating nothing (Q2) */
     child_args a = {*state, "handoff", NULL, IPCQ_FOREVER};
@@ -238,7 +273,7 @@ get_on_full_queue_admits_the_oldest_putter(void **state)
     put_text(c, "admit", "old");
     child_args a = {*state, "admit", "new", IPCQ_FOREVER};
     pid_t putter = fork_child(child_put, &a);
-    wait_queue_field(c, "admit", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+    wait_waiters(c, "admit", IPCQ_QUEUE_PUTTERS, 1);
     expect_get(c, "admit", "old", IPCQ_NOWAIT);
     assert_int_equal(reap_child(putter, WAIT_MS), 0);
     assert_int_equal(queue_field(c, "admit", IPCQ_QUEUE_SIZE), 1);
@@ -284,11 +319,12 @@ task_done_and_join(void **state)
     assert_true(now_ms() - t0 >= 100);
     child_args a = {*state, "tasks", NULL, IPCQ_FOREVER};
     pid_t joiner = fork_child(child_join, &a);
-    wait_queue_field(c, "tasks", IPCQ_QUEUE_JOINERS, 1, WAIT_MS);
+    wait_waiters(c, "tasks", IPCQ_QUEUE_JOINERS, 1);
     /* The joiner waits: one task done is not enough. */
     assert_ipcq_ok(c, ipcq_task_done(c, "tasks"));
     assert_int_equal(queue_field(c, "tasks", IPCQ_QUEUE_UNFINISHED), 1);
-    assert_int_equal(queue_field(c, "tasks", IPCQ_QUEUE_JOINERS), 1);
+    if (!ON_NATS)
+        assert_int_equal(queue_field(c, "tasks", IPCQ_QUEUE_JOINERS), 1);
     assert_ipcq_ok(c, ipcq_task_done(c, "tasks"));
     assert_int_equal(reap_child(joiner, WAIT_MS), 0);
     assert_ipcq_ok(c, ipcq_join(c, "tasks", IPCQ_NOWAIT));
@@ -300,6 +336,8 @@ task_done_and_join(void **state)
 static void
 deleting_a_queue_wakes_its_waiters(void **state)
 {
+    NOT_ON_NATS("Q10: putters and joiners are not counted, so one not blocked yet cannot be told "
+                "from one woken");
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_create(c, "doomed", 0));
     child_args g = {*state, "doomed", NULL, IPCQ_FOREVER};
@@ -312,8 +350,8 @@ deleting_a_queue_wakes_its_waiters(void **state)
     pid_t putter = fork_child(child_put, &p);
     child_args j = {*state, "doomed-full", NULL, IPCQ_FOREVER};
     pid_t joiner = fork_child(child_join, &j);
-    wait_queue_field(c, "doomed-full", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
-    wait_queue_field(c, "doomed-full", IPCQ_QUEUE_JOINERS, 1, WAIT_MS);
+    wait_waiters(c, "doomed-full", IPCQ_QUEUE_PUTTERS, 1);
+    wait_waiters(c, "doomed-full", IPCQ_QUEUE_JOINERS, 1);
 
     assert_ipcq_ok(c, ipcq_delete(c, "doomed"));
     assert_ipcq_ok(c, ipcq_delete(c, "doomed-full"));
@@ -342,7 +380,7 @@ shutdown_fails_puts_and_drains_gets(void **state)
     put_text(c, "closing", "2");
     child_args p = {*state, "closing", "3", IPCQ_FOREVER};
     pid_t putter = fork_child(child_put, &p);
-    wait_queue_field(c, "closing", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+    wait_waiters(c, "closing", IPCQ_QUEUE_PUTTERS, 1);
     assert_ipcq_ok(c, ipcq_shutdown(c, "closing", false));
     assert_int_equal(reap_child(putter, WAIT_MS), 100 + IPCQ_ESHUTDOWN);
     assert_ipcq_status(c, ipcq_put(c, "closing", "4", 1, IPCQ_NOWAIT), IPCQ_ESHUTDOWN);
@@ -364,7 +402,7 @@ shutdown_immediate_drops_items_and_releases_join(void **state)
     put_text(c, "now", "3");
     child_args j = {*state, "now", NULL, IPCQ_FOREVER};
     pid_t joiner = fork_child(child_join, &j);
-    wait_queue_field(c, "now", IPCQ_QUEUE_JOINERS, 1, WAIT_MS);
+    wait_waiters(c, "now", IPCQ_QUEUE_JOINERS, 1);
     assert_ipcq_ok(c, ipcq_shutdown(c, "now", true));
     assert_int_equal(reap_child(joiner, WAIT_MS), 0);
     void *data;
@@ -401,6 +439,7 @@ put_get_binary(ipcq_client *c, const char *queue, size_t len)
 static void
 items_are_binary_safe_from_empty_to_16mib(void **state)
 {
+    NOT_ON_NATS("Q3: the largest item is the cluster's max payload (1 MiB by default)");
     ipcq_client *c = client_on(*state);
     srand(42);
     put_get_binary(c, "bytes", 0);
@@ -420,6 +459,7 @@ items_are_binary_safe_from_empty_to_16mib(void **state)
 static void
 an_item_over_a_small_broker_limit_is_too_big_not_unavailable(void **state)
 {
+    NOT_ON_NATS("ipcqd --max-item-size is a broker's");
     test_broker tb;
     test_broker_start(&tb, "--max-item-size", "1024", NULL);
     ipcq_client *c = client_on(&tb);
@@ -474,13 +514,14 @@ missing_queue_and_bad_names_are_errors(void **state)
 static void
 set_maxsize_grows_and_shrinks_the_bound(void **state)
 {
+    NOT_ON_NATS("Q2: a bound below the items held is IPCQ_ENOTSUP (JetStream would drop items)");
     ipcq_client *c = client_on(*state);
     assert_ipcq_status(c, ipcq_set_maxsize(c, "resized", 2), IPCQ_ENOQUEUE);
     assert_ipcq_ok(c, ipcq_create(c, "resized", 1));
     put_text(c, "resized", "1");
     child_args p = {*state, "resized", "2", IPCQ_FOREVER};
     pid_t putter = fork_child(child_put, &p);
-    wait_queue_field(c, "resized", IPCQ_QUEUE_PUTTERS, 1, WAIT_MS);
+    wait_waiters(c, "resized", IPCQ_QUEUE_PUTTERS, 1);
     assert_ipcq_ok(c, ipcq_set_maxsize(c, "resized", 3));
     assert_int_equal(reap_child(putter, WAIT_MS), 0);
     assert_int_equal(queue_field(c, "resized", IPCQ_QUEUE_MAXSIZE), 3);
@@ -510,6 +551,7 @@ set_maxsize_grows_and_shrinks_the_bound(void **state)
 static void
 get_on_a_missing_queue_waits_without_creating_it(void **state)
 {
+    NOT_ON_NATS("it counts the broker's sessions");
     ipcq_client *c = client_on(*state);
     void *data;
     size_t len;
@@ -545,6 +587,7 @@ get_on_a_missing_queue_waits_without_creating_it(void **state)
 static void
 stat_reports_every_queue_and_the_broker(void **state)
 {
+    NOT_ON_NATS("the broker's figures (its pid; bytes with JetStream's headers)");
     ipcq_client *c = client_on(*state);
     put_text(c, "s1", "abc");
     put_text(c, "s2", "de");
@@ -571,6 +614,7 @@ stat_reports_every_queue_and_the_broker(void **state)
 static void
 stat_counts_the_clients_connected_now(void **state)
 {
+    NOT_ON_NATS("the broker's figures (its connections and memory)");
     ipcq_client *c = client_on(*state);
     assert_ipcq_ok(c, ipcq_ping(c));
     int64_t alone = broker_stat_field(c, IPCQ_BROKER_STAT_CLIENTS);
@@ -591,7 +635,78 @@ stat_counts_the_clients_connected_now(void **state)
     ipcq_client_close(&c);
 }
 
+#ifdef IPCQ_TEST_ON_NATS
+static nats_cluster cluster;
+static bool cluster_up;
+
+/* Without libnats or nats-server there is nothing to run: main says why
+ * and exits 77 (ctest: skipped). */
+#define SKIP_ALL_STATUS 77
+static const char *
+why_not_on_nats(void)
+{
+    return !IPCQ_TEST_HAVE_LIBNATS      ? "libipcq was built without libnats"
+           : nats_server_path() == NULL ? "nats-server is not installed"
+                                        : NULL;
+}
+
+static int
+cluster_start(void **state)
+{
+    (void)state;
+    nats_cluster_start(&cluster);
+    cluster_up = true;
+    return 0;
+}
+
+static int
+cluster_stop(void **state)
+{
+    (void)state;
+    if (cluster_up)
+        nats_cluster_stop(&cluster);
+    cluster_up = false;
+    return 0;
+}
+
+/* state: a test_broker whose endpoint is the cluster's (no ipcqd). */
+static int
+on_cluster(void **state)
+{
+    test_broker *tb = calloc(1, sizeof *tb);
+    assert_non_null(tb);
+    snprintf(tb->endpoint, sizeof tb->endpoint, "%s", cluster.endpoint);
+    *state = tb;
+    return 0;
+}
+
+/* Stops the test's children and deletes every queue it made. */
+static int
+off_cluster(void **state)
+{
+    kill_all_children();
+    test_broker *tb = *state;
+    if (tb == NULL)
+        return 0;
+    ipcq_client *c = client_on(tb);
+    ipcq_stats *s = NULL;
+    assert_ipcq_ok(c, ipcq_stat(c, NULL, &s));
+    for (size_t i = 0; i < ipcq_stats_count(s); i++)
+        assert_ipcq_ok(c, ipcq_delete(c, ipcq_stats_name(s, i)));
+    ipcq_stats_free(&s);
+    ipcq_client_close(&c);
+    free(tb);
+    return 0;
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, on_cluster, off_cluster)
+#define GROUP_UP cluster_start
+#define GROUP_DOWN cluster_stop
+#else
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_broker_up, fixture_broker_down)
+#define GROUP_UP NULL
+#define GROUP_DOWN NULL
+#endif
 
 int
 main(void)
@@ -622,5 +737,11 @@ main(void)
         T(stat_reports_every_queue_and_the_broker),
         T(stat_counts_the_clients_connected_now),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+#ifdef IPCQ_TEST_ON_NATS
+    if (why_not_on_nats() != NULL) {
+        printf("test_queue_nats skipped: %s\n", why_not_on_nats());
+        return SKIP_ALL_STATUS;
+    }
+#endif
+    return cmocka_run_group_tests(tests, GROUP_UP, GROUP_DOWN);
 }

@@ -115,6 +115,12 @@ connect_state(ipcq_client *s, nats_state *st)
     int n = split_servers(s->root->endpoint, copy, sizeof copy, urls, with);
     natsOptions *opts = NULL;
     natsStatus ns = NATS_ERR;
+    /* libnats names inboxes from a process-wide generator that a forked
+     * child inherits in the parent's state: the two would draw the same
+     * names and receive each other's replies and fetched messages. A prefix
+     * of the handle's own random nonce keeps them apart (D4). */
+    char inbox[48];
+    snprintf(inbox, sizeof inbox, "_INBOX.%016llx", (unsigned long long)st->msg_nonce);
     if (n == 0) {
         char detail[300];
         snprintf(detail, sizeof detail, "%.200s: a nats:// endpoint lists 1 to %d HOST:PORT",
@@ -127,7 +133,8 @@ connect_state(ipcq_client *s, nats_state *st)
         (ns = natsOptions_SetTimeout(opts, CONNECT_TIMEOUT_MS)) == NATS_OK &&
         (ns = natsOptions_SetMaxReconnect(opts, -1)) == NATS_OK &&
         (ns = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) == NATS_OK &&
-        (ns = natsOptions_SetNoRandomize(opts, true)) == NATS_OK)
+        (ns = natsOptions_SetNoRandomize(opts, true)) == NATS_OK &&
+        (ns = natsOptions_SetCustomInboxPrefix(opts, inbox)) == NATS_OK)
         ns = natsConnection_Connect(&st->nc, opts);
     natsOptions_Destroy(opts);
     for (int i = 0; i < n; i++)
@@ -136,9 +143,10 @@ connect_state(ipcq_client *s, nats_state *st)
         jsOptions jo;
         jsOptions_Init(&jo);
         jo.Wait = NATS_REQUEST_MS;
-        jo.PublishAsync.MaxPending = NATS_ASYNC_WINDOW;
-        jo.PublishAsync.ErrHandler = nats_async_failed;
-        jo.PublishAsync.ErrHandlerClosure = st;
+        /* the put window is the handle's (nats_put.c), changed at will */
+        jo.PublishAsync.MaxPending = IPCQ_MAX_WINDOW;
+        jo.PublishAsync.AckHandler = nats_async_acked;
+        jo.PublishAsync.AckHandlerClosure = st;
         ns = natsConnection_JetStream(&st->js, st->nc, &jo);
     }
     if (ns != NATS_OK) {
@@ -169,6 +177,7 @@ nats_state_get(ipcq_client *s, nats_state **out)
         st->pid = client_process_pid();
         pthread_mutex_init(&st->lock, NULL);
         pthread_cond_init(&st->keeper_wake, NULL);
+        pthread_cond_init(&st->async_room, NULL);
         if (getrandom(&st->msg_nonce, sizeof st->msg_nonce, 0) != sizeof st->msg_nonce)
             st->msg_nonce = (uint64_t)time(NULL) ^ (uint64_t)st->pid << 32;
         root->backend_state = st;
@@ -194,11 +203,14 @@ nats_state_close(ipcq_client *root)
         (void)js_PublishAsyncComplete(st->js, &po);
     }
     nats_subs_free(st);
+    if (st->kv != NULL)
+        kvStore_Destroy(st->kv);
     if (st->js != NULL)
         jsCtx_Destroy(st->js);
     if (st->nc != NULL)
         natsConnection_Destroy(st->nc);
     pthread_cond_destroy(&st->keeper_wake);
+    pthread_cond_destroy(&st->async_room);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }

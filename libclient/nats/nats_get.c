@@ -133,7 +133,8 @@ dead_letter(ipcq_client *s, nats_state *st, const char *queue, natsMsg *m)
         natsMsg_Nak(m, NULL); /* try again at its next delivery */
         return;
     }
-    (void)natsMsg_AckSync(m, NULL, NULL);
+    if (natsMsg_AckSync(m, NULL, NULL) == NATS_OK)
+        nats_dead_lettered(s, st, queue); /* done in its own queue, as on a broker */
 }
 
 /* Keeps the messages of list within the limit in msgs; dead-letters the
@@ -215,10 +216,16 @@ nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_
         natsMsgList_Destroy(&list);
         if (ns != NATS_OK && ns != NATS_TIMEOUT)
             last = ns;
-        if (!nats_queue_exists(st, queue)) {
+        /* Nothing came: deleted (Q10), or shut down and drained (Q12)? */
+        nats_look q;
+        int look = nats_queue_look(s, st, queue, &q);
+        if (look == IPCQ_ENOQUEUE) {
             drop_sub(st, s, queue);
             return client_fail(s, queue, IPCQ_EDELETED, NULL);
         }
+        if (look == IPCQ_OK && q.shut)
+            return client_fail(s, queue, IPCQ_ESHUTDOWN, NULL);
+        s->error[0] = '\0'; /* a failed look: go on fetching */
         if (nats_now_ms() >= deadline) {
             if (last != NATS_TIMEOUT && nats_transient(last))
                 return nats_fail(s, queue, last, 0);
@@ -268,7 +275,7 @@ nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_
         copied++;
     for (size_t i = 0; i < n; i++) {
         if (rc == IPCQ_OK)
-            (void)natsMsg_AckSync(msgs[i], NULL, NULL); /* D1: confirmed at once */
+            nats_ack_in_order(msgs[i], i + 1 == n); /* D1: confirmed at once */
         else
             natsMsg_Nak(msgs[i], NULL); /* back to the queue: nothing is lost */
         natsMsg_Destroy(msgs[i]);

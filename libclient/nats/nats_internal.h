@@ -9,7 +9,9 @@
  * - nats_queue.c: create, delete, bounds, dead-letter limit, stat, ping;
  * - nats_put.c: put, put_many, put_async and flush;
  * - nats_get.c: get, get_many, and fetching for leases (dead-lettering);
- * - nats_lease.c: the lease table and its keeper thread.
+ * - nats_lease.c: the lease table and its keeper thread;
+ * - nats_tasks.c: task_done, join, shutdown (a key-value bucket, and the
+ *   stream moved off its subject).
  */
 #ifndef IPCQ_CLIENT_NATS_INTERNAL_H
 #define IPCQ_CLIENT_NATS_INTERNAL_H
@@ -27,7 +29,7 @@
 #define NATS_REQUEST_MS 5000  /* a call that does not wait: its JetStream budget */
 #define NATS_STREAM_MAX 255   /* JetStream's longest stream name */
 #define NATS_SUBJECT_PREFIX "ipcq.q."
-#define NATS_ASYNC_WINDOW 256 /* async puts in flight (ipcq_set_put_window: ENOTSUP) */
+#define NATS_SHUT_PREFIX "ipcq.x." /* a shut-down queue's stream: as long as the above */
 
 typedef struct nats_sub nats_sub;
 typedef struct nats_lease nats_lease;
@@ -39,6 +41,7 @@ typedef struct nats_state {
     pthread_mutex_t lock; /* guards subs, leases, async_* */
     natsConnection *nc;
     jsCtx *js;
+    kvStore *kv;    /* the tasks bucket (nats_tasks.c), bound on first use */
     nats_sub *subs; /* pull subscriptions, one per (session, queue) */
     /* leases (nats_lease.c) */
     nats_lease *leases;
@@ -47,7 +50,10 @@ typedef struct nats_state {
     pthread_cond_t keeper_wake;
     bool keeper_running, keeper_stop;
     /* async puts (nats_put.c): the first failure not reported yet */
+    size_t async_inflight;     /* within the handle's put window (default_window) */
+    pthread_cond_t async_room; /* an async put was answered */
     int async_status;
+    bool async_no_stream; /* that failure was "no responders": shut down? */
     char async_error[512];
     char async_queue[IPCQ_NAME_MAX + 1]; /* the last queue an async put made sure of */
     uint64_t msg_serial;                 /* with msg_nonce, the de-duplication id of each put */
@@ -90,18 +96,41 @@ int nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t
 /* The queue's dead-letter limit (0: none), kept in its consumer's
  * description; IPCQ_ENOQUEUE if there is no such queue. */
 int nats_max_deliveries(ipcq_client *s, nats_state *st, const char *queue, uint32_t *max);
-/* True if the queue's stream exists now (a failed lookup counts as yes). */
-bool nats_queue_exists(nats_state *st, const char *queue);
+
+/* What task_done, join and shutdown look at: the queue's stream's creation
+ * time, the puts it accepted (its last sequence), the items it holds, and
+ * whether it is shut down. */
+typedef struct nats_look {
+    int64_t created;
+    uint64_t puts, msgs;
+    bool shut;
+} nats_look;
+
+/* Looks at queue: IPCQ_OK, IPCQ_ENOQUEUE, or another failure (nats_tasks.c). */
+int nats_queue_look(ipcq_client *s, nats_state *st, const char *queue, nats_look *out);
+/* The subject a shut-down queue's stream moves to (as nats_subject's). */
+void nats_shut_subject(const char *queue, char *subject);
+/* True if the stream of si is a shut-down queue's. */
+bool nats_stream_is_shut(const jsStreamInfo *si);
+/* The tasks done on queue (its stream made at created). */
+int nats_tasks_done(ipcq_client *s, nats_state *st, const char *queue, int64_t created,
+                    uint64_t *done);
+/* Counts an item of queue moved to its dead-letter queue as a task done. */
+void nats_dead_lettered(ipcq_client *s, nats_state *st, const char *queue);
+/* Makes the tasks bucket if there is none (a queue is made). */
+void nats_tasks_prepare(ipcq_client *s, nats_state *st);
+/* Forgets the tasks done on queue (deleted). */
+void nats_tasks_forget(ipcq_client *s, nats_state *st, const char *queue);
 
 /* Publishes one item to queue and waits for JetStream's answer, retrying a
  * full queue or an absent server until deadline (nats_put.c). */
 int nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data, size_t len,
                  int64_t deadline, bool create);
 
-/* libnats calls this, from its own thread, for an async put that failed:
- * the first failure is kept for flush or the next put_async (closure: the
- * state). */
-void nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *closure);
+/* libnats calls this, from its own thread, for each async put answered:
+ * one refused by a full queue is sent again; the first failure is kept for
+ * flush or the next put_async (closure: the state). */
+void nats_async_acked(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);
 
 /* Takes up to max items of queue, waiting until deadline for the first:
  * msgs[0..*got) are the messages, not yet acknowledged, items past the
@@ -116,6 +145,10 @@ int nats_fetch_batch(ipcq_client *s, nats_state *st, const char *queue, size_t m
 int nats_copy_item(ipcq_client *s, const char *queue, natsMsg *m, void **data, size_t *len);
 /* How many times message m was handed out, this time included. */
 uint32_t nats_deliveries(natsMsg *m);
+/* Acknowledges m: the last of a batch waits for JetStream's answer
+ * (AckSync), the others do not (their acks leave first, on the same
+ * connection, and are taken in order). */
+natsStatus nats_ack_in_order(natsMsg *m, bool last);
 /* Frees the subscriptions of the state (close). */
 void nats_subs_free(nats_state *st);
 
@@ -130,6 +163,7 @@ int nats_put_many(ipcq_client *c, const char *queue, size_t n, const void *const
                   const size_t *lens, int64_t timeout_ms);
 int nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len);
 int nats_flush(ipcq_client *c, int64_t timeout_ms);
+int nats_set_put_window(ipcq_client *c, size_t window);
 int nats_get(ipcq_client *c, const char *queue, void **data, size_t *len, int64_t timeout_ms);
 int nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_t *lens,
                   size_t *got, int64_t timeout_ms);
@@ -138,6 +172,9 @@ int nats_set_maxsize(ipcq_client *c, const char *queue, int64_t maxsize);
 int nats_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveries);
 int nats_delete(ipcq_client *c, const char *queue);
 int nats_ping(ipcq_client *c);
+int nats_task_done(ipcq_client *c, const char *queue);
+int nats_join(ipcq_client *c, const char *queue, int64_t timeout_ms);
+int nats_shutdown(ipcq_client *c, const char *queue, bool immediate);
 int nats_stat(ipcq_client *c, const char *queue, ipcq_stats **out);
 int nats_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data, size_t *len,
                     uint64_t *lease, uint32_t *deliveries, int64_t timeout_ms);

@@ -197,16 +197,36 @@ nats_ack(ipcq_client *c, uint64_t lease)
     return ns == NATS_OK ? IPCQ_OK : nats_fail(c, NULL, ns, jerr);
 }
 
+natsStatus
+nats_ack_in_order(natsMsg *m, bool last)
+{
+    return last ? natsMsg_AckSync(m, NULL, NULL) : natsMsg_Ack(m, NULL);
+}
+
+/* One round trip for the batch: the acks leave on one connection in order
+ * and the consumer's leader takes them in order, so the answer to the last
+ * one (nats_ack_in_order) says the others were taken too. */
 int
 nats_ack_many(ipcq_client *c, size_t n, const uint64_t *leases)
 {
     size_t lost = 0;
     int rc = IPCQ_OK;
-    for (size_t i = 0; i < n; i++) {
-        int one = nats_ack(c, leases[i]);
+    natsMsg *held = NULL; /* the latest settled, acknowledged when the next one is */
+    for (size_t i = 0; i <= n; i++) {
+        natsMsg *m = NULL;
+        int one = i < n ? settle(c, leases[i], &m) : IPCQ_OK;
         lost += one == IPCQ_ELEASE;
         if (one != IPCQ_OK && one != IPCQ_ELEASE && rc == IPCQ_OK)
             rc = one;
+        if (held != NULL && (m != NULL || i == n)) {
+            natsStatus ns = nats_ack_in_order(held, i == n);
+            natsMsg_Destroy(held);
+            held = NULL;
+            if (ns != NATS_OK && rc == IPCQ_OK)
+                rc = nats_fail(c, NULL, ns, 0);
+        }
+        if (m != NULL)
+            held = m;
     }
     if (rc == IPCQ_OK && lost > 0) {
         char detail[120];

@@ -2,7 +2,8 @@
  * '.', '*', '>', whitespace nor path separators: letters, digits and '-'
  * stay, every other byte becomes "_XX" (hex), after the prefix "Q_". A name
  * whose encoding is over 255 bytes becomes "QH_" and a 128-bit hash of it.
- * The subject of a queue is "ipcq.q." and its stream's name; the queue's
+ * The subject of a queue is "ipcq.q." and its stream's name ("ipcq.x." once
+ * shut down: nats_tasks.c); the queue's
  * own name is kept in the stream's description. */
 #include <stdio.h>
 #include <string.h>
@@ -38,11 +39,23 @@ nats_stream_name(const char *queue, char *stream)
     stream[n] = '\0';
 }
 
+static void
+prefixed(const char *prefix, const char *queue, char *subject)
+{
+    strcpy(subject, prefix);
+    nats_stream_name(queue, subject + strlen(prefix));
+}
+
 void
 nats_subject(const char *queue, char *subject)
 {
-    strcpy(subject, NATS_SUBJECT_PREFIX);
-    nats_stream_name(queue, subject + strlen(NATS_SUBJECT_PREFIX));
+    prefixed(NATS_SUBJECT_PREFIX, queue, subject);
+}
+
+void
+nats_shut_subject(const char *queue, char *subject)
+{
+    prefixed(NATS_SHUT_PREFIX, queue, subject);
 }
 
 bool

@@ -7,6 +7,7 @@
  * exist is created, unbounded (Q2); one deleted while a put waits fails it
  * IPCQ_EDELETED (Q10). */
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 
 #include "nats_internal.h"
@@ -14,6 +15,7 @@
 #define BACKOFF_FIRST_MS 2
 #define BACKOFF_MAX_MS 50
 #define ANSWER_WAIT_MS 2000 /* one try's wait for JetStream's answer */
+#define FULL_RESEND_MS 5    /* an async put refused by a full queue: sent again after */
 
 /* The subject of queue, and the options of a put to it: a new message id. */
 static void
@@ -50,19 +52,26 @@ nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data
         jsPubAck_Destroy(pa);
         if (ns == NATS_OK)
             return IPCQ_OK;
-        if (ns == NATS_NO_RESPONDERS && existed)
-            return client_fail(s, queue, IPCQ_EDELETED, NULL);
-        if (ns == NATS_NO_RESPONDERS && create) {
-            /* No stream on the subject: the queue does not exist (create
-             * it, Q2, once), or its stream has no leader for a moment (a
-             * server lost): JetStream may not answer that either, so a
-             * put keeps trying until its deadline. */
-            int rc = nats_queue_ensure(s, st, queue, 0, true);
-            if (rc == IPCQ_OK) {
+        if (ns == NATS_NO_RESPONDERS) {
+            /* No stream on the subject: the queue does not exist (a put
+             * creates it, Q2, once; one deleted while this put waited is
+             * Q10), it is shut down (Q12: nats_tasks.c), or its stream has
+             * no leader for a moment (a server lost), when JetStream may
+             * not answer either: then the put keeps trying until its
+             * deadline. */
+            nats_look q;
+            create = create && !existed; /* a queue seen full was there */
+            int rc = create ? nats_queue_ensure(s, st, queue, 0, true)
+                            : nats_queue_look(s, st, queue, &q);
+            if (rc == IPCQ_OK && create) {
                 create = false;
                 continue;
             }
-            if (rc != IPCQ_EUNAVAILABLE || nats_now_ms() >= deadline)
+            if (rc == IPCQ_OK && q.shut)
+                return client_fail(s, queue, IPCQ_ESHUTDOWN, NULL);
+            if (rc == IPCQ_ENOQUEUE)
+                return client_fail(s, queue, IPCQ_EDELETED, NULL);
+            if ((rc != IPCQ_OK && rc != IPCQ_EUNAVAILABLE) || nats_now_ms() >= deadline)
                 return rc;
         }
         if (jerr != JSStreamStoreFailedErr && !nats_transient(ns))
@@ -111,32 +120,71 @@ nats_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *it
 }
 
 void
-nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
+nats_async_acked(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *arg)
 {
-    (void)js;
     nats_state *st = arg;
+    if (pa == NULL && pae != NULL && pae->ErrCode == JSStreamStoreFailedErr) {
+        /* A full queue: as on a broker, the put waits for room. Sent again
+         * (the same message id) from this, libnats's thread, a moment later. */
+        nats_nap(FULL_RESEND_MS, INT64_MAX);
+        if (js_PublishMsgAsync(js, &msg, NULL) == NATS_OK)
+            return; /* still in flight */
+    }
     pthread_mutex_lock(&st->lock);
-    if (st->async_status == IPCQ_OK) {
+    st->async_inflight--;
+    pthread_cond_broadcast(&st->async_room);
+    if (pa == NULL && pae != NULL && st->async_status == IPCQ_OK) {
         jsErrCode jerr = pae->ErrCode;
         st->async_status = jerr == JSStreamStoreFailedErr ? IPCQ_FULL
                            : nats_transient(pae->Err)     ? IPCQ_EUNAVAILABLE
                                                           : IPCQ_ESYSTEM;
         snprintf(st->async_error, sizeof st->async_error, "%s: async put failed: %s",
                  natsMsg_GetSubject(pae->Msg), pae->ErrText ? pae->ErrText : "");
+        st->async_no_stream = pae->Err == NATS_NO_RESPONDERS;
     }
     pthread_mutex_unlock(&st->lock);
+    natsMsg_Destroy(msg);
 }
 
-/* Reports (and forgets) the first failure of an async put. */
+/* Waits (at most NATS_REQUEST_MS) for room in the handle's put window and
+ * takes it. */
+static int
+take_window(ipcq_client *c, nats_state *st)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += NATS_REQUEST_MS / 1000;
+    int waited = 0;
+    pthread_mutex_lock(&st->lock);
+    while (st->async_inflight >= c->root->default_window && waited == 0)
+        waited = pthread_cond_timedwait(&st->async_room, &st->lock, &until);
+    bool room = st->async_inflight < c->root->default_window;
+    st->async_inflight += room;
+    pthread_mutex_unlock(&st->lock);
+    return room ? IPCQ_OK
+                : client_fail(c, NULL, IPCQ_EUNAVAILABLE,
+                              "async puts unanswered: the window is full");
+}
+
+/* Reports (and forgets) the first failure of an async put; one that found
+ * no stream on its subject, of a queue shut down, is IPCQ_ESHUTDOWN. */
 static int
 take_async_error(ipcq_client *c, nats_state *st)
 {
     pthread_mutex_lock(&st->lock);
     int rc = st->async_status;
-    if (rc != IPCQ_OK)
-        client_fail(c, NULL, rc, st->async_error);
+    bool no_stream = st->async_no_stream;
+    char error[sizeof st->async_error], queue[sizeof st->async_queue];
+    snprintf(error, sizeof error, "%s", st->async_error);
+    snprintf(queue, sizeof queue, "%s", st->async_queue);
     st->async_status = IPCQ_OK;
+    st->async_no_stream = false;
     pthread_mutex_unlock(&st->lock);
+    nats_look q;
+    if (rc != IPCQ_OK && no_stream && nats_queue_look(c, st, queue, &q) == IPCQ_OK && q.shut)
+        return client_fail(c, queue, IPCQ_ESHUTDOWN, NULL);
+    if (rc != IPCQ_OK)
+        client_fail(c, NULL, rc, error);
     return rc;
 }
 
@@ -160,8 +208,24 @@ nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
     pthread_mutex_lock(&st->lock);
     snprintf(st->async_queue, sizeof st->async_queue, "%s", queue);
     pthread_mutex_unlock(&st->lock);
+    if ((rc = take_window(c, st)) != IPCQ_OK)
+        return rc;
     natsStatus ns = js_PublishAsync(st->js, subject, data ? data : "", (int)len, &po);
-    return ns == NATS_OK ? IPCQ_OK : nats_fail(c, queue, ns, 0);
+    if (ns == NATS_OK)
+        return IPCQ_OK;
+    pthread_mutex_lock(&st->lock);
+    st->async_inflight--;
+    pthread_mutex_unlock(&st->lock);
+    return nats_fail(c, queue, ns, 0);
+}
+
+int
+nats_set_put_window(ipcq_client *c, size_t window)
+{
+    if (window == 0 || window > IPCQ_MAX_WINDOW)
+        return client_fail(c, NULL, IPCQ_EINVAL, "put window out of range");
+    c->root->default_window = window; /* take_window reads it */
+    return IPCQ_OK;
 }
 
 int

@@ -44,7 +44,7 @@ static int
 conflict(ipcq_client *s, const char *queue, int64_t have, int64_t want)
 {
     char detail[400];
-    snprintf(detail, sizeof detail, "%s: exists with maxsize %lld, not %lld", queue,
+    snprintf(detail, sizeof detail, "%s: queue exists with maxsize %lld, asked for %lld", queue,
              (long long)(have > 0 ? have : 0), (long long)(want > 0 ? want : 0));
     return client_fail(s, NULL, IPCQ_ECONFLICT, detail);
 }
@@ -79,6 +79,7 @@ nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t max
         jerr = 0;
         ns = js_AddStream(&si, st->js, &sc, NULL, &jerr);
         if (ns == NATS_OK || jerr == JSStreamNameExistErr) {
+            nats_tasks_prepare(s, st);
             jsStreamInfo_Destroy(si);
             si = NULL;
             ns = js_GetStreamInfo(&si, st->js, stream, NULL, &jerr); /* one raced us */
@@ -90,7 +91,10 @@ nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t max
     if (ns != NATS_OK)
         return nats_fail(s, queue, ns, jerr);
     int64_t have = si->Config->MaxMsgs;
+    bool shut = nats_stream_is_shut(si);
     jsStreamInfo_Destroy(si);
+    if (exists_ok && shut) /* a put (Q12) */
+        return client_fail(s, queue, IPCQ_ESHUTDOWN, NULL);
     if (!exists_ok && (have > 0 ? have : 0) != (maxsize > 0 ? maxsize : 0))
         return conflict(s, queue, have, maxsize);
     return add_consumer(s, st, queue, stream);
@@ -122,18 +126,10 @@ nats_delete(ipcq_client *c, const char *queue)
         return rc;
     jsErrCode jerr = 0;
     natsStatus ns = js_DeleteStream(st->js, stream, NULL, &jerr);
-    return ns == NATS_OK ? IPCQ_OK : nats_fail(c, queue, ns, jerr);
-}
-
-bool
-nats_queue_exists(nats_state *st, const char *queue)
-{
-    char stream[NATS_STREAM_MAX + 1];
-    nats_stream_name(queue, stream);
-    jsStreamInfo *si = NULL;
-    natsStatus ns = js_GetStreamInfo(&si, st->js, stream, NULL, NULL);
-    jsStreamInfo_Destroy(si);
-    return ns != NATS_NOT_FOUND;
+    if (ns != NATS_OK)
+        return nats_fail(c, queue, ns, jerr);
+    nats_tasks_forget(c, st, queue);
+    return IPCQ_OK;
 }
 
 int
@@ -214,10 +210,11 @@ nats_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveri
 
 /* Row i of out: the stream's and its consumer's figures. */
 static void
-fill_row(nats_state *st, ipcq_stats *out, size_t i, const jsStreamInfo *si)
+fill_row(ipcq_client *s, nats_state *st, ipcq_stats *out, size_t i, const jsStreamInfo *si)
 {
+    const char *queue = si->Config->Description ? si->Config->Description : "";
     const jsStreamState *ss = &si->State;
-    client_stats_name(out, i, si->Config->Description ? si->Config->Description : "");
+    client_stats_name(out, i, queue);
     jsConsumerInfo *ci = NULL;
     (void)js_GetConsumerInfo(&ci, st->js, si->Config->Name, NATS_CONSUMER, NULL, NULL);
     int64_t leased = ci ? ci->NumAckPending : 0;
@@ -226,7 +223,12 @@ fill_row(nats_state *st, ipcq_stats *out, size_t i, const jsStreamInfo *si)
     client_stats_set(out, i, IPCQ_QUEUE_MAXSIZE, si->Config->MaxMsgs > 0 ? si->Config->MaxMsgs : 0);
     client_stats_set(out, i, IPCQ_QUEUE_BYTES, (int64_t)ss->Bytes);
     client_stats_set(out, i, IPCQ_QUEUE_GETTERS, ci ? ci->NumWaiting : 0);
-    client_stats_set(out, i, IPCQ_QUEUE_UNFINISHED, -1); /* not kept: task_done is ENOTSUP */
+    uint64_t done = 0;
+    if (nats_tasks_done(s, st, queue, si->Created, &done) != IPCQ_OK)
+        s->error[0] = '\0'; /* a figure, not the call, is missing */
+    client_stats_set(out, i, IPCQ_QUEUE_UNFINISHED,
+                     ss->LastSeq > done ? (int64_t)(ss->LastSeq - done) : 0);
+    client_stats_set(out, i, IPCQ_QUEUE_SHUTDOWN, nats_stream_is_shut(si));
     client_stats_set(out, i, IPCQ_QUEUE_LEASED, leased);
     if (ss->Msgs > 0 && ss->FirstTime > 0) {
         struct timespec now;
@@ -265,7 +267,7 @@ stat_all(ipcq_client *c, nats_state *st, ipcq_stats **out)
     for (int i = 0; list != NULL && i < list->Count; i++) {
         if (!nats_is_queue_stream(list->List[i]->Config->Name))
             continue;
-        fill_row(st, s, row++, list->List[i]);
+        fill_row(c, st, s, row++, list->List[i]);
         items += (int64_t)list->List[i]->State.Msgs;
         bytes += (int64_t)list->List[i]->State.Bytes;
     }
@@ -300,7 +302,7 @@ nats_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
         jsStreamInfo_Destroy(si);
         return client_fail(c, queue, IPCQ_ENOMEM, NULL);
     }
-    fill_row(st, s, 0, si);
+    fill_row(c, st, s, 0, si);
     jsStreamInfo_Destroy(si);
     *out = s;
     return IPCQ_OK;
