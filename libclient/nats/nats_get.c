@@ -14,9 +14,10 @@
 
 #define WAIT_SLICE_MS 1000 /* a long wait is fetched in slices, to notice a deletion */
 #define ABSENT_POLL_MS 50  /* how often a get looks for a queue that does not exist */
-/* A nowait get's pull request: libnats 3.4.1 waits for its expiry when the
- * queue is empty (checked against nats-server 2.9.10), so an empty queue
- * answers in this long, a queue with items at once. */
+/* A nowait get's pull request also has an expiry: libnats 3.4.1 does not
+ * wait for the server's answer to a request without one. An empty queue
+ * answers in this long (checked against nats-server 2.9.10), a queue with
+ * items at once. */
 #define NOWAIT_EXPIRES_MS 50
 
 struct nats_sub {
@@ -164,18 +165,19 @@ keep_live(ipcq_client *s, nats_state *st, const char *queue, natsMsgList *list, 
     return kept;
 }
 
-/* One fetch of up to max messages, waiting at most wait_ms (0: a no-wait
- * request). NATS_TIMEOUT when none came. */
+/* One pull request for up to max messages, waiting at most wait_ms for the
+ * first: a no-wait request with an expiry, which nats-server 2.9.10 takes as
+ * one-shot (it answers as soon as it has any message, with what it has up
+ * to max, then ends the request), so that a batch costs one round trip.
+ * NATS_TIMEOUT when none came. */
 static natsStatus
-fetch_once(natsSubscription *sub, size_t max, int64_t wait_ms, natsMsgList *list, jsErrCode *jerr)
+fetch_once(natsSubscription *sub, size_t max, int64_t wait_ms, natsMsgList *list)
 {
-    if (wait_ms > 0)
-        return natsSubscription_Fetch(list, sub, (int)max, wait_ms, jerr);
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
     fr.Batch = (int)max;
     fr.NoWait = true;
-    fr.Expires = (int64_t)NOWAIT_EXPIRES_MS * 1000000;
+    fr.Expires = (wait_ms > 0 ? wait_ms : NOWAIT_EXPIRES_MS) * 1000000;
     return natsSubscription_FetchRequest(list, sub, &fr);
 }
 
@@ -205,8 +207,7 @@ nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_
         int64_t left = deadline - nats_now_ms();
         int64_t wait = timeout_ms == IPCQ_NOWAIT ? 0 : left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS;
         natsMsgList list = {0};
-        jsErrCode jerr = 0;
-        natsStatus ns = fetch_once(sub, max, wait > 0 ? wait : 0, &list, &jerr);
+        natsStatus ns = fetch_once(sub, max, wait, &list);
         if (ns == NATS_OK && list.Count > 0) {
             *got = keep_live(s, st, queue, &list, msgs);
             if (*got > 0)
@@ -243,17 +244,12 @@ nats_fetch_batch(ipcq_client *s, nats_state *st, const char *queue, size_t max, 
     *got = 0;
     if ((*msgs = calloc(max, sizeof **msgs)) == NULL)
         return client_fail(s, queue, IPCQ_ENOMEM, NULL);
-    size_t more = 0;
-    int rc = nats_fetch(s, st, queue, 1, timeout_ms, *msgs, got);
+    int rc = nats_fetch(s, st, queue, max, timeout_ms, *msgs, got);
     if (rc != IPCQ_OK) {
         free(*msgs);
         *msgs = NULL;
-        return rc;
     }
-    if (max > 1 && nats_fetch(s, st, queue, max - 1, IPCQ_NOWAIT, *msgs + 1, &more) != IPCQ_OK)
-        s->error[0] = '\0'; /* none more now: the first is enough */
-    *got += more;
-    return IPCQ_OK;
+    return rc;
 }
 
 /* Takes up to max items (waiting for the first only) and acknowledges them. */
