@@ -9,6 +9,7 @@
  * again (--worker ...), each with a handle of its own; libnats's threads
  * do not survive fork(), so a child execs before it touches NATS.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -558,6 +559,61 @@ test_fork_inherited_handle(void **state)
     ipcq_client_close(&c);
 }
 
+/* Threads of this process. */
+static int
+thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* A child forked after its parent closed every handle: one put and get on a
+ * handle of its own; exits 0 if it then runs as many threads as its parent
+ * did for the same (libnats's process-wide ones among them: the collector
+ * that frees every message, which a child forked while they ran lacks). */
+static int
+child_after_close(void *arg)
+{
+    int want = *(const int *)arg;
+    ipcq_client *c;
+    void *d = NULL;
+    size_t len;
+    if (ipcq_client_open(&c, cluster.endpoint) != IPCQ_OK ||
+        ipcq_put(c, "afterclose", "child", 5, 10000) != IPCQ_OK ||
+        ipcq_get(c, "afterclose", &d, &len, 10000) != IPCQ_OK)
+        return 2;
+    ipcq_free(d);
+    int n = thread_count();
+    ipcq_client_close(&c);
+    return n == want ? 0 : 10 + n;
+}
+
+/* D4: closing the last handle stops libnats's process-wide threads, so that
+ * a child forked afterwards starts them afresh and frees its messages. */
+static void
+test_fork_after_close(void **state)
+{
+    (void)state;
+    int before = thread_count();
+    ipcq_client *c = open_cluster();
+    put_str(c, "afterclose", "parent", IPCQ_FOREVER);
+    get_str(c, "afterclose", "parent", 5000);
+    int connected = thread_count();
+    assert_true(connected > before);
+    ipcq_client_close(&c);
+    assert_int_equal(thread_count(), before);
+    pid_t child = fork_child(child_after_close, &connected);
+    assert_int_equal(reap_child(child, 30000), 0);
+    c = open_cluster();
+    assert_ipcq_ok(c, ipcq_delete(c, "afterclose"));
+    ipcq_client_close(&c);
+}
+
 typedef struct shared_get {
     ipcq_client *c;
     int rc;
@@ -868,6 +924,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_batch_acks),
         cmocka_unit_test(test_shutdown_async_put),
         cmocka_unit_test(test_fork_inherited_handle),
+        cmocka_unit_test(test_fork_after_close),
         cmocka_unit_test(test_threads_share_handle),
         cmocka_unit_test(test_cli_exit_codes),
         cmocka_unit_test(test_server_killed),

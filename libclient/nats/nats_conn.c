@@ -18,7 +18,56 @@
 #define RECONNECT_WAIT_MS 100
 #define MAX_SERVERS 16
 
+#define LIB_CLOSE_WAIT_MS 5000
+
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* libnats 3.4.1 starts process-wide threads with the first connection
+ * (timers, callbacks, and the collector that frees every message: each
+ * natsMsg_Destroy hands the message to it) and keeps them until nats_Close.
+ * fork() copies none of them: a child forked while they run can use its own
+ * connection, but frees no message it sends or receives (measured: ~0.5 KB
+ * of memory per item, for good). So the last handle of a process to close
+ * stops them (nats_CloseAndWait), and a fork after that starts clean; a
+ * child forked while they ran says so once (docs/NATS.md, D4). Under
+ * state_lock. */
+static pid_t lib_owner;  /* the process in which libnats's threads run; 0: not started */
+static pid_t users_of;   /* the process that lib_users counts for */
+static size_t lib_users; /* its states that connected (or are connecting) */
+static bool lib_warned;
+
+/* A state of this process is about to connect. */
+static void
+lib_enter(void)
+{
+    pid_t me = client_process_pid();
+    if (users_of != me) {
+        users_of = me;
+        lib_users = 0;
+    }
+    lib_users++;
+    if (lib_owner == 0)
+        lib_owner = me;
+    else if (lib_owner != me && !lib_warned) {
+        lib_warned = true;
+        fprintf(stderr,
+                "ipcq: nats:// in a child forked while libnats ran in its parent: libnats frees "
+                "messages on a thread fork() does not copy, so this process's memory grows with "
+                "every item; fork before the first nats:// call or after closing every handle, "
+                "or exec the child (docs/NATS.md)\n");
+    }
+}
+
+/* A state of this process let go of its connection (or failed to make it). */
+static void
+lib_leave(void)
+{
+    pid_t me = client_process_pid();
+    if (users_of != me || lib_users == 0 || --lib_users > 0 || lib_owner != me)
+        return;
+    if (nats_CloseAndWait(LIB_CLOSE_WAIT_MS) == NATS_OK)
+        lib_owner = 0;
+}
 
 int64_t
 nats_now_ms(void)
@@ -182,7 +231,12 @@ nats_state_get(ipcq_client *s, nats_state **out)
             st->msg_nonce = (uint64_t)time(NULL) ^ (uint64_t)st->pid << 32;
         root->backend_state = st;
     }
-    int rc = st->nc != NULL ? IPCQ_OK : connect_state(s, st);
+    int rc = IPCQ_OK;
+    if (st->nc == NULL) {
+        lib_enter();
+        if ((rc = connect_state(s, st)) != IPCQ_OK)
+            lib_leave();
+    }
     pthread_mutex_unlock(&state_lock);
     *out = st;
     return rc;
@@ -207,8 +261,12 @@ nats_state_close(ipcq_client *root)
         kvStore_Destroy(st->kv);
     if (st->js != NULL)
         jsCtx_Destroy(st->js);
-    if (st->nc != NULL)
+    if (st->nc != NULL) {
         natsConnection_Destroy(st->nc);
+        pthread_mutex_lock(&state_lock);
+        lib_leave();
+        pthread_mutex_unlock(&state_lock);
+    }
     pthread_cond_destroy(&st->keeper_wake);
     pthread_cond_destroy(&st->async_room);
     pthread_mutex_destroy(&st->lock);

@@ -17,6 +17,7 @@
 #define IPCQ_CLIENT_NATS_INTERNAL_H
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,6 +30,7 @@
 #define NATS_REQUEST_MS 5000  /* a call that does not wait: its JetStream budget */
 #define NATS_STREAM_MAX 255   /* JetStream's longest stream name */
 #define NATS_SUBJECT_PREFIX "ipcq.q."
+#define NATS_MSG_ID_SIZE 34        /* a put's de-duplication id: 16 hex digits, -, 16, NUL */
 #define NATS_SHUT_PREFIX "ipcq.x." /* a shut-down queue's stream: as long as the above */
 
 typedef struct nats_sub nats_sub;
@@ -51,12 +53,14 @@ typedef struct nats_state {
     bool keeper_running, keeper_stop;
     /* async puts (nats_put.c): the first failure not reported yet */
     size_t async_inflight;     /* within the handle's put window (default_window) */
-    pthread_cond_t async_room; /* an async put was answered */
+    pthread_cond_t async_room; /* a put waiting for room may go on */
+    size_t async_window;       /* the window the last put that waited used */
+    size_t async_waiting;      /* puts waiting for room */
     int async_status;
     bool async_no_stream; /* that failure was "no responders": shut down? */
     char async_error[512];
     char async_queue[IPCQ_NAME_MAX + 1]; /* the last queue an async put made sure of */
-    uint64_t msg_serial;                 /* with msg_nonce, the de-duplication id of each put */
+    _Atomic uint64_t msg_serial;         /* with msg_nonce, the de-duplication id of each put */
     uint64_t msg_nonce;
 } nats_state;
 

@@ -6,6 +6,7 @@
  * again, backing off, until its deadline (SPEC §9). A queue that does not
  * exist is created, unbounded (Q2); one deleted while a put waits fails it
  * IPCQ_EDELETED (Q10). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 #include <string.h>
@@ -17,17 +18,27 @@
 #define ANSWER_WAIT_MS 2000 /* one try's wait for JetStream's answer */
 #define FULL_RESEND_MS 5    /* an async put refused by a full queue: sent again after */
 
-/* The subject of queue, and the options of a put to it: a new message id. */
+/* Writes v as 16 hex digits at out. */
 static void
-publish_options(nats_state *st, const char *queue, char *subject, char *id, size_t id_cap,
+put_hex64(char *out, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        out[i] = digits[v & 15];
+}
+
+/* The subject of queue, and the options of a put to it: a new message id,
+ * the handle's nonce and a serial (written by hand: snprintf was a few per
+ * cent of an async producer's time). */
+static void
+publish_options(nats_state *st, const char *queue, char *subject, char id[NATS_MSG_ID_SIZE],
                 jsPubOptions *po)
 {
     nats_subject(queue, subject);
-    pthread_mutex_lock(&st->lock);
-    uint64_t serial = ++st->msg_serial;
-    pthread_mutex_unlock(&st->lock);
-    snprintf(id, id_cap, "%016llx-%llu", (unsigned long long)st->msg_nonce,
-             (unsigned long long)serial);
+    put_hex64(id, st->msg_nonce);
+    id[16] = '-';
+    put_hex64(id + 17, atomic_fetch_add(&st->msg_serial, 1) + 1);
+    id[33] = '\0';
     jsPubOptions_Init(po);
     po->MsgId = id;
 }
@@ -38,9 +49,9 @@ nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data
 {
     if (len > (size_t)natsConnection_GetMaxPayload(st->nc))
         return nats_fail(s, queue, NATS_MAX_PAYLOAD, 0);
-    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[48];
+    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[NATS_MSG_ID_SIZE];
     jsPubOptions po;
-    publish_options(st, queue, subject, id, sizeof id, &po);
+    publish_options(st, queue, subject, id, &po);
     int64_t backoff = BACKOFF_FIRST_MS;
     bool existed = false;
     for (;;) {
@@ -132,7 +143,11 @@ nats_async_acked(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *
     }
     pthread_mutex_lock(&st->lock);
     st->async_inflight--;
-    pthread_cond_broadcast(&st->async_room);
+    /* A put waiting for room is woken once a quarter of the window is free
+     * (or all of it), not at every answer: one wake-up for many puts. */
+    if (st->async_waiting > 0 &&
+        (st->async_inflight + st->async_window / 4 < st->async_window || st->async_inflight == 0))
+        pthread_cond_broadcast(&st->async_room);
     if (pa == NULL && pae != NULL && st->async_status == IPCQ_OK) {
         jsErrCode jerr = pae->ErrCode;
         st->async_status = jerr == JSStreamStoreFailedErr ? IPCQ_FULL
@@ -155,10 +170,14 @@ take_window(ipcq_client *c, nats_state *st)
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += NATS_REQUEST_MS / 1000;
     int waited = 0;
+    size_t window = c->root->default_window;
     pthread_mutex_lock(&st->lock);
-    while (st->async_inflight >= c->root->default_window && waited == 0)
+    st->async_window = window;
+    st->async_waiting++;
+    while (st->async_inflight >= window && waited == 0)
         waited = pthread_cond_timedwait(&st->async_room, &st->lock, &until);
-    bool room = st->async_inflight < c->root->default_window;
+    st->async_waiting--;
+    bool room = st->async_inflight < window;
     st->async_inflight += room;
     pthread_mutex_unlock(&st->lock);
     return room ? IPCQ_OK
@@ -173,6 +192,10 @@ take_async_error(ipcq_client *c, nats_state *st)
 {
     pthread_mutex_lock(&st->lock);
     int rc = st->async_status;
+    if (rc == IPCQ_OK) {
+        pthread_mutex_unlock(&st->lock);
+        return IPCQ_OK;
+    }
     bool no_stream = st->async_no_stream;
     char error[sizeof st->async_error], queue[sizeof st->async_queue];
     snprintf(error, sizeof error, "%s", st->async_error);
@@ -181,11 +204,31 @@ take_async_error(ipcq_client *c, nats_state *st)
     st->async_no_stream = false;
     pthread_mutex_unlock(&st->lock);
     nats_look q;
-    if (rc != IPCQ_OK && no_stream && nats_queue_look(c, st, queue, &q) == IPCQ_OK && q.shut)
+    if (no_stream && nats_queue_look(c, st, queue, &q) == IPCQ_OK && q.shut)
         return client_fail(c, queue, IPCQ_ESHUTDOWN, NULL);
+    return client_fail(c, NULL, rc, error);
+}
+
+/* What an async put does when it cannot take room in one step: reports an
+ * earlier failure, makes sure of a queue other than the last one (a message
+ * nobody stores has no answer), waits for room in the window. */
+static int
+put_async_slow(ipcq_client *c, nats_state *st, const char *queue)
+{
+    int rc = take_async_error(c, st);
     if (rc != IPCQ_OK)
-        client_fail(c, NULL, rc, error);
-    return rc;
+        return rc;
+    pthread_mutex_lock(&st->lock);
+    bool known = strcmp(st->async_queue, queue) == 0;
+    pthread_mutex_unlock(&st->lock);
+    if (!known) {
+        if ((rc = nats_queue_ensure(c, st, queue, 0, true)) != IPCQ_OK)
+            return rc;
+        pthread_mutex_lock(&st->lock);
+        snprintf(st->async_queue, sizeof st->async_queue, "%s", queue);
+        pthread_mutex_unlock(&st->lock);
+    }
+    return take_window(c, st);
 }
 
 int
@@ -193,23 +236,20 @@ nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
 {
     nats_state *st;
     int rc = nats_state_get(c, &st);
-    if (rc != IPCQ_OK || (rc = take_async_error(c, st)) != IPCQ_OK)
+    if (rc != IPCQ_OK)
         return rc;
-    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[48];
+    /* The usual case in one step: no failure to report, the same queue as
+     * the last put, room in the window. */
+    pthread_mutex_lock(&st->lock);
+    bool ready = st->async_status == IPCQ_OK && strcmp(st->async_queue, queue) == 0 &&
+                 st->async_inflight < c->root->default_window;
+    st->async_inflight += ready;
+    pthread_mutex_unlock(&st->lock);
+    if (!ready && (rc = put_async_slow(c, st, queue)) != IPCQ_OK)
+        return rc;
+    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[NATS_MSG_ID_SIZE];
     jsPubOptions po;
-    publish_options(st, queue, subject, id, sizeof id, &po);
-    /* The queue must exist: a message nobody stores has no answer. The
-     * last queue made sure of is remembered, not to ask for each put. */
-    pthread_mutex_lock(&st->lock);
-    bool known = strcmp(st->async_queue, queue) == 0;
-    pthread_mutex_unlock(&st->lock);
-    if (!known && (rc = nats_queue_ensure(c, st, queue, 0, true)) != IPCQ_OK)
-        return rc;
-    pthread_mutex_lock(&st->lock);
-    snprintf(st->async_queue, sizeof st->async_queue, "%s", queue);
-    pthread_mutex_unlock(&st->lock);
-    if ((rc = take_window(c, st)) != IPCQ_OK)
-        return rc;
+    publish_options(st, queue, subject, id, &po);
     natsStatus ns = js_PublishAsync(st->js, subject, data ? data : "", (int)len, &po);
     if (ns == NATS_OK)
         return IPCQ_OK;
