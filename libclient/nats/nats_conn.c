@@ -192,10 +192,10 @@ connect_state(ipcq_client *s, nats_state *st)
         jsOptions jo;
         jsOptions_Init(&jo);
         jo.Wait = NATS_REQUEST_MS;
-        /* the put window is the handle's (nats_put.c), changed at will */
-        jo.PublishAsync.MaxPending = IPCQ_MAX_WINDOW;
-        jo.PublishAsync.AckHandler = nats_async_acked;
-        jo.PublishAsync.AckHandlerClosure = st;
+        /* async puts go through a context of their own (nats_put.c); this
+         * one has only those sent again after a full queue refused them */
+        jo.PublishAsync.ErrHandler = nats_async_failed;
+        jo.PublishAsync.ErrHandlerClosure = st;
         ns = natsConnection_JetStream(&st->js, st->nc, &jo);
     }
     if (ns != NATS_OK) {
@@ -226,7 +226,7 @@ nats_state_get(ipcq_client *s, nats_state **out)
         st->pid = client_process_pid();
         pthread_mutex_init(&st->lock, NULL);
         pthread_cond_init(&st->keeper_wake, NULL);
-        pthread_cond_init(&st->async_room, NULL);
+        pthread_rwlock_init(&st->put_ctx_lock, NULL);
         if (getrandom(&st->msg_nonce, sizeof st->msg_nonce, 0) != sizeof st->msg_nonce)
             st->msg_nonce = (uint64_t)time(NULL) ^ (uint64_t)st->pid << 32;
         root->backend_state = st;
@@ -250,12 +250,17 @@ nats_state_close(ipcq_client *root)
     if (st == NULL || st->pid != client_process_pid())
         return;
     nats_leases_free(st);
-    if (st->js != NULL) {
+    jsCtx *contexts[] = {st->put_ctx, st->js}; /* the put context's first (nats_flush) */
+    for (size_t i = 0; i < 2; i++) {
+        if (contexts[i] == NULL)
+            continue;
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MaxWait = 2000;
-        (void)js_PublishAsyncComplete(st->js, &po);
+        (void)js_PublishAsyncComplete(contexts[i], &po);
     }
+    if (st->put_ctx != NULL)
+        jsCtx_Destroy(st->put_ctx);
     nats_subs_free(st);
     if (st->kv != NULL)
         kvStore_Destroy(st->kv);
@@ -268,7 +273,7 @@ nats_state_close(ipcq_client *root)
         pthread_mutex_unlock(&state_lock);
     }
     pthread_cond_destroy(&st->keeper_wake);
-    pthread_cond_destroy(&st->async_room);
+    pthread_rwlock_destroy(&st->put_ctx_lock);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }

@@ -51,11 +51,11 @@ typedef struct nats_state {
     pthread_t keeper;
     pthread_cond_t keeper_wake;
     bool keeper_running, keeper_stop;
-    /* async puts (nats_put.c): the first failure not reported yet */
-    size_t async_inflight;     /* within the handle's put window (default_window) */
-    pthread_cond_t async_room; /* a put waiting for room may go on */
-    size_t async_window;       /* the window the last put that waited used */
-    size_t async_waiting;      /* puts waiting for room */
+    /* async puts (nats_put.c): their context, whose limit of puts in flight
+     * is the handle's window; the first failure not reported yet */
+    jsCtx *put_ctx;
+    size_t put_ctx_window;
+    pthread_rwlock_t put_ctx_lock; /* written to make put_ctx anew */
     int async_status;
     bool async_no_stream; /* that failure was "no responders": shut down? */
     char async_error[512];
@@ -131,10 +131,10 @@ void nats_tasks_forget(ipcq_client *s, nats_state *st, const char *queue);
 int nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data, size_t len,
                  int64_t deadline, bool create);
 
-/* libnats calls this, from its own thread, for each async put answered:
- * one refused by a full queue is sent again; the first failure is kept for
- * flush or the next put_async (closure: the state). */
-void nats_async_acked(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);
+/* libnats calls this, from its own thread, for each async put that failed:
+ * one refused by a full queue is sent again; the first other failure is
+ * kept for flush or the next put_async (closure: the state). */
+void nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *closure);
 
 /* Takes up to max items of queue, waiting until deadline for the first:
  * msgs[0..*got) are the messages, not yet acknowledged, items past the

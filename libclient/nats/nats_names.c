@@ -21,8 +21,9 @@ fnv1a(const char *s, uint64_t h)
 void
 nats_stream_name(const char *queue, char *stream)
 {
-    size_t n = 0;
-    n += (size_t)sprintf(stream, "Q_");
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 2;
+    memcpy(stream, "Q_", 2);
     for (const unsigned char *p = (const unsigned char *)queue; *p; p++) {
         if (n + 3 > NATS_STREAM_MAX) {
             sprintf(stream, "QH_%016llx%016llx",
@@ -33,8 +34,11 @@ nats_stream_name(const char *queue, char *stream)
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
             *p == '-')
             stream[n++] = (char)*p;
-        else
-            n += (size_t)sprintf(stream + n, "_%02X", *p);
+        else { /* "_XX", written by hand: this runs for every put */
+            stream[n++] = '_';
+            stream[n++] = hex[*p >> 4];
+            stream[n++] = hex[*p & 15];
+        }
     }
     stream[n] = '\0';
 }

@@ -131,58 +131,63 @@ nats_put_many(ipcq_client *c, const char *queue, size_t n, const void *const *it
 }
 
 void
-nats_async_acked(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *arg)
+nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
 {
+    (void)js;
     nats_state *st = arg;
-    if (pa == NULL && pae != NULL && pae->ErrCode == JSStreamStoreFailedErr) {
+    if (pae->ErrCode == JSStreamStoreFailedErr && pae->Msg != NULL) {
         /* A full queue: as on a broker, the put waits for room. Sent again
-         * (the same message id) from this, libnats's thread, a moment later. */
+         * (the same message id) from this, libnats's thread, a moment later,
+         * through the handle's other context: the put context may have no
+         * room left in its window, and waiting for room here would hold up
+         * the answers that make room. */
         nats_nap(FULL_RESEND_MS, INT64_MAX);
-        if (js_PublishMsgAsync(js, &msg, NULL) == NATS_OK)
-            return; /* still in flight */
+        if (js_PublishMsgAsync(st->js, &pae->Msg, NULL) == NATS_OK)
+            return; /* in flight again; pae->Msg is now NULL: libnats keeps it */
     }
     pthread_mutex_lock(&st->lock);
-    st->async_inflight--;
-    /* A put waiting for room is woken once a quarter of the window is free
-     * (or all of it), not at every answer: one wake-up for many puts. */
-    if (st->async_waiting > 0 &&
-        (st->async_inflight + st->async_window / 4 < st->async_window || st->async_inflight == 0))
-        pthread_cond_broadcast(&st->async_room);
-    if (pa == NULL && pae != NULL && st->async_status == IPCQ_OK) {
+    if (st->async_status == IPCQ_OK) {
         jsErrCode jerr = pae->ErrCode;
         st->async_status = jerr == JSStreamStoreFailedErr ? IPCQ_FULL
                            : nats_transient(pae->Err)     ? IPCQ_EUNAVAILABLE
                                                           : IPCQ_ESYSTEM;
         snprintf(st->async_error, sizeof st->async_error, "%s: async put failed: %s",
-                 natsMsg_GetSubject(pae->Msg), pae->ErrText ? pae->ErrText : "");
+                 st->async_queue, pae->ErrText ? pae->ErrText : "");
         st->async_no_stream = pae->Err == NATS_NO_RESPONDERS;
     }
     pthread_mutex_unlock(&st->lock);
-    natsMsg_Destroy(msg);
 }
 
-/* Waits (at most NATS_REQUEST_MS) for room in the handle's put window and
- * takes it. */
+/* The context of async puts, with the handle's window as libnats's limit of
+ * puts in flight (a put past it waits for an answer, up to
+ * NATS_REQUEST_MS): libnats keeps that count anyway, and with no handler of
+ * every answer it does not parse the successful ones (an answer handler
+ * cost its thread half again as much). Made on the first async put, and
+ * anew when the window changed, once the old one's puts are answered. The
+ * caller holds put_ctx_lock for writing. */
 static int
-take_window(ipcq_client *c, nats_state *st)
+make_put_ctx(ipcq_client *c, nats_state *st, size_t window)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += NATS_REQUEST_MS / 1000;
-    int waited = 0;
-    size_t window = c->root->default_window;
-    pthread_mutex_lock(&st->lock);
-    st->async_window = window;
-    st->async_waiting++;
-    while (st->async_inflight >= window && waited == 0)
-        waited = pthread_cond_timedwait(&st->async_room, &st->lock, &until);
-    st->async_waiting--;
-    bool room = st->async_inflight < window;
-    st->async_inflight += room;
-    pthread_mutex_unlock(&st->lock);
-    return room ? IPCQ_OK
-                : client_fail(c, NULL, IPCQ_EUNAVAILABLE,
-                              "async puts unanswered: the window is full");
+    if (st->put_ctx != NULL) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = NATS_REQUEST_MS;
+        (void)js_PublishAsyncComplete(st->put_ctx, &po);
+        jsCtx_Destroy(st->put_ctx);
+        st->put_ctx = NULL;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = NATS_REQUEST_MS;
+    jo.PublishAsync.MaxPending = (int64_t)window;
+    jo.PublishAsync.StallWait = NATS_REQUEST_MS;
+    jo.PublishAsync.ErrHandler = nats_async_failed;
+    jo.PublishAsync.ErrHandlerClosure = st;
+    natsStatus ns = natsConnection_JetStream(&st->put_ctx, st->nc, &jo);
+    if (ns != NATS_OK)
+        return nats_fail(c, NULL, ns, 0);
+    st->put_ctx_window = window;
+    return IPCQ_OK;
 }
 
 /* Reports (and forgets) the first failure of an async put; one that found
@@ -209,11 +214,11 @@ take_async_error(ipcq_client *c, nats_state *st)
     return client_fail(c, NULL, rc, error);
 }
 
-/* What an async put does when it cannot take room in one step: reports an
- * earlier failure, makes sure of a queue other than the last one (a message
- * nobody stores has no answer), waits for room in the window. */
+/* What an async put does when it cannot go on at once: reports an earlier
+ * failure, makes sure of a queue other than the last one (a message nobody
+ * stores has no answer), makes the put context for the handle's window. */
 static int
-put_async_slow(ipcq_client *c, nats_state *st, const char *queue)
+put_async_slow(ipcq_client *c, nats_state *st, const char *queue, size_t window)
 {
     int rc = take_async_error(c, st);
     if (rc != IPCQ_OK)
@@ -228,7 +233,11 @@ put_async_slow(ipcq_client *c, nats_state *st, const char *queue)
         snprintf(st->async_queue, sizeof st->async_queue, "%s", queue);
         pthread_mutex_unlock(&st->lock);
     }
-    return take_window(c, st);
+    pthread_rwlock_wrlock(&st->put_ctx_lock);
+    if (st->put_ctx == NULL || st->put_ctx_window != window)
+        rc = make_put_ctx(c, st, window);
+    pthread_rwlock_unlock(&st->put_ctx_lock);
+    return rc;
 }
 
 int
@@ -238,25 +247,28 @@ nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
     int rc = nats_state_get(c, &st);
     if (rc != IPCQ_OK)
         return rc;
-    /* The usual case in one step: no failure to report, the same queue as
-     * the last put, room in the window. */
+    size_t window = c->root->default_window;
+    /* The usual case: no failure to report, the same queue as the last put,
+     * a put context for this window. */
     pthread_mutex_lock(&st->lock);
-    bool ready = st->async_status == IPCQ_OK && strcmp(st->async_queue, queue) == 0 &&
-                 st->async_inflight < c->root->default_window;
-    st->async_inflight += ready;
+    bool ready = st->async_status == IPCQ_OK && strcmp(st->async_queue, queue) == 0;
     pthread_mutex_unlock(&st->lock);
-    if (!ready && (rc = put_async_slow(c, st, queue)) != IPCQ_OK)
-        return rc;
+    pthread_rwlock_rdlock(&st->put_ctx_lock);
+    while (!ready || st->put_ctx == NULL || st->put_ctx_window != window) {
+        pthread_rwlock_unlock(&st->put_ctx_lock);
+        if ((rc = put_async_slow(c, st, queue, window)) != IPCQ_OK)
+            return rc;
+        ready = true;
+        pthread_rwlock_rdlock(&st->put_ctx_lock);
+    }
     char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[NATS_MSG_ID_SIZE];
     jsPubOptions po;
     publish_options(st, queue, subject, id, &po);
-    natsStatus ns = js_PublishAsync(st->js, subject, data ? data : "", (int)len, &po);
-    if (ns == NATS_OK)
-        return IPCQ_OK;
-    pthread_mutex_lock(&st->lock);
-    st->async_inflight--;
-    pthread_mutex_unlock(&st->lock);
-    return nats_fail(c, queue, ns, 0);
+    natsStatus ns = js_PublishAsync(st->put_ctx, subject, data ? data : "", (int)len, &po);
+    pthread_rwlock_unlock(&st->put_ctx_lock);
+    if (ns == NATS_TIMEOUT)
+        return client_fail(c, NULL, IPCQ_EUNAVAILABLE, "async puts unanswered: the window is full");
+    return ns == NATS_OK ? IPCQ_OK : nats_fail(c, queue, ns, 0);
 }
 
 int
@@ -264,7 +276,7 @@ nats_set_put_window(ipcq_client *c, size_t window)
 {
     if (window == 0 || window > IPCQ_MAX_WINDOW)
         return client_fail(c, NULL, IPCQ_EINVAL, "put window out of range");
-    c->root->default_window = window; /* take_window reads it */
+    c->root->default_window = window; /* the next put_async makes its context anew */
     return IPCQ_OK;
 }
 
@@ -275,10 +287,23 @@ nats_flush(ipcq_client *c, int64_t timeout_ms)
     int rc = nats_state_get(c, &st);
     if (rc != IPCQ_OK)
         return rc;
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = timeout_ms == IPCQ_FOREVER ? INT32_MAX : (timeout_ms > 0 ? timeout_ms : 1);
-    natsStatus ns = js_PublishAsyncComplete(st->js, &po);
+    /* The put context's answers first: a put refused by a full queue is
+     * sent again through the other context before its first answer is
+     * counted done. */
+    int64_t deadline = nats_deadline(timeout_ms);
+    natsStatus ns = NATS_OK;
+    pthread_rwlock_rdlock(&st->put_ctx_lock);
+    jsCtx *contexts[] = {st->put_ctx, st->js};
+    for (size_t i = 0; i < 2 && ns == NATS_OK; i++) {
+        if (contexts[i] == NULL)
+            continue;
+        int64_t left = deadline - nats_now_ms();
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = timeout_ms == IPCQ_FOREVER ? INT32_MAX : (left > 0 ? left : 1);
+        ns = js_PublishAsyncComplete(contexts[i], &po);
+    }
+    pthread_rwlock_unlock(&st->put_ctx_lock);
     if ((rc = take_async_error(c, st)) != IPCQ_OK)
         return rc;
     if (ns == NATS_TIMEOUT)
