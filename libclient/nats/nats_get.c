@@ -238,14 +238,17 @@ nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_
 }
 
 int
-nats_fetch_batch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_t timeout_ms,
+nats_fetch_batch(ipcq_client *c, const char *queue, size_t max, int64_t timeout_ms, nats_state **st,
                  natsMsg ***msgs, size_t *got)
 {
     *got = 0;
+    *msgs = NULL;
+    int rc = nats_state_get(c, st);
+    if (rc != IPCQ_OK)
+        return rc;
     if ((*msgs = calloc(max, sizeof **msgs)) == NULL)
-        return client_fail(s, queue, IPCQ_ENOMEM, NULL);
-    int rc = nats_fetch(s, st, queue, max, timeout_ms, *msgs, got);
-    if (rc != IPCQ_OK) {
+        return client_fail(c, queue, IPCQ_ENOMEM, NULL);
+    if ((rc = nats_fetch(c, *st, queue, max, timeout_ms, *msgs, got)) != IPCQ_OK) {
         free(*msgs);
         *msgs = NULL;
     }
@@ -258,12 +261,10 @@ nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_
               size_t *got, int64_t timeout_ms)
 {
     nats_state *st;
-    int rc = nats_state_get(c, &st);
-    if (rc != IPCQ_OK)
-        return rc;
     natsMsg **msgs;
     size_t n;
-    if ((rc = nats_fetch_batch(c, st, queue, max, timeout_ms, &msgs, &n)) != IPCQ_OK)
+    int rc = nats_fetch_batch(c, queue, max, timeout_ms, &st, &msgs, &n);
+    if (rc != IPCQ_OK)
         return rc;
     size_t copied = 0;
     while (rc == IPCQ_OK && copied < n &&

@@ -141,10 +141,10 @@ void nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *closure);
  * queue's dead-letter limit already moved to QUEUE.dlq (nats_get.c). */
 int nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_t timeout_ms,
                natsMsg **msgs, size_t *got);
-/* nats_fetch() of up to max items into *msgs (free() it), waiting only for
- * the first. */
-int nats_fetch_batch(ipcq_client *s, nats_state *st, const char *queue, size_t max,
-                     int64_t timeout_ms, natsMsg ***msgs, size_t *got);
+/* The handle's state (*st), and nats_fetch() of up to max items into *msgs
+ * (free() it), waiting only for the first: how a batch get starts. */
+int nats_fetch_batch(ipcq_client *c, const char *queue, size_t max, int64_t timeout_ms,
+                     nats_state **st, natsMsg ***msgs, size_t *got);
 /* Copies a message's bytes into a buffer for ipcq_free(). */
 int nats_copy_item(ipcq_client *s, const char *queue, natsMsg *m, void **data, size_t *len);
 /* How many times message m was handed out, this time included. */

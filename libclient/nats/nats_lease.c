@@ -114,12 +114,10 @@ nats_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms, size_t
                      size_t *lens, uint64_t *leases, size_t *got, int64_t timeout_ms)
 {
     nats_state *st;
-    int rc = nats_state_get(c, &st);
-    if (rc != IPCQ_OK)
-        return rc;
     natsMsg **msgs;
     size_t n;
-    if ((rc = nats_fetch_batch(c, st, queue, max, timeout_ms, &msgs, &n)) != IPCQ_OK)
+    int rc = nats_fetch_batch(c, queue, max, timeout_ms, &st, &msgs, &n);
+    if (rc != IPCQ_OK)
         return rc;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
