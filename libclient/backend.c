@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "broker_ops.h"
+#include "client.h"
 
 const client_backend backend_broker = {
     .name = "broker",
+    .before_fork = client_disconnect,
     .put = broker_put,
     .put_many = broker_put_many,
     .put_async = broker_put_async,

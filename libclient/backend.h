@@ -28,6 +28,10 @@ typedef struct client_backend {
     /* Frees what the backend keeps for handle c (the root), before its
      * sessions are closed; NULL: nothing. */
     void (*close)(ipcq_client *c);
+    /* Lets go of handle c's connection before a fork() whose child must not
+     * inherit it running (the pool's workers); the next call makes it
+     * anew. NULL: nothing to do. */
+    void (*before_fork)(ipcq_client *c);
 
     int (*put)(ipcq_client *c, const char *queue, const void *data, size_t len, int64_t timeout_ms);
     int (*put_many)(ipcq_client *c, const char *queue, size_t n, const void *const *items,

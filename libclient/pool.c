@@ -203,10 +203,12 @@ worker_main(ipcq_pool *p)
 static pid_t
 spawn_worker(ipcq_pool *p)
 {
-    /* No ZeroMQ thread of the pool's runs across fork(): libzmq is not
+    /* No thread of the pool's connection runs across fork(): libzmq is not
      * fork-safe, and a lock one of them held would be held for ever in the
-     * child. The connection reopens by itself on next use. */
-    client_disconnect(p->client);
+     * child; libnats's threads would be missing in it. The connection
+     * reopens by itself on next use. */
+    if (p->client->backend->before_fork != NULL)
+        p->client->backend->before_fork(p->client);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0)

@@ -649,6 +649,58 @@ test_fork_after_close(void **state)
     ipcq_client_close(&c);
 }
 
+/* A pool task: its result is the task, echoed. */
+static int
+echo_task(const void *task, size_t len, void **result, size_t *result_len, void *arg)
+{
+    (void)arg;
+    if ((*result = malloc(len ? len : 1)) == NULL)
+        return 1;
+    memcpy(*result, task, len);
+    *result_len = len;
+    return 0;
+}
+
+/* D4 for the pool: its workers are forked after its connection let go of
+ * libnats, never while it runs, which a forked child says on stderr (its
+ * messages would never be freed). The workers' stderr goes to a file here. */
+static void
+test_pool_workers_start_clean(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    ipcq_client_close(&c);
+    char path[] = "/tmp/ipcq-test-nats-stderr-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+    ipcq_pool *p = NULL;
+    int rc = ipcq_pool_start(&p, cluster.endpoint, 2, echo_task, NULL);
+    int done = 0;
+    for (int i = 0; rc == IPCQ_OK && i < 6; i++, done++) {
+        void *r = NULL;
+        size_t len = 0;
+        rc = ipcq_pool_apply(p, "task", 4, &r, &len, 20000);
+        rc = rc == IPCQ_OK && (len != 4 || memcmp(r, "task", 4) != 0) ? IPCQ_ESYSTEM : rc;
+        ipcq_free(r);
+    }
+    ipcq_pool_free(&p);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char text[4096] = {0};
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_int_equal(rc, IPCQ_OK);
+    assert_int_equal(done, 6);
+    assert_true(n >= 0);
+    if (strstr(text, "forked while libnats ran") != NULL)
+        fail_msg("a worker inherited a running libnats: %s", text);
+}
+
 typedef struct shared_get {
     ipcq_client *c;
     int rc;
@@ -961,6 +1013,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_async_put_to_full_queue),
         cmocka_unit_test(test_fork_inherited_handle),
         cmocka_unit_test(test_fork_after_close),
+        cmocka_unit_test(test_pool_workers_start_clean),
         cmocka_unit_test(test_threads_share_handle),
         cmocka_unit_test(test_cli_exit_codes),
         cmocka_unit_test(test_server_killed),

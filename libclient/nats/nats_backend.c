@@ -7,6 +7,9 @@ const client_backend backend_nats = {
     .name = "nats",
     .unsupported = "not supported on a nats:// endpoint (JetStream; see docs/NATS.md)",
     .close = nats_state_close,
+    /* the last handle's close stops libnats, whose threads fork() would
+     * not copy (nats_conn.c) */
+    .before_fork = nats_state_close,
     .put = nats_put,
     .put_many = nats_put_many,
     .put_async = nats_put_async,
