@@ -510,7 +510,9 @@ def nats_lines(nout, out, markdown):
                             "met" if v / f >= 0.8 else "not met"])
     lines = ["nats:// (issue 14): one producer and one consumer process, 100-byte items, "
              "against one nats-server and a 3-node cluster on loopback (JetStream, file "
-             "storage, replicas min(3, servers)):", ""]
+             "storage, replicas min(3, servers)); each row is its best run, of three a "
+             "round (a stream's leader lands on a random server, which moves a single "
+             "run by a third either way):", ""]
     lines += render(head, body, markdown, right=(2, 4, 5, 6))
     lines += [""] + render(["issue 14 target", "wanted", "measured", "met?"], targets, markdown)
     return lines
