@@ -185,7 +185,7 @@ settle(ipcq_client *c, uint64_t id, natsMsg **m)
 int
 nats_ack(ipcq_client *c, uint64_t lease)
 {
-    natsMsg *m;
+    natsMsg *m = NULL;
     int rc = settle(c, lease, &m);
     if (rc != IPCQ_OK)
         return rc;
@@ -237,7 +237,7 @@ nats_ack_many(ipcq_client *c, size_t n, const uint64_t *leases)
 int
 nats_release(ipcq_client *c, uint64_t lease)
 {
-    natsMsg *m;
+    natsMsg *m = NULL;
     int rc = settle(c, lease, &m);
     if (rc != IPCQ_OK)
         return rc;

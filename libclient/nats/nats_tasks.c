@@ -120,7 +120,7 @@ done_read(ipcq_client *s, kvStore *kv, const char *stream, int64_t created, uint
 int
 nats_tasks_done(ipcq_client *s, nats_state *st, const char *queue, int64_t created, uint64_t *done)
 {
-    kvStore *kv;
+    kvStore *kv = NULL;
     uint64_t rev;
     *done = 0;
     int rc = tasks_bucket(s, st, false, &kv);
@@ -136,7 +136,7 @@ nats_tasks_done(ipcq_client *s, nats_state *st, const char *queue, int64_t creat
 static int
 done_add(ipcq_client *s, nats_state *st, const char *queue, uint64_t n, bool capped)
 {
-    kvStore *kv;
+    kvStore *kv = NULL;
     int rc = tasks_bucket(s, st, true, &kv);
     if (rc != IPCQ_OK)
         return rc;
@@ -169,7 +169,7 @@ done_add(ipcq_client *s, nats_state *st, const char *queue, uint64_t n, bool cap
 void
 nats_tasks_prepare(ipcq_client *s, nats_state *st)
 {
-    kvStore *kv;
+    kvStore *kv = NULL;
     if (tasks_bucket(s, st, true, &kv) != IPCQ_OK)
         s->error[0] = '\0'; /* task_done will try again */
 }
@@ -177,7 +177,7 @@ nats_tasks_prepare(ipcq_client *s, nats_state *st)
 void
 nats_tasks_forget(ipcq_client *s, nats_state *st, const char *queue)
 {
-    kvStore *kv;
+    kvStore *kv = NULL;
     char stream[NATS_STREAM_MAX + 1];
     nats_stream_name(queue, stream);
     /* tidiness only: an entry of a deleted stream counts for no other */
