@@ -106,6 +106,12 @@ record_deleted_decode(const void *payload, size_t len, const char **name, size_t
     return len == 2 + *name_len && name_at(p + 2, p + len, *name_len);
 }
 
+static bool
+key_valid(int64_t key)
+{
+    return key >= -RECORD_KEY_MAX && key <= RECORD_KEY_MAX;
+}
+
 bool
 record_item_decode(const void *payload, size_t len, record_item *r)
 {
@@ -118,7 +124,8 @@ record_item_decode(const void *payload, size_t len, record_item *r)
     r->state = p[20];
     r->name_len = (size_t)get_le(p + 21, 2);
     r->name = (const char *)p + ITEM_FIXED;
-    if (r->id == 0 || r->state > 1 || !name_at(p + ITEM_FIXED, p + len, r->name_len))
+    if (r->id == 0 || r->state > 1 || !key_valid(r->key) ||
+        !name_at(p + ITEM_FIXED, p + len, r->name_len))
         return false;
     r->data = p + ITEM_FIXED + r->name_len;
     r->len = len - ITEM_FIXED - r->name_len;
@@ -135,5 +142,5 @@ record_ref_decode(enum record_type type, const void *payload, size_t len, record
     r->value = type == RECORD_HANDOUT  ? (int64_t)get_le(p + 8, 4)
                : type == RECORD_RETURN ? (int64_t)get_le(p + 8, 8)
                                        : 0;
-    return r->id != 0;
+    return r->id != 0 && (type != RECORD_RETURN || key_valid(r->value));
 }

@@ -46,6 +46,11 @@ typedef struct record_item {
     size_t len;
 } record_item;
 
+/* An item's key (its place in its queue) lies within +-RECORD_KEY_MAX: a
+ * record with one beyond is damaged (a queue gets there after 2^62 puts or
+ * returns), and the keys counted on from a recovered one never overflow. */
+#define RECORD_KEY_MAX ((int64_t)1 << 62)
+
 /* HANDOUT (value: deliveries), RETURN (value: key) and DONE (no value). */
 typedef struct record_ref {
     uint64_t id;
