@@ -19,6 +19,7 @@
 #define MAX_SERVERS 16
 
 #define LIB_CLOSE_WAIT_MS 5000
+#define CLOSE_ANSWER_WAIT_MS 2000 /* close: how long async puts in flight are waited for */
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -250,15 +251,8 @@ nats_state_close(ipcq_client *root)
     if (st == NULL || st->pid != client_process_pid())
         return;
     nats_leases_free(st);
-    jsCtx *contexts[] = {st->put_ctx, st->js}; /* the put context's first (nats_flush) */
-    for (size_t i = 0; i < 2; i++) {
-        if (contexts[i] == NULL)
-            continue;
-        jsPubOptions po;
-        jsPubOptions_Init(&po);
-        po.MaxWait = 2000;
-        (void)js_PublishAsyncComplete(contexts[i], &po);
-    }
+    if (st->js != NULL)
+        (void)nats_puts_answered(st, CLOSE_ANSWER_WAIT_MS);
     if (st->put_ctx != NULL)
         jsCtx_Destroy(st->put_ctx);
     nats_subs_free(st);

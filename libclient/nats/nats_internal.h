@@ -30,7 +30,6 @@
 #define NATS_REQUEST_MS 5000  /* a call that does not wait: its JetStream budget */
 #define NATS_STREAM_MAX 255   /* JetStream's longest stream name */
 #define NATS_SUBJECT_PREFIX "ipcq.q."
-#define NATS_MSG_ID_SIZE 34        /* a put's de-duplication id: 16 hex digits, -, 16, NUL */
 #define NATS_SHUT_PREFIX "ipcq.x." /* a shut-down queue's stream: as long as the above */
 
 typedef struct nats_sub nats_sub;
@@ -130,6 +129,9 @@ void nats_tasks_forget(ipcq_client *s, nats_state *st, const char *queue);
  * full queue or an absent server until deadline (nats_put.c). */
 int nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data, size_t len,
                  int64_t deadline, bool create);
+
+/* Waits up to timeout_ms for the answers to every async put in flight. */
+natsStatus nats_puts_answered(nats_state *st, int64_t timeout_ms);
 
 /* libnats calls this, from its own thread, for each async put that failed:
  * one refused by a full queue is sent again; the first other failure is

@@ -21,6 +21,7 @@
 #define BACKOFF_MAX_MS 50
 #define ANSWER_WAIT_MS 2000 /* one try's wait for JetStream's answer */
 #define FULL_RESEND_MS 5    /* an async put refused by a full queue: sent again after */
+#define MSG_ID_SIZE 34      /* a put's de-duplication id: 16 hex digits, '-', 16, NUL */
 
 /* Writes v as 16 hex digits at out. */
 static void
@@ -32,10 +33,9 @@ put_hex64(char *out, uint64_t v)
 }
 
 /* The subject of queue, and the options of a put to it: a new message id,
- * the handle's nonce and a serial (written by hand: snprintf was a few per
- * cent of an async producer's time). */
+ * the handle's nonce and a serial, in hex. */
 static void
-publish_options(nats_state *st, const char *queue, char *subject, char id[NATS_MSG_ID_SIZE],
+publish_options(nats_state *st, const char *queue, char *subject, char id[MSG_ID_SIZE],
                 jsPubOptions *po)
 {
     nats_subject(queue, subject);
@@ -53,7 +53,7 @@ nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data
 {
     if (len > (size_t)natsConnection_GetMaxPayload(st->nc))
         return nats_fail(s, queue, NATS_MAX_PAYLOAD, 0);
-    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[NATS_MSG_ID_SIZE];
+    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[MSG_ID_SIZE];
     jsPubOptions po;
     publish_options(st, queue, subject, id, &po);
     int64_t backoff = BACKOFF_FIRST_MS;
@@ -166,7 +166,7 @@ nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
  * puts in flight (a put past it waits for an answer, up to
  * NATS_REQUEST_MS): libnats keeps that count anyway, and with no handler of
  * every answer it does not parse the successful ones (an answer handler
- * cost its thread half again as much). Made on the first async put, and
+ * cost its thread about twice the native client's). Made on the first async put, and
  * anew when the window changed, once the old one's puts are answered. The
  * caller holds put_ctx_lock for writing. */
 static int
@@ -284,13 +284,9 @@ nats_set_put_window(ipcq_client *c, size_t window)
     return IPCQ_OK;
 }
 
-int
-nats_flush(ipcq_client *c, int64_t timeout_ms)
+natsStatus
+nats_puts_answered(nats_state *st, int64_t timeout_ms)
 {
-    nats_state *st;
-    int rc = nats_state_get(c, &st);
-    if (rc != IPCQ_OK)
-        return rc;
     /* The put context's answers first: a put refused by a full queue is
      * sent again through the other context before its first answer is
      * counted done. */
@@ -308,6 +304,17 @@ nats_flush(ipcq_client *c, int64_t timeout_ms)
         ns = js_PublishAsyncComplete(contexts[i], &po);
     }
     pthread_rwlock_unlock(&st->put_ctx_lock);
+    return ns;
+}
+
+int
+nats_flush(ipcq_client *c, int64_t timeout_ms)
+{
+    nats_state *st;
+    int rc = nats_state_get(c, &st);
+    if (rc != IPCQ_OK)
+        return rc;
+    natsStatus ns = nats_puts_answered(st, timeout_ms);
     if ((rc = take_async_error(c, st)) != IPCQ_OK)
         return rc;
     if (ns == NATS_TIMEOUT)
