@@ -525,41 +525,6 @@ test_shutdown_async_put(void **state)
     ipcq_client_close(&c);
 }
 
-/* An async put to a full queue waits for room, as on a broker: refused,
- * it is sent again until a get makes room; with a window smaller than the
- * puts, the puts past it wait for answers. Every item arrives once. */
-static void
-test_async_put_to_full_queue(void **state)
-{
-    (void)state;
-    enum { PUTS = 12 };
-    ipcq_client *c = open_cluster(), *getter = open_cluster();
-    assert_ipcq_ok(c, ipcq_create(c, "fullasync", 3));
-    assert_ipcq_ok(c, ipcq_set_put_window(c, 4));
-    for (int i = 0; i < PUTS; i++) {
-        char item[8];
-        snprintf(item, sizeof item, "i%d", i);
-        assert_ipcq_ok(c, ipcq_put_async(c, "fullasync", item, strlen(item)));
-    }
-    bool seen[PUTS] = {false};
-    for (int n = 0; n < PUTS; n++) {
-        void *d;
-        size_t len;
-        assert_ipcq_ok(getter, ipcq_get(getter, "fullasync", &d, &len, 10000));
-        char item[8] = {0};
-        memcpy(item, d, len < sizeof item - 1 ? len : sizeof item - 1);
-        ipcq_free(d);
-        int i = item[0] == 'i' ? atoi(item + 1) : -1;
-        assert_true(i >= 0 && i < PUTS && !seen[i]);
-        seen[i] = true;
-    }
-    assert_ipcq_ok(c, ipcq_flush(c, 10000));
-    wait_qsize(getter, "fullasync", 0);
-    assert_ipcq_ok(c, ipcq_delete(c, "fullasync"));
-    ipcq_client_close(&getter);
-    ipcq_client_close(&c);
-}
-
 /* D4: a child forked from a process that used its nats:// handle uses the
  * handle it inherited (its own connection, never the parent's), and the
  * parent's goes on working. */
@@ -1010,7 +975,6 @@ main(int argc, char **argv)
         cmocka_unit_test(test_leased_worker_dies),
         cmocka_unit_test(test_batch_acks),
         cmocka_unit_test(test_shutdown_async_put),
-        cmocka_unit_test(test_async_put_to_full_queue),
         cmocka_unit_test(test_fork_inherited_handle),
         cmocka_unit_test(test_fork_after_close),
         cmocka_unit_test(test_pool_workers_start_clean),
