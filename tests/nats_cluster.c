@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,9 +48,10 @@ free_port(void)
 static void
 start_node(nats_cluster *nc, int i)
 {
-    char name[16], client[16], cluster[64], store[300], log[300], routes[256] = "";
+    char name[16], client[16], monitor[16], cluster[64], store[300], log[300], routes[256] = "";
     snprintf(name, sizeof name, "n%d", i);
     snprintf(client, sizeof client, "%d", nc->client_port[i]);
+    snprintf(monitor, sizeof monitor, "%d", nc->monitor_port[i]);
     snprintf(cluster, sizeof cluster, "nats://127.0.0.1:%d", nc->cluster_port[i]);
     snprintf(store, sizeof store, "%s/%s", nc->dir, name);
     snprintf(log, sizeof log, "%s/%s.log", nc->dir, name);
@@ -63,6 +65,8 @@ start_node(nats_cluster *nc, int i)
                           "127.0.0.1",
                           "-p",
                           client,
+                          "-m",
+                          monitor,
                           "-n",
                           name,
                           "--cluster_name",
@@ -122,6 +126,7 @@ nats_cluster_start(nats_cluster *nc)
     for (int i = 0; i < NATS_NODES; i++) {
         nc->client_port[i] = free_port();
         nc->cluster_port[i] = free_port();
+        nc->monitor_port[i] = free_port();
         n += (size_t)snprintf(nc->endpoint + n, sizeof nc->endpoint - n, "%s127.0.0.1:%d",
                               i ? "," : "", nc->client_port[i]);
     }
@@ -162,6 +167,73 @@ nats_node_restart(nats_cluster *nc, int i)
 {
     assert_int_equal(nc->pid[i], 0);
     start_node(nc, i);
+}
+
+/* The body of GET path from node i's monitoring port, NUL-terminated in
+ * buf; false if it does not answer in full. */
+static bool
+monitor_get(const nats_cluster *nc, int i, const char *path, char *buf, size_t size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)nc->monitor_port[i]),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, req, (size_t)n) == n;
+    size_t have = 0;
+    for (ssize_t r; ok && have + 1 < size; have += (size_t)r)
+        if ((r = read(fd, buf + have, size - 1 - have)) <= 0) {
+            ok = r == 0;
+            break;
+        }
+    close(fd);
+    buf[have] = '\0';
+    return ok && have + 1 < size && strstr(buf, "\r\n\r\n") != NULL; /* HTTP/1.0: to EOF */
+}
+
+/* The value of the first "key" in text at or after from (the monitor's
+ * JSON is indented: blanks may stand around the colon), or NULL. */
+static const char *
+json_value(const char *from, const char *key)
+{
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    for (const char *p = strstr(from, quoted); p != NULL; p = strstr(p + 1, quoted)) {
+        const char *v = p + strlen(quoted);
+        v += strspn(v, " \t\r\n");
+        if (*v == ':')
+            return v + 1 + strspn(v + 1, " \t\r\n");
+    }
+    return NULL;
+}
+
+static bool
+json_number(const char *from, const char *key, unsigned long long *out)
+{
+    const char *v = json_value(from, key);
+    return v != NULL && sscanf(v, "%llu", out) == 1;
+}
+
+bool
+nats_node_stream_state(const nats_cluster *nc, int i, const char *stream, nats_replica_state *out)
+{
+    static char body[1 << 20];
+    if (nc->pid[i] == 0 || !monitor_get(nc, i, "/jsz?streams=true", body, sizeof body))
+        return false;
+    size_t len = strlen(stream);
+    for (const char *v = json_value(body, "name"); v != NULL; v = json_value(v, "name")) {
+        if (*v == '"' && strncmp(v + 1, stream, len) == 0 && v[1 + len] == '"') {
+            const char *state = json_value(v, "state");
+            return state != NULL && json_number(state, "messages", &out->msgs) &&
+                   json_number(state, "first_seq", &out->first_seq) &&
+                   json_number(state, "last_seq", &out->last_seq);
+        }
+    }
+    return false;
 }
 
 void

@@ -21,6 +21,9 @@
 
 #include "harness.h"
 #include "nats_cluster.h"
+#if IPCQ_TEST_HAVE_LIBNATS
+#include <nats/nats.h>
+#endif
 
 #define ACK_WAIT_MS 4000 /* the consumer's ack wait (libclient/nats/nats_internal.h) */
 
@@ -525,6 +528,156 @@ test_shutdown_async_put(void **state)
     ipcq_client_close(&c);
 }
 
+/* A bounded queue under churn: a producer thread puts CHURN_ITEMS through a
+ * bound-3 queue, half by blocking puts and half by async puts (window 4),
+ * while this thread takes them. Every item comes out once, and every
+ * server's copy of the stream ends the same: empty, with one sequence per
+ * item. (A work-queue stream under nats-server 2.9.10 failed this: its
+ * servers removed acknowledged messages out of step with the stream's log
+ * and checked the bound each by its own count, so they disagreed on which
+ * puts the full queue refused; nats_remove.c.) */
+enum { CHURN_ITEMS = 300 };
+
+typedef struct churn_producer {
+    int put_rc, flush_rc;
+    char error[256];
+} churn_producer;
+
+static void *
+churn_produce(void *arg)
+{
+    churn_producer *p = arg;
+    ipcq_client *c;
+    if ((p->put_rc = ipcq_client_open(&c, cluster.endpoint)) != IPCQ_OK)
+        return NULL;
+    ipcq_set_put_window(c, 4);
+    for (int i = 0; i < CHURN_ITEMS && p->put_rc == IPCQ_OK; i++) {
+        char item[16];
+        int len = snprintf(item, sizeof item, "i%d", i);
+        p->put_rc = i < CHURN_ITEMS / 2 ? ipcq_put(c, "churn", item, (size_t)len, 30000)
+                                        : ipcq_put_async(c, "churn", item, (size_t)len);
+    }
+    p->flush_rc = ipcq_flush(c, 30000);
+    snprintf(p->error, sizeof p->error, "%s", ipcq_client_error(c));
+    ipcq_client_close(&c);
+    return NULL;
+}
+
+/* True once every server holds stream with no message and last sequence
+ * last_seq; false at the deadline, with what each one held printed. */
+static bool
+replicas_settle(const char *stream, unsigned long long last_seq, int64_t timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    nats_replica_state r[NATS_NODES] = {{0}};
+    bool known[NATS_NODES];
+    for (;;) {
+        int agree = 0;
+        for (int i = 0; i < NATS_NODES; i++) {
+            known[i] = nats_node_stream_state(&cluster, i, stream, &r[i]);
+            agree += known[i] && r[i].msgs == 0 && r[i].last_seq == last_seq;
+        }
+        if (agree == NATS_NODES)
+            return true;
+        if (now_ms() >= deadline)
+            break;
+        nats_nap_ms(50);
+    }
+    for (int i = 0; i < NATS_NODES; i++)
+        print_message("node %d: %s msgs %llu first %llu last %llu\n", i,
+                      known[i] ? "" : "(no answer)", r[i].msgs, r[i].first_seq, r[i].last_seq);
+    return false;
+}
+
+static void
+test_bounded_queue_churn(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+    assert_ipcq_ok(c, ipcq_create(c, "churn", 3));
+    churn_producer p = {.put_rc = -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, churn_produce, &p), 0);
+    bool seen[CHURN_ITEMS] = {false};
+    for (int n = 0; n < CHURN_ITEMS; n++) {
+        void *d;
+        size_t len;
+        int rc = ipcq_get(c, "churn", &d, &len, 10000);
+        if (rc != IPCQ_OK) {
+            pthread_join(t, NULL);
+            fail_msg("get %d of %d: %s (producer: %d %d %s)", n + 1, CHURN_ITEMS,
+                     ipcq_client_error(c), p.put_rc, p.flush_rc, p.error);
+        }
+        char item[16] = {0};
+        memcpy(item, d, len < sizeof item - 1 ? len : sizeof item - 1);
+        ipcq_free(d);
+        int i = item[0] == 'i' ? atoi(item + 1) : -1;
+        if (i < 0 || i >= CHURN_ITEMS || seen[i])
+            fail_msg("item '%s' after %d gets: unknown or seen before", item, n);
+        seen[i] = true;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(p.put_rc, IPCQ_OK);
+    assert_int_equal(p.flush_rc, IPCQ_OK);
+    assert_true(replicas_settle("Q_churn", CHURN_ITEMS, 10000));
+    assert_ipcq_ok(c, ipcq_delete(c, "churn"));
+    ipcq_client_close(&c);
+}
+
+#if IPCQ_TEST_HAVE_LIBNATS
+/* Takes the next item of queue QUEUE (its stream Q_QUEUE) and acknowledges
+ * it through libnats itself, as a get does, but does not delete it: what a
+ * taker killed between its ack and its delete leaves (nats_remove.c). */
+static void
+ack_without_delete(const char *queue)
+{
+    char url[64], stream[64], subject[80];
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", cluster.client_port[0]);
+    snprintf(stream, sizeof stream, "Q_%s", queue);
+    snprintf(subject, sizeof subject, "ipcq.q.%s", stream);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    natsSubscription *sub = NULL;
+    natsMsgList list = {0};
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Consumer = "ipcq";
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    assert_int_equal(js_PullSubscribe(&sub, js, subject, "ipcq", NULL, &so, NULL), NATS_OK);
+    assert_int_equal(natsSubscription_Fetch(&list, sub, 1, 5000, NULL), NATS_OK);
+    assert_int_equal(list.Count, 1);
+    assert_int_equal(natsMsg_AckSync(list.Msgs[0], NULL, NULL), NATS_OK);
+    natsMsgList_Destroy(&list);
+    natsSubscription_Destroy(sub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+#endif
+
+/* An item taken and acknowledged whose delete was lost stays in the stream,
+ * out of qsize but counted against the bound: a put the full queue refuses
+ * sweeps it (purges below the consumer's ack floor) and gets in. */
+static void
+test_sweep_lost_delete(void **state)
+{
+    (void)state;
+    ipcq_client *c = open_cluster();
+#if IPCQ_TEST_HAVE_LIBNATS
+    assert_ipcq_ok(c, ipcq_create(c, "sweep", 1));
+    put_str(c, "sweep", "a", 5000);
+    ack_without_delete("sweep");
+    wait_qsize(c, "sweep", 0);
+    assert_ipcq_status(c, ipcq_put(c, "sweep", "b", 1, IPCQ_NOWAIT), IPCQ_FULL);
+    put_str(c, "sweep", "b", 5000);
+    get_str(c, "sweep", "b", 5000);
+    wait_qsize(c, "sweep", 0);
+    assert_ipcq_ok(c, ipcq_delete(c, "sweep"));
+#endif
+    ipcq_client_close(&c);
+}
+
 /* D4: a child forked from a process that used its nats:// handle uses the
  * handle it inherited (its own connection, never the parent's), and the
  * parent's goes on working. */
@@ -975,6 +1128,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_leased_worker_dies),
         cmocka_unit_test(test_batch_acks),
         cmocka_unit_test(test_shutdown_async_put),
+        cmocka_unit_test(test_bounded_queue_churn),
+        cmocka_unit_test(test_sweep_lost_delete),
         cmocka_unit_test(test_fork_inherited_handle),
         cmocka_unit_test(test_fork_after_close),
         cmocka_unit_test(test_pool_workers_start_clean),

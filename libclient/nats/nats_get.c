@@ -19,12 +19,15 @@
  * answers in this long (checked against nats-server 2.9.10), a queue with
  * items at once. */
 #define NOWAIT_EXPIRES_MS 50
+#define TIDY_EVERY_MS 1000 /* a getter's housekeeping (nats_tidy): at most this often */
 
 struct nats_sub {
     nats_sub *next;
     const ipcq_client *session; /* the thread's session that uses it */
     natsSubscription *sub;
     char queue[IPCQ_NAME_MAX + 1];
+    bool bounded;      /* the queue's items are deleted as they are taken */
+    int64_t tidied_ms; /* the last nats_tidy, nats_now_ms() */
 };
 
 void
@@ -41,12 +44,12 @@ nats_subs_free(nats_state *st)
 /* Session s's subscription to queue: IPCQ_OK, IPCQ_ENOQUEUE if the queue
  * does not exist (yet), or another failure. */
 static int
-sub_for(ipcq_client *s, nats_state *st, const char *queue, natsSubscription **out)
+sub_for(ipcq_client *s, nats_state *st, const char *queue, nats_sub **out)
 {
     pthread_mutex_lock(&st->lock);
     for (nats_sub *n = st->subs; n != NULL; n = n->next) {
         if (n->session == s && strcmp(n->queue, queue) == 0) {
-            *out = n->sub;
+            *out = n;
             pthread_mutex_unlock(&st->lock);
             return IPCQ_OK;
         }
@@ -74,11 +77,14 @@ sub_for(ipcq_client *s, nats_state *st, const char *queue, natsSubscription **ou
     n->session = s;
     n->sub = sub;
     strcpy(n->queue, queue);
+    n->bounded = true; /* until the stream says otherwise */
+    nats_tidy(st, stream, &n->bounded);
+    n->tidied_ms = nats_now_ms();
     pthread_mutex_lock(&st->lock);
     n->next = st->subs;
     st->subs = n;
     pthread_mutex_unlock(&st->lock);
-    *out = sub;
+    *out = n;
     return IPCQ_OK;
 }
 
@@ -134,7 +140,7 @@ dead_letter(ipcq_client *s, nats_state *st, const char *queue, natsMsg *m)
         natsMsg_Nak(m, NULL); /* try again at its next delivery */
         return;
     }
-    if (natsMsg_AckSync(m, NULL, NULL) == NATS_OK)
+    if (nats_ack_in_order(st, m, true, true) == NATS_OK)
         nats_dead_lettered(s, st, queue); /* done in its own queue, as on a broker */
 }
 
@@ -183,14 +189,14 @@ fetch_once(natsSubscription *sub, size_t max, int64_t wait_ms, natsMsgList *list
 
 int
 nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_t timeout_ms,
-           natsMsg **msgs, size_t *got)
+           natsMsg **msgs, size_t *got, nats_sub **used)
 {
     *got = 0;
     int64_t deadline = nats_deadline(timeout_ms);
     bool subscribed = false;
     natsStatus last = NATS_TIMEOUT;
     for (;;) {
-        natsSubscription *sub = NULL;
+        nats_sub *sub = NULL;
         int rc = sub_for(s, st, queue, &sub);
         if (rc == IPCQ_ENOQUEUE && subscribed)
             return client_fail(s, queue, IPCQ_EDELETED, NULL);
@@ -207,9 +213,11 @@ nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_
         int64_t left = deadline - nats_now_ms();
         int64_t wait = timeout_ms == IPCQ_NOWAIT ? 0 : left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS;
         natsMsgList list = {0};
-        natsStatus ns = fetch_once(sub, max, wait, &list);
+        natsStatus ns = fetch_once(sub->sub, max, wait, &list);
         if (ns == NATS_OK && list.Count > 0) {
             *got = keep_live(s, st, queue, &list, msgs);
+            if (used != NULL)
+                *used = sub;
             if (*got > 0)
                 return IPCQ_OK;
             continue;
@@ -239,7 +247,7 @@ nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_
 
 int
 nats_fetch_batch(ipcq_client *c, const char *queue, size_t max, int64_t timeout_ms, nats_state **st,
-                 natsMsg ***msgs, size_t *got)
+                 natsMsg ***msgs, size_t *got, nats_sub **used)
 {
     *got = 0;
     *msgs = NULL;
@@ -248,7 +256,7 @@ nats_fetch_batch(ipcq_client *c, const char *queue, size_t max, int64_t timeout_
         return rc;
     if ((*msgs = calloc(max, sizeof **msgs)) == NULL)
         return client_fail(c, queue, IPCQ_ENOMEM, NULL);
-    if ((rc = nats_fetch(c, *st, queue, max, timeout_ms, *msgs, got)) != IPCQ_OK) {
+    if ((rc = nats_fetch(c, *st, queue, max, timeout_ms, *msgs, got, used)) != IPCQ_OK) {
         free(*msgs);
         *msgs = NULL;
     }
@@ -263,7 +271,8 @@ nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_
     nats_state *st;
     natsMsg **msgs;
     size_t n;
-    int rc = nats_fetch_batch(c, queue, max, timeout_ms, &st, &msgs, &n);
+    nats_sub *sub = NULL;
+    int rc = nats_fetch_batch(c, queue, max, timeout_ms, &st, &msgs, &n, &sub);
     if (rc != IPCQ_OK)
         return rc;
     size_t copied = 0;
@@ -272,7 +281,7 @@ nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_
         copied++;
     for (size_t i = 0; i < n; i++) {
         if (rc == IPCQ_OK)
-            nats_ack_in_order(msgs[i], i + 1 == n); /* D1: confirmed at once */
+            nats_ack_in_order(st, msgs[i], i + 1 == n, sub->bounded); /* D1: confirmed at once */
         else
             natsMsg_Nak(msgs[i], NULL); /* back to the queue: nothing is lost */
         natsMsg_Destroy(msgs[i]);
@@ -284,6 +293,13 @@ nats_get_many(ipcq_client *c, const char *queue, size_t max, void **items, size_
         return rc;
     }
     *got = n;
+    int64_t now = nats_now_ms();
+    if (now - sub->tidied_ms >= TIDY_EVERY_MS) { /* after the acks: it may wait */
+        char stream[NATS_STREAM_MAX + 1];
+        nats_stream_name(queue, stream);
+        nats_tidy(st, stream, &sub->bounded);
+        sub->tidied_ms = now;
+    }
     return IPCQ_OK;
 }
 

@@ -1,5 +1,6 @@
 /* The nats:// backend (backend.h, SPEC §9): a queue is a JetStream
- * work-queue stream with one shared durable pull consumer; docs/NATS.md
+ * stream with one shared durable pull consumer, whose taken items ipcq
+ * deletes (nats_remove.c says why); docs/NATS.md
  * holds the mapping rule by rule. Its files:
  *
  * - nats_backend.c: the table of operations;
@@ -10,6 +11,8 @@
  * - nats_put.c: put, put_many, put_async and flush;
  * - nats_get.c: get, get_many, and fetching for leases (dead-lettering);
  * - nats_lease.c: the lease table and its keeper thread;
+ * - nats_remove.c: deleting taken items from their stream, and sweeping
+ *   those a lost delete left;
  * - nats_tasks.c: task_done, join, shutdown (a key-value bucket, and the
  *   stream moved off its subject).
  */
@@ -61,6 +64,7 @@ typedef struct nats_state {
     char async_queue[IPCQ_NAME_MAX + 1]; /* the last queue an async put made sure of */
     _Atomic uint64_t msg_serial;         /* with msg_nonce, the de-duplication id of each put */
     uint64_t msg_nonce;
+    _Atomic int64_t last_sweep_ms; /* nats_sweep's last look, nats_now_ms() */
 } nats_state;
 
 /* The handle's state, connected; made on first use (and again in a forked
@@ -91,7 +95,7 @@ void nats_subject(const char *queue, char *subject);
 /* True if stream is one of ipcq's. */
 bool nats_is_queue_stream(const char *stream);
 
-/* Creates queue if it does not exist: a work-queue stream with maxsize
+/* Creates queue if it does not exist: a stream with maxsize
  * (<= 0: unbounded) and its consumer. exists_ok: a queue there with
  * another bound is fine (a put); else it is IPCQ_ECONFLICT (create). */
 int nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t maxsize,
@@ -101,11 +105,11 @@ int nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t
 int nats_max_deliveries(ipcq_client *s, nats_state *st, const char *queue, uint32_t *max);
 
 /* What task_done, join and shutdown look at: the queue's stream's creation
- * time, the puts it accepted (its last sequence), the items it holds, and
- * whether it is shut down. */
+ * time, the puts it accepted (its last sequence), and whether it is shut
+ * down. */
 typedef struct nats_look {
     int64_t created;
-    uint64_t puts, msgs;
+    uint64_t puts;
     bool shut;
 } nats_look;
 
@@ -140,21 +144,33 @@ void nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *closure);
 
 /* Takes up to max items of queue, waiting until deadline for the first:
  * msgs[0..*got) are the messages, not yet acknowledged, items past the
- * queue's dead-letter limit already moved to QUEUE.dlq (nats_get.c). */
+ * queue's dead-letter limit already moved to QUEUE.dlq (nats_get.c);
+ * *used (if not NULL): the subscription that took them. */
 int nats_fetch(ipcq_client *s, nats_state *st, const char *queue, size_t max, int64_t timeout_ms,
-               natsMsg **msgs, size_t *got);
+               natsMsg **msgs, size_t *got, nats_sub **used);
 /* The handle's state (*st), and nats_fetch() of up to max items into *msgs
  * (free() it), waiting only for the first: how a batch get starts. */
 int nats_fetch_batch(ipcq_client *c, const char *queue, size_t max, int64_t timeout_ms,
-                     nats_state **st, natsMsg ***msgs, size_t *got);
+                     nats_state **st, natsMsg ***msgs, size_t *got, nats_sub **used);
 /* Copies a message's bytes into a buffer for ipcq_free(). */
 int nats_copy_item(ipcq_client *s, const char *queue, natsMsg *m, void **data, size_t *len);
 /* How many times message m was handed out, this time included. */
 uint32_t nats_deliveries(natsMsg *m);
-/* Acknowledges m: the last of a batch waits for JetStream's answer
- * (AckSync), the others do not (their acks leave first, on the same
+/* Acknowledges m, and if remove deletes it from its stream
+ * (nats_remove_taken): the last of a batch waits for JetStream's answer to
+ * the ack (AckSync), the others do not (their acks leave first, on the same
  * connection, and are taken in order). */
-natsStatus nats_ack_in_order(natsMsg *m, bool last);
+natsStatus nats_ack_in_order(nats_state *st, natsMsg *m, bool last, bool remove);
+/* Deletes m, taken and acknowledged, from its stream; sent without waiting
+ * for the answer (nats_remove.c). */
+void nats_remove_taken(nats_state *st, natsMsg *m);
+/* A put found a queue full: purges its stream below the consumer's ack
+ * floor (acknowledged messages not deleted yet), at most every so often. */
+void nats_sweep(nats_state *st, const char *stream);
+/* A getter's housekeeping, every so often: the same purge, and whether the
+ * stream is bounded (its items then deleted one by one as they are taken);
+ * *bounded is left as it was if the stream does not answer. */
+void nats_tidy(nats_state *st, const char *stream, bool *bounded);
 /* Frees the subscriptions of the state (close). */
 void nats_subs_free(nats_state *st);
 

@@ -4,7 +4,8 @@
  * while the lease runs, so a lease lasts what the caller asked for, and a
  * holder that dies loses its items within one ack wait. A lease that runs
  * out is handed back (Nak) by the keeper; an ack after that is IPCQ_ELEASE.
- * Ack waits for JetStream's answer (AckSync); release is a Nak. Leases
+ * Ack waits for JetStream's answer (AckSync), then deletes the item
+ * (nats_remove.c); release is a Nak. Leases
  * belong to the handle: any thread of it may settle them, a forked child
  * none of its parent's. */
 #include <stdio.h>
@@ -116,7 +117,7 @@ nats_get_leased_many(ipcq_client *c, const char *queue, int64_t lease_ms, size_t
     nats_state *st;
     natsMsg **msgs;
     size_t n;
-    int rc = nats_fetch_batch(c, queue, max, timeout_ms, &st, &msgs, &n);
+    int rc = nats_fetch_batch(c, queue, max, timeout_ms, &st, &msgs, &n, NULL);
     if (rc != IPCQ_OK)
         return rc;
     size_t kept = 0;
@@ -147,7 +148,7 @@ nats_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data
         return rc;
     natsMsg *m = NULL;
     size_t got = 0;
-    if ((rc = nats_fetch(c, st, queue, 1, timeout_ms, &m, &got)) != IPCQ_OK)
+    if ((rc = nats_fetch(c, st, queue, 1, timeout_ms, &m, &got, NULL)) != IPCQ_OK)
         return rc;
     uint32_t d = nats_deliveries(m);
     if ((rc = nats_copy_item(c, queue, m, data, len)) != IPCQ_OK ||
@@ -166,7 +167,7 @@ nats_get_leased(ipcq_client *c, const char *queue, int64_t lease_ms, void **data
 
 /* Takes lease id out of the table into *m: IPCQ_ELEASE if it is not there. */
 static int
-settle(ipcq_client *c, uint64_t id, natsMsg **m)
+settle(ipcq_client *c, uint64_t id, nats_state **stp, natsMsg **m)
 {
     nats_state *st;
     int rc = nats_state_get(c, &st);
@@ -177,6 +178,7 @@ settle(ipcq_client *c, uint64_t id, natsMsg **m)
     pthread_mutex_unlock(&st->lock);
     if (l == NULL)
         return client_fail(c, NULL, IPCQ_ELEASE, NULL);
+    *stp = st;
     *m = l->msg;
     free(l);
     return IPCQ_OK;
@@ -185,20 +187,23 @@ settle(ipcq_client *c, uint64_t id, natsMsg **m)
 int
 nats_ack(ipcq_client *c, uint64_t lease)
 {
+    nats_state *st = NULL;
     natsMsg *m = NULL;
-    int rc = settle(c, lease, &m);
+    int rc = settle(c, lease, &st, &m);
     if (rc != IPCQ_OK)
         return rc;
-    jsErrCode jerr = 0;
-    natsStatus ns = natsMsg_AckSync(m, NULL, &jerr);
+    natsStatus ns = nats_ack_in_order(st, m, true, true); /* leases end out of order */
     natsMsg_Destroy(m);
-    return ns == NATS_OK ? IPCQ_OK : nats_fail(c, NULL, ns, jerr);
+    return ns == NATS_OK ? IPCQ_OK : nats_fail(c, NULL, ns, 0);
 }
 
 natsStatus
-nats_ack_in_order(natsMsg *m, bool last)
+nats_ack_in_order(nats_state *st, natsMsg *m, bool last, bool remove)
 {
-    return last ? natsMsg_AckSync(m, NULL, NULL) : natsMsg_Ack(m, NULL);
+    natsStatus ns = last ? natsMsg_AckSync(m, NULL, NULL) : natsMsg_Ack(m, NULL);
+    if (ns == NATS_OK && remove)
+        nats_remove_taken(st, m);
+    return ns;
 }
 
 /* One round trip for the batch: the acks leave on one connection in order
@@ -209,15 +214,16 @@ nats_ack_many(ipcq_client *c, size_t n, const uint64_t *leases)
 {
     size_t lost = 0;
     int rc = IPCQ_OK;
+    nats_state *st = NULL;
     natsMsg *held = NULL; /* the latest settled, acknowledged when the next one is */
     for (size_t i = 0; i <= n; i++) {
         natsMsg *m = NULL;
-        int one = i < n ? settle(c, leases[i], &m) : IPCQ_OK;
+        int one = i < n ? settle(c, leases[i], &st, &m) : IPCQ_OK;
         lost += one == IPCQ_ELEASE;
         if (one != IPCQ_OK && one != IPCQ_ELEASE && rc == IPCQ_OK)
             rc = one;
         if (held != NULL && (m != NULL || i == n)) {
-            natsStatus ns = nats_ack_in_order(held, i == n);
+            natsStatus ns = nats_ack_in_order(st, held, i == n, true);
             natsMsg_Destroy(held);
             held = NULL;
             if (ns != NATS_OK && rc == IPCQ_OK)
@@ -237,8 +243,9 @@ nats_ack_many(ipcq_client *c, size_t n, const uint64_t *leases)
 int
 nats_release(ipcq_client *c, uint64_t lease)
 {
+    nats_state *st = NULL;
     natsMsg *m = NULL;
-    int rc = settle(c, lease, &m);
+    int rc = settle(c, lease, &st, &m);
     if (rc != IPCQ_OK)
         return rc;
     natsStatus ns = natsMsg_Nak(m, NULL);

@@ -90,7 +90,10 @@ nats_publish(ipcq_client *s, nats_state *st, const char *queue, const void *data
         }
         if (jerr != JSStreamStoreFailedErr && !nats_transient(ns))
             return nats_fail(s, queue, ns, jerr);
-        existed = existed || jerr == JSStreamStoreFailedErr;
+        if (jerr == JSStreamStoreFailedErr) {
+            existed = true;
+            nats_sweep(st, subject + strlen(NATS_SUBJECT_PREFIX));
+        }
         if (nats_now_ms() >= deadline)
             return nats_fail(s, queue, ns, jerr);
         nats_nap(backoff, deadline);
@@ -144,6 +147,9 @@ nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
          * through the handle's other context: the put context may have no
          * room left in its window, and waiting for room here would hold up
          * the answers that make room. */
+        const char *subject = natsMsg_GetSubject(pae->Msg);
+        if (strncmp(subject, NATS_SUBJECT_PREFIX, strlen(NATS_SUBJECT_PREFIX)) == 0)
+            nats_sweep(st, subject + strlen(NATS_SUBJECT_PREFIX));
         nats_nap(FULL_RESEND_MS, INT64_MAX);
         if (js_PublishMsgAsync(st->js, &pae->Msg, NULL) == NATS_OK)
             return; /* in flight again; pae->Msg is now NULL: libnats keeps it */

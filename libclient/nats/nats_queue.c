@@ -1,7 +1,8 @@
-/* Queues as JetStream streams: create (a work-queue stream, file storage,
- * replicated on up to 3 servers, its bound MaxMsgs with new messages
- * refused, and the shared durable pull consumer), delete, the bound, the
- * dead-letter limit, stat, ping. */
+/* Queues as JetStream streams: create (a stream that keeps its messages
+ * until ipcq deletes them, nats_remove.c; file storage, replicated on up to
+ * 3 servers, its bound MaxMsgs with new messages refused, and the shared
+ * durable pull consumer), delete, the bound, the dead-letter limit, stat,
+ * ping. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,7 @@ nats_queue_ensure(ipcq_client *s, nats_state *st, const char *queue, int64_t max
     sc.Description = queue;
     sc.Subjects = subjects;
     sc.SubjectsLen = 1;
-    sc.Retention = js_WorkQueuePolicy;
+    sc.Retention = js_LimitsPolicy; /* not a work queue: nats_remove.c says why */
     sc.Storage = js_FileStorage;
     sc.MaxMsgs = maxsize > 0 ? maxsize : -1;
     sc.Discard = js_DiscardNew;
@@ -218,8 +219,10 @@ fill_row(ipcq_client *s, nats_state *st, ipcq_stats *out, size_t i, const jsStre
     jsConsumerInfo *ci = NULL;
     (void)js_GetConsumerInfo(&ci, st->js, si->Config->Name, NATS_CONSUMER, NULL, NULL);
     int64_t leased = ci ? ci->NumAckPending : 0;
-    int64_t size = (int64_t)ss->Msgs - leased;
-    client_stats_set(out, i, IPCQ_QUEUE_SIZE, size > 0 ? size : 0);
+    /* the items not handed out yet: the stream may also hold some taken
+     * whose delete has not been applied (nats_remove.c) */
+    int64_t size = ci ? (int64_t)ci->NumPending : (int64_t)ss->Msgs;
+    client_stats_set(out, i, IPCQ_QUEUE_SIZE, size);
     client_stats_set(out, i, IPCQ_QUEUE_MAXSIZE, si->Config->MaxMsgs > 0 ? si->Config->MaxMsgs : 0);
     client_stats_set(out, i, IPCQ_QUEUE_BYTES, (int64_t)ss->Bytes);
     client_stats_set(out, i, IPCQ_QUEUE_GETTERS, ci ? ci->NumWaiting : 0);

@@ -46,7 +46,6 @@ nats_queue_look(ipcq_client *s, nats_state *st, const char *queue, nats_look *ou
         return nats_fail(s, queue, ns, jerr);
     out->created = si->Created;
     out->puts = si->State.LastSeq;
-    out->msgs = si->State.Msgs;
     out->shut = nats_stream_is_shut(si);
     jsStreamInfo_Destroy(si);
     return IPCQ_OK;
@@ -263,13 +262,11 @@ nats_shutdown(ipcq_client *c, const char *queue, bool immediate)
     /* The items waiting are dropped, each a task done; the ones out on a
      * lease are their holders' (approximate: see docs/NATS.md). */
     jsConsumerInfo *ci = NULL;
-    nats_look q;
-    if ((rc = nats_queue_look(c, st, queue, &q)) != IPCQ_OK)
-        return rc;
-    (void)js_GetConsumerInfo(&ci, st->js, stream, NATS_CONSUMER, NULL, NULL);
-    uint64_t leased = ci != NULL ? (uint64_t)ci->NumAckPending : 0;
+    if ((ns = js_GetConsumerInfo(&ci, st->js, stream, NATS_CONSUMER, NULL, &jerr)) != NATS_OK)
+        return nats_fail(c, queue, ns, jerr);
+    uint64_t waiting = ci->NumPending; /* not handed out yet */
     jsConsumerInfo_Destroy(ci);
     if ((ns = js_PurgeStream(st->js, stream, NULL, &jerr)) != NATS_OK)
         return nats_fail(c, queue, ns, jerr);
-    return q.msgs > leased ? done_add(c, st, queue, q.msgs - leased, false) : IPCQ_OK;
+    return waiting > 0 ? done_add(c, st, queue, waiting, false) : IPCQ_OK;
 }
