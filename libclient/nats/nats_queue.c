@@ -209,8 +209,9 @@ nats_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveri
     return ns == NATS_OK ? IPCQ_OK : nats_fail(c, queue, ns, jerr);
 }
 
-/* Row i of out: the stream's and its consumer's figures. */
-static void
+/* Row i of out: the stream's and its consumer's figures; returns the
+ * items held (size and leased). */
+static int64_t
 fill_row(ipcq_client *s, nats_state *st, ipcq_stats *out, size_t i, const jsStreamInfo *si)
 {
     const char *queue = si->Config->Description ? si->Config->Description : "";
@@ -233,7 +234,10 @@ fill_row(ipcq_client *s, nats_state *st, ipcq_stats *out, size_t i, const jsStre
                      ss->LastSeq > done ? (int64_t)(ss->LastSeq - done) : 0);
     client_stats_set(out, i, IPCQ_QUEUE_SHUTDOWN, nats_stream_is_shut(si));
     client_stats_set(out, i, IPCQ_QUEUE_LEASED, leased);
-    if (ss->Msgs > 0 && ss->FirstTime > 0) {
+    if (size + leased > 0 && ss->FirstTime > 0) {
+        /* the stream's first message, which may be a taken one not
+         * deleted or purged yet (nats_remove.c): then older than the
+         * oldest item held */
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         int64_t age = ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - ss->FirstTime) / 1000000;
@@ -245,6 +249,7 @@ fill_row(ipcq_client *s, nats_state *st, ipcq_stats *out, size_t i, const jsStre
                      ci ? parse_max_deliveries(ci->Config) : IPCQ_DEFAULT_MAX_DELIVERIES);
     client_stats_set(out, i, IPCQ_QUEUE_DEAD_LETTERED, -1); /* not kept */
     jsConsumerInfo_Destroy(ci);
+    return size + leased;
 }
 
 static int
@@ -270,8 +275,7 @@ stat_all(ipcq_client *c, nats_state *st, ipcq_stats **out)
     for (int i = 0; list != NULL && i < list->Count; i++) {
         if (!nats_is_queue_stream(list->List[i]->Config->Name))
             continue;
-        fill_row(c, st, s, row++, list->List[i]);
-        items += (int64_t)list->List[i]->State.Msgs;
+        items += fill_row(c, st, s, row++, list->List[i]);
         bytes += (int64_t)list->List[i]->State.Bytes;
     }
     jsStreamInfoList_Destroy(list);
@@ -305,7 +309,7 @@ nats_stat(ipcq_client *c, const char *queue, ipcq_stats **out)
         jsStreamInfo_Destroy(si);
         return client_fail(c, queue, IPCQ_ENOMEM, NULL);
     }
-    fill_row(c, st, s, 0, si);
+    (void)fill_row(c, st, s, 0, si);
     jsStreamInfo_Destroy(si);
     *out = s;
     return IPCQ_OK;
