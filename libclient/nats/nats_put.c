@@ -1,14 +1,19 @@
-/* Puts on JetStream. Each put carries a message id (the handle's random
- * nonce and a counter), so that a put sent again is stored once (the
- * stream's de-duplication window): a put retried after a lost answer (a
- * server killed, a leader elected), and one sent again after a full queue
- * refused it, which on a 3-node cluster under load had sometimes been
- * stored all the same (without the id it came out twice, delivered once
- * each). A full queue refuses the message (error 10077, MaxMsgs with
- * DiscardNew): put_nowait fails IPCQ_FULL at once; a blocking put tries
- * again, backing off, until its deadline; an async put is sent again until
- * it is stored (SPEC §9). A queue that does not exist is created, unbounded
- * (Q2); one deleted while a put waits fails it IPCQ_EDELETED (Q10). */
+/* Puts on JetStream. A put or put_many carries a message id (the handle's
+ * random nonce and a counter), so that a put retried after a lost answer (a
+ * server killed, a leader elected) is stored once (the stream's
+ * de-duplication window). An async put carries none: nothing sends one
+ * again after a lost answer (flush reports it unanswered), only after a
+ * full queue refused it, when no server stored it; and the ids cost the
+ * async row speed on the cluster, where every server keeps each id for the
+ * window. (That a refused put is stored nowhere holds since
+ * queues are limits streams, every server counting alike: with work-queue
+ * streams, a server other than the leader had sometimes stored one the
+ * leader refused; nats_remove.c.) A full queue refuses the message (error
+ * 10077, MaxMsgs with DiscardNew): put_nowait fails IPCQ_FULL at once; a
+ * blocking put tries again, backing off, until its deadline; an async put
+ * is sent again until it is stored (SPEC §9). A queue that does not exist
+ * is created, unbounded (Q2); one deleted while a put waits fails it
+ * IPCQ_EDELETED (Q10). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
@@ -143,7 +148,7 @@ nats_async_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
     nats_state *st = arg;
     if (pae->ErrCode == JSStreamStoreFailedErr && pae->Msg != NULL) {
         /* A full queue: as on a broker, the put waits for room. Sent again
-         * (the same message id) from this, libnats's thread, a moment later,
+         * from this, libnats's thread, a moment later,
          * through the handle's other context: the put context may have no
          * room left in its window, and waiting for room here would hold up
          * the answers that make room. */
@@ -270,10 +275,9 @@ nats_put_async(ipcq_client *c, const char *queue, const void *data, size_t len)
         ready = true;
         pthread_rwlock_rdlock(&st->put_ctx_lock);
     }
-    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX], id[MSG_ID_SIZE];
-    jsPubOptions po;
-    publish_options(st, queue, subject, id, &po);
-    natsStatus ns = js_PublishAsync(st->put_ctx, subject, data ? data : "", (int)len, &po);
+    char subject[NATS_STREAM_MAX + sizeof NATS_SUBJECT_PREFIX];
+    nats_subject(queue, subject); /* no message id: see the top of this file */
+    natsStatus ns = js_PublishAsync(st->put_ctx, subject, data ? data : "", (int)len, NULL);
     pthread_rwlock_unlock(&st->put_ctx_lock);
     if (ns == NATS_TIMEOUT)
         return client_fail(c, NULL, IPCQ_EUNAVAILABLE, "async puts unanswered: the window is full");
