@@ -113,6 +113,14 @@ typedef struct nats_look {
     bool shut;
 } nats_look;
 
+/* The items of a stream not handed out yet (qsize): the messages past the
+ * last one its consumer delivered, by the stream's leader's last sequence
+ * (the consumer's own NumPending comes from its leader's copy of the
+ * stream, which may not have the latest put yet), and no more than the
+ * stream holds (a purge); the stream's count without ci. Taken items are
+ * all at or before the consumer's position, so their messages, deleted or
+ * not yet, do not count. */
+uint64_t nats_items_waiting(const jsStreamInfo *si, const jsConsumerInfo *ci);
 /* Looks at queue: IPCQ_OK, IPCQ_ENOQUEUE, or another failure (nats_tasks.c). */
 int nats_queue_look(ipcq_client *s, nats_state *st, const char *queue, nats_look *out);
 /* The subject a shut-down queue's stream moves to (as nats_subject's). */

@@ -209,6 +209,16 @@ nats_set_max_deliveries(ipcq_client *c, const char *queue, uint32_t max_deliveri
     return ns == NATS_OK ? IPCQ_OK : nats_fail(c, queue, ns, jerr);
 }
 
+uint64_t
+nats_items_waiting(const jsStreamInfo *si, const jsConsumerInfo *ci)
+{
+    uint64_t msgs = si->State.Msgs, last = si->State.LastSeq;
+    if (ci == NULL)
+        return msgs;
+    uint64_t after = last > ci->Delivered.Stream ? last - ci->Delivered.Stream : 0;
+    return after < msgs ? after : msgs;
+}
+
 /* Row i of out: the stream's and its consumer's figures; returns the
  * items held (size and leased). */
 static int64_t
@@ -220,9 +230,7 @@ fill_row(ipcq_client *s, nats_state *st, ipcq_stats *out, size_t i, const jsStre
     jsConsumerInfo *ci = NULL;
     (void)js_GetConsumerInfo(&ci, st->js, si->Config->Name, NATS_CONSUMER, NULL, NULL);
     int64_t leased = ci ? ci->NumAckPending : 0;
-    /* the items not handed out yet: the stream may also hold some taken
-     * whose delete has not been applied (nats_remove.c) */
-    int64_t size = ci ? (int64_t)ci->NumPending : (int64_t)ss->Msgs;
+    int64_t size = (int64_t)nats_items_waiting(si, ci);
     client_stats_set(out, i, IPCQ_QUEUE_SIZE, size);
     client_stats_set(out, i, IPCQ_QUEUE_MAXSIZE, si->Config->MaxMsgs > 0 ? si->Config->MaxMsgs : 0);
     client_stats_set(out, i, IPCQ_QUEUE_BYTES, (int64_t)ss->Bytes);

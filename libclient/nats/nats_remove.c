@@ -1,8 +1,8 @@
 /* How items leave a queue's stream: by ipcq's hand, not JetStream's.
  *
  * A queue's stream keeps its messages (limits retention) until ipcq deletes
- * them: a taken item's message is deleted as soon as its ack is sent. Why
- * not a work-queue stream, where the ack itself removes the message: on a
+ * or purges them once they are taken and acknowledged. Why not a
+ * work-queue stream, where the ack itself removes the message: on a
  * replicated stream, nats-server 2.9.10 removes an acknowledged message on
  * each server when that server's copy of the consumer applies the ack, out
  * of step with the stream's own log, while each server also checks a new
@@ -11,9 +11,9 @@
  * follower, one the leader refused was stored by another, and their
  * sequences drifted apart (seen with per-server stream state after a few
  * hundred items through a bound-3 queue; items came out twice or not at
- * all). A delete is an entry of the stream's log, in the same order on
- * every server, so every server counts alike and takes the leader's
- * decision. (Fixed in nats-server 2.11 by proposing removals through the
+ * all). A delete or a purge is an entry of the stream's log, in the same
+ * order on every server, so every server counts alike and takes the
+ * leader's decision. (Fixed in nats-server 2.11 by proposing removals through the
  * stream's log, the same way.)
  *
  * Deleting each item costs a request the server works through much as a

@@ -262,9 +262,14 @@ nats_shutdown(ipcq_client *c, const char *queue, bool immediate)
     /* The items waiting are dropped, each a task done; the ones out on a
      * lease are their holders' (approximate: see docs/NATS.md). */
     jsConsumerInfo *ci = NULL;
-    if ((ns = js_GetConsumerInfo(&ci, st->js, stream, NATS_CONSUMER, NULL, &jerr)) != NATS_OK)
+    si = NULL;
+    if ((ns = js_GetStreamInfo(&si, st->js, stream, NULL, &jerr)) != NATS_OK ||
+        (ns = js_GetConsumerInfo(&ci, st->js, stream, NATS_CONSUMER, NULL, &jerr)) != NATS_OK) {
+        jsStreamInfo_Destroy(si);
         return nats_fail(c, queue, ns, jerr);
-    uint64_t waiting = ci->NumPending; /* not handed out yet */
+    }
+    uint64_t waiting = nats_items_waiting(si, ci);
+    jsStreamInfo_Destroy(si);
     jsConsumerInfo_Destroy(ci);
     if ((ns = js_PurgeStream(st->js, stream, NULL, &jerr)) != NATS_OK)
         return nats_fail(c, queue, ns, jerr);
